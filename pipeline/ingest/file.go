@@ -1,0 +1,335 @@
+package ingest
+
+import (
+	"context"
+	"database/sql/driver"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// file loads one export file. A problem with the file itself (empty, a required
+// column missing) is a failed FileResult, not an error; an error fails the run.
+func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResult, error) {
+	fr := FileResult{Path: f.Path, Entity: f.Entity.Name}
+	r.stage(f.Path, "hashing")
+	sum, size, err := hashFile(f.Path)
+	if err != nil {
+		return fr, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	fr.SHA256, fr.Bytes = sum, size
+	dup, err := r.count(ctx, `SELECT count(*) FROM load_files WHERE sha256 = ?`, sum)
+	if err != nil {
+		return fr, err
+	}
+	if dup > 0 || seen[sum] {
+		fr.Status = StatusSkipped
+		fr.Message = "a file with the same content was loaded before"
+		return fr, nil
+	}
+	seen[sum] = true
+	r.lastFile++
+	fid := r.lastFile
+	// The scratch tables of one file are dropped before the next.
+	for _, t := range []string{"src", "stg", "ok", "rep", "cand", "pseudo", "shifts", "csv_errors", "csv_scans"} {
+		if err := r.exec(ctx, "clear scratch tables", "DROP TABLE IF EXISTS temp."+t); err != nil {
+			return fr, err
+		}
+	}
+	if err := r.exec(ctx, "clear scratch tables", "DROP VIEW IF EXISTS temp.raw"); err != nil {
+		return fr, err
+	}
+
+	r.stage(f.Path, "reading")
+	header, herr := readHeader(f.Path)
+	var cols map[string]int
+	if herr == nil {
+		cols, herr = mapHeader(f, header)
+	}
+	if herr != nil {
+		return r.failFile(ctx, fr, fid, len(header), herr.Error())
+	}
+	if err := r.readCSV(ctx, f, header, cols); err != nil {
+		return fr, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	if err := r.pseudonymize(ctx, f, cols); err != nil {
+		return fr, err
+	}
+
+	r.stage(f.Path, "validating")
+	model, err := stagingSQL(r.opt.Profile, f.Entity.Name)
+	if err != nil {
+		return fr, err
+	}
+	if err := r.exec(ctx, "stage "+f.Path, "CREATE TEMP TABLE stg AS "+model); err != nil {
+		return fr, err
+	}
+	if err := r.exec(ctx, "record rejects of "+f.Path, `
+		INSERT INTO rejects
+		SELECT ?, ?, ?, line,
+		       NULL, NULL, 'malformed_row',
+		       CASE error_type
+		           WHEN 'MISSING COLUMNS' THEN 'the row has fewer fields than the header; look for a missing comma or a line break inside an unquoted field'
+		           WHEN 'TOO MANY COLUMNS' THEN 'the row has more fields than the header; quote fields that contain commas'
+		           WHEN 'UNQUOTED VALUE' THEN 'a quote appears inside an unquoted field; quote the field and double the quote'
+		           WHEN 'INVALID ENCODING' THEN 'the row is not valid UTF-8 text; export the file as UTF-8'
+		           WHEN 'INVALID UNICODE' THEN 'the row is not valid UTF-8 text; export the file as UTF-8'
+		           WHEN 'LINE SIZE OVER MAXIMUM' THEN 'the row is longer than the longest row allowed; check for a missing closing quote'
+		           ELSE 'the row cannot be read as CSV (' || lower(error_type) || '); check quoting and delimiters'
+		       END
+		FROM (SELECT line, min(error_type) AS error_type FROM csv_errors GROUP BY line)
+		ORDER BY line`, r.id, fid, f.Path); err != nil {
+		return fr, err
+	}
+	if err := r.exec(ctx, "record rejects of "+f.Path, `
+		INSERT INTO rejects
+		SELECT ?, ?, ?, line, p."column", p.value, p.reason, p.message
+		FROM (SELECT line, unnest(problems) AS p FROM stg WHERE len(problems) > 0)
+		ORDER BY line`, r.id, fid, f.Path); err != nil {
+		return fr, err
+	}
+
+	r.stage(f.Path, "writing")
+	counts, err := r.apply(ctx, f, fid)
+	if err != nil {
+		return fr, err
+	}
+	fr.Status = StatusLoaded
+	fr.Inserted, fr.Updated, fr.Duplicate = counts.inserted, counts.updated, counts.duplicate
+	if err := r.measure(ctx, &fr, fid, f.Entity.Name); err != nil {
+		return fr, err
+	}
+	if fr.Loaded != fr.Inserted+fr.Updated {
+		return fr, fmt.Errorf("%w: %s: %d rows carry this file's id, but %d were inserted or updated",
+			ErrUnbalanced, f.Path, fr.Loaded, fr.Inserted+fr.Updated)
+	}
+	if fr.Read != fr.Loaded+fr.Rejected+fr.Duplicate {
+		return fr, fmt.Errorf("%w: %s: read %d, loaded %d, rejected %d, duplicate %d",
+			ErrUnbalanced, f.Path, fr.Read, fr.Loaded, fr.Rejected, fr.Duplicate)
+	}
+	return fr, r.record(ctx, fr, fid)
+}
+
+// mapHeader finds each layout column in the header. A required column that is
+// missing, or a layout column named twice, refuses the file.
+func mapHeader(f File, header []string) (map[string]int, error) {
+	at := map[string]int{}
+	for i, h := range header {
+		if j, dup := at[h]; dup && h != "" {
+			for _, c := range f.Entity.Columns {
+				if c.Name == h {
+					return nil, fmt.Errorf("column %s appears twice in the header (columns %d and %d); keep one", h, j+1, i+1)
+				}
+			}
+			continue
+		}
+		at[h] = i
+	}
+	cols := map[string]int{}
+	var missing []string
+	for _, c := range f.Entity.Columns {
+		i, ok := at[c.Name]
+		switch {
+		case ok:
+			cols[c.Name] = i
+		case !c.Optional:
+			missing = append(missing, c.Name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("required column %s missing from the header; add it to the export (the %s layout is in the README)",
+			strings.Join(missing, ", "), f.Entity.Name)
+	}
+	return cols, nil
+}
+
+// csvSource is the read_csv call for a file with n header columns, named c0..cN-1,
+// all read as text so that the staging model decides what a bad value is. Rows that
+// are not CSV of that shape go to the temp table csv_errors.
+func csvSource(n int) string {
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "'c%d': 'VARCHAR'", i)
+	}
+	return fmt.Sprintf(`read_csv($1, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"',
+		columns = {%s}, store_rejects = true, rejects_table = 'csv_errors', rejects_scan = 'csv_scans')`, b.String())
+}
+
+// readCSV reads the file into the temp table src (one VARCHAR column per layout
+// column; absent optional columns are NULL; columns the layout does not name are never
+// read into a table) and makes the view raw over it with each row's line number.
+func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[string]int) error {
+	var sel []string
+	for _, c := range f.Entity.Columns {
+		if i, ok := cols[c.Name]; ok {
+			sel = append(sel, fmt.Sprintf("c%d AS %s", i, c.Name))
+		} else {
+			sel = append(sel, "NULL::VARCHAR AS "+c.Name)
+		}
+	}
+	if _, err := r.conn.ExecContext(ctx, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header)), f.Path); err != nil {
+		return err
+	}
+	// A row's line is its position in src plus the header and the malformed rows
+	// before it (which csv_errors lists by line and src does not hold).
+	bad, err := r.count(ctx, `SELECT count(*) FROM csv_errors`)
+	if err != nil {
+		return err
+	}
+	if bad == 0 {
+		return r.exec(ctx, "number lines", `CREATE TEMP VIEW raw AS SELECT rowid + 2 AS line, * FROM src`)
+	}
+	if err := r.exec(ctx, "number lines", `
+		CREATE TEMP TABLE shifts AS
+		SELECT line - 2 - (j - 1) AS from_rowid, max(j) AS shift
+		FROM (SELECT line, row_number() OVER (ORDER BY line) AS j FROM (SELECT DISTINCT line FROM csv_errors))
+		GROUP BY from_rowid`); err != nil {
+		return err
+	}
+	return r.exec(ctx, "number lines", `
+		CREATE TEMP VIEW raw AS
+		SELECT src.rowid + 2 + coalesce(s.shift, 0) AS line, src.*
+		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`)
+}
+
+// pseudonymize fills the temp table pseudo with the pseudonym of every distinct
+// identifier in the file's identifier columns. The original identifiers exist only in
+// this connection's temp tables, which are never written to the database file.
+func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) error {
+	if err := r.exec(ctx, "make pseudonym table", `CREATE TEMP TABLE pseudo (kind VARCHAR, id VARCHAR, key VARCHAR)`); err != nil {
+		return err
+	}
+	type pair struct{ kind, id string }
+	var ids []pair
+	for _, c := range f.Entity.Columns {
+		if _, ok := cols[c.Name]; !ok || c.Pseudonym == "" {
+			continue
+		}
+		rows, err := r.conn.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT txt(%s) FROM src WHERE txt(%s) IS NOT NULL`, c.Name, c.Name))
+		if err != nil {
+			return fmt.Errorf("read identifiers of %s: %w", f.Path, err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return fmt.Errorf("read identifiers of %s: %w", f.Path, err)
+			}
+			ids = append(ids, pair{c.Pseudonym, id})
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read identifiers of %s: %w", f.Path, err)
+		}
+	}
+	return r.conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "pseudo")
+		if err != nil {
+			return fmt.Errorf("append pseudonyms: %w", err)
+		}
+		for _, p := range ids {
+			if err := a.AppendRow(p.kind, p.id, r.key.Pseudonym(p.kind, p.id)); err != nil {
+				a.Close()
+				return fmt.Errorf("append pseudonyms: %w", err)
+			}
+		}
+		if err := a.Close(); err != nil {
+			return fmt.Errorf("append pseudonyms: %w", err)
+		}
+		return nil
+	})
+}
+
+// failFile records a file refused whole: all its rows count as rejected, with one
+// reject at the header line that says why.
+func (r *run) failFile(ctx context.Context, fr FileResult, fid, ncols int, why string) (FileResult, error) {
+	fr.Status = StatusFailed
+	fr.Message = why
+	if ncols > 0 {
+		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(ncols), fr.Path)
+		if err == nil {
+			bad, err2 := r.count(ctx, `SELECT count(DISTINCT line) FROM csv_errors`)
+			if err2 == nil {
+				fr.Read = n + bad
+			}
+		}
+	}
+	fr.Rejected = fr.Read
+	if err := r.exec(ctx, "record rejects of "+fr.Path, `INSERT INTO rejects VALUES (?, ?, ?, 1, NULL, NULL, ?, ?)`,
+		r.id, fid, fr.Path, failReason(why), why); err != nil {
+		return fr, err
+	}
+	fr.Reasons = map[string]int64{failReason(why): 1}
+	return fr, r.record(ctx, fr, fid)
+}
+
+func failReason(why string) string {
+	if strings.Contains(why, "missing from the header") {
+		return "missing_column"
+	}
+	return "malformed_file"
+}
+
+// measure counts, independently of the steps that wrote them, the rows the file put
+// in the core table and in rejects, and the rows it had.
+func (r *run) measure(ctx context.Context, fr *FileResult, fid int, table string) error {
+	var err error
+	if fr.Loaded, err = r.count(ctx, fmt.Sprintf(`SELECT count(*) FROM main.%s WHERE load_file_id = ?`, table), fid); err != nil {
+		return err
+	}
+	if fr.Rejected, err = r.count(ctx, `SELECT count(DISTINCT line) FROM rejects WHERE file_id = ?`, fid); err != nil {
+		return err
+	}
+	good, err := r.count(ctx, `SELECT count(*) FROM src`)
+	if err != nil {
+		return err
+	}
+	bad, err := r.count(ctx, `SELECT count(DISTINCT line) FROM csv_errors`)
+	if err != nil {
+		return err
+	}
+	fr.Read = good + bad
+	rows, err := r.conn.QueryContext(ctx, `SELECT reason, count(*) FROM rejects WHERE file_id = ? GROUP BY reason ORDER BY reason`, fid)
+	if err != nil {
+		return fmt.Errorf("count rejects: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var reason string
+		var n int64
+		if err := rows.Scan(&reason, &n); err != nil {
+			return fmt.Errorf("count rejects: %w", err)
+		}
+		if fr.Reasons == nil {
+			fr.Reasons = map[string]int64{}
+		}
+		fr.Reasons[reason] = n
+	}
+	return rows.Err()
+}
+
+// record writes the file's ledger row.
+func (r *run) record(ctx context.Context, fr FileResult, fid int) error {
+	var msg any
+	if fr.Message != "" {
+		msg = fr.Message
+	}
+	return r.exec(ctx, "record "+fr.Path, `INSERT INTO load_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		fid, r.id, fr.Path, fr.SHA256, fr.Bytes, fr.Entity, r.opt.Profile, fr.Read, fr.Loaded, fr.Inserted, fr.Updated,
+		fr.Rejected, fr.Duplicate, fr.Status, msg)
+}
+
+// ReasonNames returns the reasons of a result in order, for printing.
+func ReasonNames(m map[string]int64) []string {
+	var names []string
+	for k := range m {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

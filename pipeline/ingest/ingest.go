@@ -1,0 +1,361 @@
+// Package ingest is the load stage of the data flow: it reads export files with
+// DuckDB's CSV reader, keys patient identifiers, stages each row through the SQL
+// models in queries/staging, records every problem in rejects, applies the rows to the
+// core tables (the newer export wins) and keeps the ledger, all in one transaction per
+// run.
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/iop-outcomes/outcomes/pipeline"
+	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+	"github.com/iop-outcomes/outcomes/queries"
+)
+
+// ErrRejectRate is returned when more rows were rejected than the run allows; the run
+// commits nothing.
+var ErrRejectRate = errors.New("reject rate above the limit")
+
+// ErrUnbalanced is returned when a file's rows do not add up: read must equal loaded
+// + rejected + duplicate. It means a defect in the loader; the run commits nothing.
+var ErrUnbalanced = errors.New("ledger does not balance")
+
+// ErrKey is returned when the site key is missing or is not the one the database was
+// built with.
+var ErrKey = errors.New("site key problem")
+
+// Options controls a run.
+type Options struct {
+	// Profile is the source profile of the files; only "canonical" exists so far.
+	Profile string
+	// MaxRejectRate is the share of rows read (0..1) that may be rejected before the
+	// run fails and commits nothing.
+	MaxRejectRate float64
+	// KeyFile is where the site key is read from, and created on a new database.
+	KeyFile string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Progress receives progress; nil means none.
+	Progress Progress
+	// Log receives a line per stage; nil means none.
+	Log *slog.Logger
+}
+
+// Progress is told how a run advances.
+type Progress interface {
+	// Begin is called once with the total bytes of the files to load.
+	Begin(totalBytes int64)
+	// Stage names what is being done to which file.
+	Stage(file, stage string)
+	// Advance adds bytes of files finished.
+	Advance(bytes int64)
+	// End is called once when the run is over.
+	End()
+}
+
+// FileResult is the ledger entry of one file.
+type FileResult struct {
+	Path      string           `json:"path"`
+	Entity    string           `json:"entity"`
+	SHA256    string           `json:"sha256"`
+	Bytes     int64            `json:"bytes"`
+	Status    string           `json:"status"`
+	Message   string           `json:"message,omitempty"`
+	Read      int64            `json:"rows_read"`
+	Loaded    int64            `json:"rows_loaded"`
+	Inserted  int64            `json:"rows_inserted"`
+	Updated   int64            `json:"rows_updated"`
+	Rejected  int64            `json:"rows_rejected"`
+	Duplicate int64            `json:"rows_duplicate"`
+	Reasons   map[string]int64 `json:"reject_reasons,omitempty"`
+}
+
+// Result is what a run did.
+type Result struct {
+	RunID      int          `json:"run_id,omitempty"`
+	Committed  bool         `json:"committed"`
+	Files      []FileResult `json:"files"`
+	Ignored    []string     `json:"ignored,omitempty"`
+	Read       int64        `json:"rows_read"`
+	Rejected   int64        `json:"rows_rejected"`
+	KeyCreated string       `json:"key_created,omitempty"`
+}
+
+// File statuses.
+const (
+	StatusLoaded  = "loaded"
+	StatusFailed  = "failed"
+	StatusSkipped = "skipped"
+)
+
+// Run loads the export files under paths into db in one transaction. It returns the
+// result even when the run fails, so the caller can show what was found.
+func Run(ctx context.Context, db *store.DB, paths []string, opt Options) (*Result, error) {
+	if opt.Profile == "" {
+		opt.Profile = "canonical"
+	}
+	if opt.Profile != "canonical" {
+		return nil, fmt.Errorf("profile %q: unknown; the profiles are: canonical", opt.Profile)
+	}
+	if opt.MaxRejectRate < 0 || opt.MaxRejectRate > 1 {
+		return nil, fmt.Errorf("max reject rate %v: give a share between 0 and 1", opt.MaxRejectRate)
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	if opt.Log == nil {
+		opt.Log = slog.New(slog.DiscardHandler)
+	}
+	files, ignored, err := Discover(paths)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Ignored: ignored}
+	var total int64
+	for _, f := range files {
+		if info, err := os.Stat(f.Path); err == nil {
+			total += info.Size()
+		}
+	}
+	if opt.Progress != nil {
+		opt.Progress.Begin(total)
+		defer opt.Progress.End()
+	}
+
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return res, fmt.Errorf("connect to %s: %w", db.Path(), err)
+	}
+	defer conn.Close()
+	started := opt.Now().UTC()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return res, fmt.Errorf("begin: %w", err)
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			// The context may be cancelled already; the rollback must still run.
+			conn.ExecContext(context.Background(), "ROLLBACK")
+		}
+	}()
+	if err := store.Migrate(ctx, conn, started); err != nil {
+		return res, err
+	}
+	key, created, err := siteKey(ctx, conn, opt.KeyFile)
+	if err != nil {
+		return res, err
+	}
+	macros, err := fs.ReadFile(queries.FS, "staging/macros.sql")
+	if err != nil {
+		return res, err
+	}
+	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
+		return res, fmt.Errorf("create staging macros: %w", err)
+	}
+	r := &run{conn: conn, key: key, opt: opt}
+	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
+		return res, fmt.Errorf("next run id: %w", err)
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(file_id), 0) FROM load_files`).Scan(&r.lastFile); err != nil {
+		return res, fmt.Errorf("next file id: %w", err)
+	}
+
+	seen := map[string]bool{}
+	var loaded, failed, skipped int
+	for _, f := range files {
+		fr, err := r.file(ctx, f, seen)
+		if fr.Status != "" {
+			res.Files = append(res.Files, fr)
+		}
+		if err != nil {
+			return res, err
+		}
+		if opt.Progress != nil {
+			opt.Progress.Advance(fr.Bytes)
+		}
+		switch fr.Status {
+		case StatusLoaded:
+			loaded++
+		case StatusFailed:
+			failed++
+		case StatusSkipped:
+			skipped++
+			continue
+		}
+		res.Read += fr.Read
+		res.Rejected += fr.Rejected
+	}
+	if loaded+failed == 0 {
+		// Nothing new: leave the database exactly as it was.
+		return res, nil
+	}
+	if res.Read > 0 {
+		if rate := float64(res.Rejected) / float64(res.Read); rate > opt.MaxRejectRate {
+			return res, fmt.Errorf("%w: %d of %d rows rejected (%.1f%%, limit %.1f%%); nothing was loaded: fix the rejected rows, or raise --max-reject-rate",
+				ErrRejectRate, res.Rejected, res.Read, 100*rate, 100*opt.MaxRejectRate)
+		}
+	}
+	if err := r.checkLedger(ctx); err != nil {
+		return res, err
+	}
+	if key.created {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO site_key VALUES (?, ?)`, key.Fingerprint(), started); err != nil {
+			return res, fmt.Errorf("record key fingerprint: %w", err)
+		}
+	}
+	if _, err := conn.ExecContext(ctx, `INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.id, started, opt.Now().UTC(), pipeline.Version, opt.Profile, loaded, failed, skipped,
+		res.Read, res.Rejected, opt.MaxRejectRate); err != nil {
+		return res, fmt.Errorf("record run: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return res, fmt.Errorf("commit: %w", err)
+	}
+	committed = true
+	res.Committed = true
+	res.RunID = r.id
+	res.KeyCreated = created
+	// Fold the write-ahead log into the file so the database is one self-contained file.
+	if _, err := conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		opt.Log.Warn("checkpoint after commit", "err", err)
+	}
+	return res, nil
+}
+
+// runKey is the site key of a run and whether the database is new to it.
+type runKey struct {
+	pseudo.Key
+	created bool // the database had no fingerprint: record this key's
+}
+
+// siteKey finds the site key and checks it against the fingerprint in the database.
+// A database that has none yet takes the key found, or a new one written to keyFile.
+func siteKey(ctx context.Context, conn *sql.Conn, keyFile string) (runKey, string, error) {
+	if keyFile == "" {
+		keyFile = pseudo.DefaultFile()
+	}
+	var stored sql.NullString
+	if err := conn.QueryRowContext(ctx, `SELECT any_value(fingerprint) FROM site_key`).Scan(&stored); err != nil {
+		return runKey{}, "", fmt.Errorf("read key fingerprint: %w", err)
+	}
+	k, err := pseudo.Load(keyFile)
+	created := ""
+	switch {
+	case errors.Is(err, pseudo.ErrNoKey) && stored.Valid:
+		return runKey{}, "", fmt.Errorf("%w: this database was built under a site key, and none was found: set %s, or put the key file at %s (or name it with --key-file)",
+			ErrKey, pseudo.EnvKey, keyFile)
+	case errors.Is(err, pseudo.ErrNoKey):
+		k, err = pseudo.Create(keyFile)
+		if err != nil {
+			return runKey{}, "", err
+		}
+		created = keyFile
+	case err != nil:
+		return runKey{}, "", fmt.Errorf("%w: %v", ErrKey, err)
+	}
+	if stored.Valid && stored.String != k.Fingerprint() {
+		return runKey{}, "", fmt.Errorf("%w: the key from %s is not the key this database was built with (fingerprints differ); use the original key, or load into a new database",
+			ErrKey, k.Source)
+	}
+	return runKey{Key: k, created: !stored.Valid}, created, nil
+}
+
+// run is the state of one run inside its transaction.
+type run struct {
+	conn     *sql.Conn
+	key      runKey
+	opt      Options
+	id       int
+	lastFile int
+}
+
+func (r *run) exec(ctx context.Context, what, query string, args ...any) error {
+	if _, err := r.conn.ExecContext(ctx, query, args...); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+func (r *run) count(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	if err := r.conn.QueryRowContext(ctx, query, args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	return n, nil
+}
+
+// stage tells the progress display what is being done.
+func (r *run) stage(file, what string) {
+	if r.opt.Progress != nil {
+		r.opt.Progress.Stage(file, what)
+	}
+	r.opt.Log.Debug(what, "file", file)
+}
+
+// hashFile returns the SHA-256 (hex) and size of a file.
+func hashFile(p string) (string, int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}
+
+// checkLedger verifies from the ledger tables themselves that every file of this run
+// balances.
+func (r *run) checkLedger(ctx context.Context) error {
+	rows, err := r.conn.QueryContext(ctx, `
+		SELECT path, rows_read, rows_loaded, rows_rejected, rows_duplicate
+		FROM load_files
+		WHERE run_id = ? AND rows_read <> rows_loaded + rows_rejected + rows_duplicate
+		ORDER BY file_id`, r.id)
+	if err != nil {
+		return fmt.Errorf("check ledger: %w", err)
+	}
+	defer rows.Close()
+	var bad []string
+	for rows.Next() {
+		var p string
+		var read, loaded, rejected, dup int64
+		if err := rows.Scan(&p, &read, &loaded, &rejected, &dup); err != nil {
+			return fmt.Errorf("check ledger: %w", err)
+		}
+		bad = append(bad, fmt.Sprintf("%s: read %d, loaded %d, rejected %d, duplicate %d", p, read, loaded, rejected, dup))
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("check ledger: %w", err)
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrUnbalanced, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// stagingSQL returns the staging model of an entity for a profile.
+func stagingSQL(profile, entity string) (string, error) {
+	b, err := fs.ReadFile(queries.FS, path.Join("staging", profile, entity+".sql"))
+	if err != nil {
+		return "", fmt.Errorf("staging model for %s in profile %s: %w", entity, profile, err)
+	}
+	return string(b), nil
+}

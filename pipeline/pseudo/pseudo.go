@@ -1,0 +1,128 @@
+// Package pseudo replaces patient and clinician identifiers with keyed pseudonyms at
+// ingest (DESIGN.md section 7): HMAC-SHA256 under a site key that is kept outside the
+// database, so the same person gets the same pseudonym in every load at a site and
+// nobody without the key can link a pseudonym back to a record number.
+package pseudo
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// EnvKey is the environment variable that may hold the site key, as hex.
+const EnvKey = "OUTCOMES_SITE_KEY"
+
+// EnvKeyFile is the environment variable that may name the site key file.
+const EnvKeyFile = "OUTCOMES_KEY_FILE"
+
+// minKeyBytes is the shortest key accepted: 256 bits, the HMAC-SHA256 block output.
+const minKeyBytes = 32
+
+// ErrNoKey is returned by Load when no key is set and the key file does not exist.
+var ErrNoKey = errors.New("no site key")
+
+// Key is a site key.
+type Key struct {
+	secret []byte
+	// Source says where the key came from, for messages (never the key itself).
+	Source string
+}
+
+// New returns a key for the given secret, which must hold at least 32 bytes.
+func New(secret []byte, source string) (Key, error) {
+	if len(secret) < minKeyBytes {
+		return Key{}, fmt.Errorf("site key from %s is %d bytes; it must be at least %d bytes (%d hex characters)", source, len(secret), minKeyBytes, 2*minKeyBytes)
+	}
+	return Key{secret: append([]byte(nil), secret...), Source: source}, nil
+}
+
+// Parse reads a key written as hex.
+func Parse(text, source string) (Key, error) {
+	secret, err := hex.DecodeString(strings.TrimSpace(text))
+	if err != nil {
+		return Key{}, fmt.Errorf("site key from %s is not hex: write it as %d hex characters", source, 2*minKeyBytes)
+	}
+	return New(secret, source)
+}
+
+// DefaultFile is the key file used when neither flag nor environment names one.
+func DefaultFile() string {
+	if p := os.Getenv(EnvKeyFile); p != "" {
+		return p
+	}
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		dir = "."
+	}
+	return filepath.Join(dir, "iop-outcomes", "site.key")
+}
+
+// Load returns the key from the environment variable OUTCOMES_SITE_KEY when it is
+// set, else from file. It returns an error wrapping ErrNoKey when the file does not exist.
+func Load(file string) (Key, error) {
+	if v := os.Getenv(EnvKey); v != "" {
+		return Parse(v, "$"+EnvKey)
+	}
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return Key{}, fmt.Errorf("key file %s: %w", file, ErrNoKey)
+	}
+	if err != nil {
+		return Key{}, fmt.Errorf("read key file %s: %w", file, err)
+	}
+	return Parse(string(b), file)
+}
+
+// Create makes a new random key and writes it to file with mode 0600 (its folder
+// 0700), refusing to overwrite an existing file.
+func Create(file string) (Key, error) {
+	secret := make([]byte, minKeyBytes)
+	if _, err := rand.Read(secret); err != nil {
+		return Key{}, fmt.Errorf("make site key: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return Key{}, fmt.Errorf("make folder for key file %s: %w", file, err)
+	}
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return Key{}, fmt.Errorf("create key file %s: %w", file, err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(secret) + "\n"); err != nil {
+		f.Close()
+		os.Remove(file)
+		return Key{}, fmt.Errorf("write key file %s: %w", file, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(file)
+		return Key{}, fmt.Errorf("write key file %s: %w", file, err)
+	}
+	return New(secret, file)
+}
+
+// Pseudonym returns the pseudonym of an identifier of the given kind ("patient",
+// "clinician"): the first 128 bits of HMAC-SHA256(key, kind + 0x1f + id), as 32 hex
+// characters. The kind keeps a patient and a clinician with the same number apart.
+func (k Key) Pseudonym(kind, id string) string {
+	m := hmac.New(sha256.New, k.secret)
+	m.Write([]byte(kind))
+	m.Write([]byte{0x1f})
+	m.Write([]byte(id))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// Fingerprint identifies the key without revealing it: HMAC-SHA256 of a fixed label.
+func (k Key) Fingerprint() string {
+	m := hmac.New(sha256.New, k.secret)
+	m.Write([]byte("iop-outcomes site key fingerprint v1"))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Valid reports whether the key has been set.
+func (k Key) Valid() bool { return len(k.secret) >= minKeyBytes }

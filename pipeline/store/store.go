@@ -1,0 +1,155 @@
+// Package store opens the DuckDB database that is the pipeline's one place of truth
+// and brings its schema up to date from the numbered files in queries/schema.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/iop-outcomes/outcomes/queries"
+)
+
+// ErrLocked is returned by Open when another process holds the database file.
+var ErrLocked = errors.New("database is in use by another process")
+
+// Config says which database to open and how much of the machine DuckDB may use.
+type Config struct {
+	// Path is the database file; empty opens an in-memory database.
+	Path string
+	// MemoryLimit caps DuckDB's memory (for example "3GB"); empty keeps DuckDB's default.
+	MemoryLimit string
+	// TempDir is where DuckDB spills what does not fit in memory; empty keeps the default.
+	TempDir string
+	// Threads caps DuckDB's worker threads; zero keeps the default (one per core).
+	Threads int
+	// ReadOnly opens the file for reading only.
+	ReadOnly bool
+}
+
+// DB is an open database.
+type DB struct {
+	*sql.DB
+	path string
+}
+
+// Open opens (and creates, unless read-only) the database described by cfg.
+func Open(ctx context.Context, cfg Config) (*DB, error) {
+	q := url.Values{}
+	if cfg.MemoryLimit != "" {
+		q.Set("memory_limit", cfg.MemoryLimit)
+	}
+	if cfg.TempDir != "" {
+		q.Set("temp_directory", cfg.TempDir)
+	}
+	if cfg.Threads > 0 {
+		q.Set("threads", strconv.Itoa(cfg.Threads))
+	}
+	if cfg.ReadOnly {
+		q.Set("access_mode", "read_only")
+	}
+	dsn := cfg.Path
+	if len(q) > 0 {
+		dsn += "?" + q.Encode()
+	}
+	connector, err := duckdb.NewConnector(dsn, nil)
+	if err != nil {
+		return nil, openError(cfg.Path, err)
+	}
+	db := sql.OpenDB(connector)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, openError(cfg.Path, err)
+	}
+	return &DB{DB: db, path: cfg.Path}, nil
+}
+
+func openError(path string, err error) error {
+	if strings.Contains(err.Error(), "Could not set lock") || strings.Contains(err.Error(), "Conflicting lock") {
+		return fmt.Errorf("open %s: %w; wait for the other process (another etl run, or a client with the file open) to finish, or close it: %v", path, ErrLocked, err)
+	}
+	return fmt.Errorf("open %s: %w", path, err)
+}
+
+// Path returns the database file ("" for in-memory).
+func (db *DB) Path() string { return db.path }
+
+// Execer is what Migrate needs: a connection or a transaction.
+type Execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// Migration is one schema file.
+type Migration struct {
+	Version int
+	Name    string
+	SQL     string
+}
+
+// Migrations returns the schema files of queries/schema in order.
+func Migrations() ([]Migration, error) {
+	entries, err := fs.ReadDir(queries.FS, "schema")
+	if err != nil {
+		return nil, fmt.Errorf("read schema files: %w", err)
+	}
+	var ms []Migration
+	for _, e := range entries {
+		base := strings.TrimSuffix(e.Name(), ".sql")
+		num, name, ok := strings.Cut(base, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("schema file %s: name must be NNNN_name.sql", e.Name())
+		}
+		b, err := fs.ReadFile(queries.FS, path.Join("schema", e.Name()))
+		if err != nil {
+			return nil, fmt.Errorf("read schema file %s: %w", e.Name(), err)
+		}
+		ms = append(ms, Migration{Version: v, Name: name, SQL: string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].Version < ms[j].Version })
+	return ms, nil
+}
+
+// Migrate applies the schema files the database has not seen yet, in order. Run it
+// inside the caller's transaction so that a failed run leaves no half-made schema.
+func Migrate(ctx context.Context, x Execer, now time.Time) error {
+	ms, err := Migrations()
+	if err != nil {
+		return err
+	}
+	var exists bool
+	if err := x.QueryRowContext(ctx,
+		`SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database() AND schema_name = 'main' AND table_name = 'schema_migrations'`,
+	).Scan(&exists); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	current := 0
+	if exists {
+		if err := x.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+			return fmt.Errorf("read schema version: %w", err)
+		}
+	}
+	for _, m := range ms {
+		if m.Version <= current {
+			continue
+		}
+		if _, err := x.ExecContext(ctx, m.SQL); err != nil {
+			return fmt.Errorf("apply schema %04d_%s: %w", m.Version, m.Name, err)
+		}
+		if _, err := x.ExecContext(ctx, `INSERT INTO schema_migrations VALUES (?, ?, ?)`, m.Version, m.Name, now.UTC()); err != nil {
+			return fmt.Errorf("record schema %04d_%s: %w", m.Version, m.Name, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+-- observations: the canonical observations.csv onto the observations table. The
+-- value is checked against the measure registry (table measures). An observation
+-- with no episode_id is linked to the patient's episode containing obs_date, if any:
+-- follow-up contacts after discharge keep a null episode.
+WITH o AS (
+    SELECT
+        r.*,
+        txt(r.episode_id) AS eid,
+        iso_date(r.obs_date) AS odate,
+        pk.key AS pkey
+    FROM raw r
+    LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
+),
+linked AS (
+    SELECT o.line, min(e.episode_id) AS episode_id, count(*) AS candidates
+    FROM o
+    JOIN episodes e
+      ON o.eid IS NULL
+     AND e.patient_key = o.pkey
+     AND o.odate BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
+    GROUP BY o.line
+)
+SELECT
+    o.line,
+    o.pkey AS patient_key,
+    coalesce(o.eid, CASE WHEN l.candidates = 1 THEN l.episode_id END) AS episode_id,
+    o.odate AS obs_date,
+    m.measure,
+    CASE WHEN m.kind = 'categorical' THEN lower(txt(o.value)) ELSE txt(o.value) END AS value,
+    CASE WHEN m.kind = 'numeric' THEN try_cast(txt(o.value) AS DOUBLE) END AS value_num,
+    coalesce(txt(o.unit), m.unit) AS unit,
+    list_filter([
+        need('patient_id', o.patient_id),
+        need('obs_date', o.obs_date),
+        check_date('obs_date', o.obs_date),
+        need('measure', o.measure),
+        need('value', o.value),
+        CASE WHEN txt(o.measure) IS NOT NULL AND m.measure IS NULL
+             THEN problem('measure', txt(o.measure), 'unknown_code',
+                          'measure is not in the measure registry; use one of the measures in the measures table') END,
+        CASE WHEN m.kind = 'numeric' AND txt(o.value) IS NOT NULL
+             THEN check_num('value', o.value, m.min_value, m.max_value) END,
+        CASE WHEN m.kind = 'categorical' AND txt(o.value) IS NOT NULL
+                  AND NOT list_contains(m.allowed_values, lower(txt(o.value)))
+             THEN problem('value', txt(o.value), 'out_of_range',
+                          'value is not allowed for ' || m.measure || '; use one of: '
+                          || array_to_string(m.allowed_values, ', ')) END,
+        CASE WHEN o.pkey IS NOT NULL AND pt.patient_key IS NULL
+             THEN problem('patient_id', o.pkey, 'unknown_patient',
+                          'no patient with this patient_id has been loaded; include the patient in patients.csv') END,
+        CASE WHEN o.eid IS NOT NULL AND e.episode_id IS NULL
+             THEN problem('episode_id', o.eid, 'unknown_episode',
+                          'no episode with this episode_id has been loaded; include it in episodes.csv') END,
+        CASE WHEN o.pkey IS NOT NULL AND e.patient_key IS NOT NULL AND o.pkey <> e.patient_key
+             THEN problem('patient_id', o.pkey, 'patient_mismatch',
+                          'patient_id differs from the patient of the episode; correct one of them') END,
+        CASE WHEN l.candidates > 1
+             THEN problem('episode_id', NULL, 'ambiguous_episode',
+                          'episode_id is empty and more than one episode of this patient contains obs_date; give the episode_id') END
+    ], p -> p IS NOT NULL) AS problems
+FROM o
+LEFT JOIN linked l ON l.line = o.line
+LEFT JOIN episodes e ON e.episode_id = o.eid
+LEFT JOIN patients pt ON pt.patient_key = o.pkey
+LEFT JOIN measures m ON m.measure = lower(txt(o.measure))

@@ -1,0 +1,24 @@
+-- patients: the canonical patients.csv onto the patients table. The patient id is
+-- replaced by its pseudonym (temp table pseudo) and never leaves this query.
+SELECT
+    r.line,
+    pk.key AS patient_key,
+    try_cast(txt(r.birth_year) AS INTEGER) AS birth_year,
+    sx.code AS sex,
+    rc.code AS race,
+    et.code AS ethnicity,
+    py.code AS payer,
+    list_filter([
+        need('patient_id', r.patient_id),
+        check_int('birth_year', r.birth_year, 1900, year(current_date)),
+        check_code('sex', 'sex', r.sex, sx.code),
+        check_code('race', 'race', r.race, rc.code),
+        check_code('ethnicity', 'ethnicity', r.ethnicity, et.code),
+        check_code('payer', 'payer', r.payer, py.code)
+    ], p -> p IS NOT NULL) AS problems
+FROM raw r
+LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
+LEFT JOIN codes sx ON sx.domain = 'sex' AND lower(sx.code) = lower(txt(r.sex))
+LEFT JOIN codes rc ON rc.domain = 'race' AND lower(rc.code) = lower(txt(r.race))
+LEFT JOIN codes et ON et.domain = 'ethnicity' AND lower(et.code) = lower(txt(r.ethnicity))
+LEFT JOIN codes py ON py.domain = 'payer' AND lower(py.code) = lower(txt(r.payer))

@@ -1,0 +1,61 @@
+-- macros: the checks every staging model shares. They are temporary macros, made on
+-- the loading connection before a file is staged, so they never appear in the
+-- database researchers open. A check returns a problem struct, or NULL when the value
+-- passes; a staging model lists its checks and keeps the non-NULL ones.
+
+-- txt is the trimmed text of a raw value, NULL when it is empty.
+CREATE OR REPLACE TEMP MACRO txt(v) AS nullif(trim(v), '');
+
+-- problem is one reason a row cannot be loaded; it becomes a row of rejects.
+CREATE OR REPLACE TEMP MACRO problem(col, val, reason, msg) AS
+    {'column': col, 'value': val, 'reason': reason, 'message': msg};
+
+-- need: a required value is empty.
+CREATE OR REPLACE TEMP MACRO need(col, v) AS
+    CASE WHEN txt(v) IS NULL
+         THEN problem(col, NULL, 'missing_value', col || ' is empty; every row needs a value here') END;
+
+-- iso_date parses YYYY-MM-DD; it is NULL for anything else, impossible dates included.
+CREATE OR REPLACE TEMP MACRO iso_date(v) AS
+    CASE WHEN year(try_strptime(txt(v), '%Y-%m-%d')) BETWEEN 1900 AND 2100
+         THEN try_strptime(txt(v), '%Y-%m-%d')::DATE END;
+
+CREATE OR REPLACE TEMP MACRO check_date(col, v) AS
+    CASE WHEN txt(v) IS NOT NULL AND iso_date(v) IS NULL
+         THEN problem(col, txt(v), 'bad_date',
+                      col || ' is not a real date in the form YYYY-MM-DD (years 1900-2100); correct it in the export') END;
+
+-- code_check: a coded value that has no row in codes for its domain. canon is the
+-- looked-up code (NULL when not found).
+CREATE OR REPLACE TEMP MACRO check_code(col, dom, v, canon) AS
+    CASE WHEN txt(v) IS NOT NULL AND canon IS NULL
+         THEN problem(col, txt(v), 'unknown_code',
+                      col || ' is not a known code; use one of: '
+                      || (SELECT string_agg(code, ', ' ORDER BY code) FROM codes WHERE domain = dom)) END;
+
+CREATE OR REPLACE TEMP MACRO check_int(col, v, lo, hi) AS
+    CASE WHEN txt(v) IS NULL THEN NULL
+         WHEN try_cast(txt(v) AS BIGINT) IS NULL
+         THEN problem(col, txt(v), 'bad_type', col || ' must be a whole number')
+         WHEN try_cast(txt(v) AS BIGINT) NOT BETWEEN lo AND hi
+         THEN problem(col, txt(v), 'out_of_range', col || ' must be between ' || lo || ' and ' || hi) END;
+
+CREATE OR REPLACE TEMP MACRO check_num(col, v, lo, hi) AS
+    CASE WHEN txt(v) IS NULL THEN NULL
+         WHEN try_cast(txt(v) AS DOUBLE) IS NULL
+         THEN problem(col, txt(v), 'bad_type', col || ' must be a number')
+         WHEN try_cast(txt(v) AS DOUBLE) NOT BETWEEN lo AND hi
+         THEN problem(col, txt(v), 'out_of_range', col || ' must be between ' || lo || ' and ' || hi) END;
+
+-- bool_of reads true/false, yes/no, 1/0, t/f and y/n in any case.
+CREATE OR REPLACE TEMP MACRO bool_of(v) AS
+    CASE WHEN lower(txt(v)) IN ('true', 't', 'yes', 'y', '1') THEN true
+         WHEN lower(txt(v)) IN ('false', 'f', 'no', 'n', '0') THEN false END;
+
+CREATE OR REPLACE TEMP MACRO check_bool(col, v) AS
+    CASE WHEN txt(v) IS NOT NULL AND bool_of(v) IS NULL
+         THEN problem(col, txt(v), 'bad_type', col || ' must be true or false') END;
+
+CREATE OR REPLACE TEMP MACRO check_time(col, v) AS
+    CASE WHEN txt(v) IS NOT NULL AND try_cast(txt(v) AS TIME) IS NULL
+         THEN problem(col, txt(v), 'bad_type', col || ' must be a time of day such as 09:30') END;

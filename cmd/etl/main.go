@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -52,6 +53,7 @@ type loadConfig struct {
 	tempDir       string
 	threads       int
 	progress      string
+	verbose       bool
 	paths         []string
 }
 
@@ -71,6 +73,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.StringVar(&cfg.tempDir, "temp-dir", "", "`folder` where DuckDB spills what does not fit in memory (default: next to the database)")
 	fl.IntVar(&cfg.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	fl.StringVar(&cfg.progress, "progress", "auto", "progress bar: auto (on a terminal), always or never")
+	fl.BoolVar(&cfg.verbose, "verbose", false, "log each step of the load with its time to stderr")
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  etl [flags] PATH...           load export files or folders\n  etl generate --out DIR [...]  write synthetic exports (etl generate -h)\n\nFlags:\n")
 		fl.PrintDefaults()
@@ -90,22 +93,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
-	db, err := store.Open(ctx, store.Config{
-		Path: cfg.db, MemoryLimit: cfg.memoryLimit, TempDir: cfg.tempDir, Threads: cfg.threads,
-	})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	opt := ingest.Options{
 		Profile:       cfg.profile,
 		MaxRejectRate: cfg.maxRejectRate,
 		KeyFile:       cfg.keyFile,
 	}
+	if cfg.verbose {
+		opt.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if showProgress(cfg.progress, stderr) {
 		opt.Progress = &bar{w: stderr}
 	}
-	res, err := ingest.Run(ctx, db, cfg.paths, opt)
+	res, err := ingest.Run(ctx, store.Config{
+		Path: cfg.db, MemoryLimit: cfg.memoryLimit, TempDir: cfg.tempDir, Threads: cfg.threads,
+	}, cfg.paths, opt)
 	if res != nil && (err == nil || len(res.Files) > 0) {
 		if cfg.json {
 			enc := json.NewEncoder(stdout)

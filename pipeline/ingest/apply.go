@@ -44,7 +44,9 @@ func (r *run) coreColumns(ctx context.Context, table string) ([]coreColumn, erro
 // that share a natural key within the file are loaded once when they are identical
 // and rejected when they differ (nothing says which is right). A row whose key is
 // already in the table replaces the record when it differs from it (the newer export
-// wins) and changes nothing when it is the same.
+// wins) and changes nothing when it is the same. The big staged table is scanned as
+// few times as possible: once for repeated keys, once to compare with the records
+// already loaded (a join that is empty on a first load), once to insert.
 func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 	table := f.Entity.Name
 	cols, err := r.coreColumns(ctx, table)
@@ -54,7 +56,7 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 	var names, casts []string
 	for _, c := range cols {
 		names = append(names, c.name)
-		casts = append(casts, fmt.Sprintf("CAST(%s AS %s) AS %s", c.name, c.typ, c.name))
+		casts = append(casts, fmt.Sprintf("CAST(s.%s AS %s)", c.name, c.typ))
 	}
 	key := f.Entity.Key
 	on := func(a, b string) string {
@@ -64,66 +66,80 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 		}
 		return strings.Join(parts, " AND ")
 	}
-	keyList := strings.Join(key, ", ")
+	sel := func(alias string) string {
+		var parts []string
+		for _, k := range key {
+			parts = append(parts, alias+"."+k)
+		}
+		return strings.Join(parts, ", ")
+	}
 	var keyText, exportKey []string
 	for _, k := range key {
-		keyText = append(keyText, "CAST(ok."+k+" AS VARCHAR)")
+		keyText = append(keyText, "CAST(s."+k+" AS VARCHAR)")
 		exportKey = append(exportKey, exportName(k))
 	}
-	content := strings.Join(names, ", ")
+	stagedHash := "hash(" + strings.Join(casts, ", ") + ")"
+	// first keeps the rows of stg that load: no problems, and not a repeat of a key
+	// (a set of identical repeats keeps its first line).
+	first := "s.problems = '' AND (rep.n IS NULL OR (rep.versions = 1 AND s.line = rep.first_line))"
 
 	steps := []struct{ what, sql string }{
-		{"keep rows without problems", fmt.Sprintf(
-			`CREATE TEMP TABLE ok AS SELECT line, %s, hash(%s) AS h FROM (SELECT line, %s FROM stg WHERE len(problems) = 0)`,
-			content, content, strings.Join(casts, ", "))},
 		{"find repeated keys", fmt.Sprintf(
-			`CREATE TEMP TABLE rep AS SELECT %s, count(DISTINCT h) AS versions, min(line) AS first_line, count(*) AS n
-			 FROM ok GROUP BY %s HAVING count(*) > 1`, keyList, keyList)},
+			`CREATE TEMP TABLE rep AS
+			 WITH d AS (SELECT %s FROM stg s WHERE s.problems = '' GROUP BY %s HAVING count(*) > 1)
+			 SELECT %s, count(*) AS n, min(s.line) AS first_line, count(DISTINCT %s) AS versions
+			 FROM stg s JOIN d ON %s WHERE s.problems = '' GROUP BY %s`,
+			sel("s"), sel("s"), sel("s"), stagedHash, on("s", "d"), sel("s"))},
 		{"reject conflicting repeats", fmt.Sprintf(
 			`INSERT INTO rejects
-			 SELECT %d, %d, $1, ok.line, '%s', concat_ws(' ', %s), 'duplicate_key',
+			 SELECT %d, %d, $1, s.line, '%s', concat_ws(' ', %s), 'duplicate_key',
 			        'the same %s appears on more than one line of this file with different values (first on line '
 			        || rep.first_line || '); keep the right one'
-			 FROM ok JOIN rep ON %s WHERE rep.versions > 1 ORDER BY ok.line`,
-			r.id, fid, strings.Join(exportKey, "+"), strings.Join(keyText, ", "), strings.Join(exportKey, " + "), on("ok", "rep"))},
+			 FROM stg s JOIN rep ON %s WHERE s.problems = '' AND rep.versions > 1 ORDER BY s.line`,
+			r.id, fid, strings.Join(exportKey, "+"), strings.Join(keyText, ", "), strings.Join(exportKey, " + "), on("s", "rep"))},
 		{"compare with loaded records", fmt.Sprintf(
-			`CREATE TEMP TABLE cand AS
-			 SELECT ok.*, CASE WHEN cur.h IS NULL THEN 'insert' WHEN cur.h = ok.h THEN 'same' ELSE 'update' END AS action
-			 FROM ok
-			 LEFT JOIN rep ON %s
-			 LEFT JOIN (SELECT %s, hash(%s) AS h FROM main.%s) cur ON %s
-			 WHERE rep.versions IS NULL OR (rep.versions = 1 AND ok.line = rep.first_line)`,
-			on("ok", "rep"), keyList, content, table, on("ok", "cur"))},
+			`CREATE TEMP TABLE matched AS
+			 SELECT %s, %s <> hash(%s) AS changed
+			 FROM stg s JOIN main.%s c ON %s LEFT JOIN rep ON %s
+			 WHERE %s`,
+			sel("s"), stagedHash, "c."+strings.Join(names, ", c."), table, on("s", "c"), on("s", "rep"), first)},
 		{"remove replaced records", fmt.Sprintf(
-			`DELETE FROM main.%s USING cand WHERE cand.action = 'update' AND %s`, table, on(table, "cand"))},
-		{"insert new and changed records", fmt.Sprintf(
-			`INSERT INTO main.%s (%s, load_file_id, source_line)
-			 SELECT %s, %d, line FROM cand WHERE action <> 'same' ORDER BY line`, table, content, content, fid)},
+			`DELETE FROM main.%s USING matched WHERE matched.changed AND %s`, table, on(table, "matched"))},
 	}
 	for _, s := range steps {
-		var err error
+		var args []any
 		if strings.Contains(s.sql, "$1") {
-			_, err = r.conn.ExecContext(ctx, s.sql, f.Path)
-		} else {
-			_, err = r.conn.ExecContext(ctx, s.sql)
+			args = []any{f.Path}
 		}
-		if err != nil {
-			return applyCounts{}, fmt.Errorf("%s: %s: %w", f.Path, s.what, err)
+		if err := r.exec(ctx, f.Path+": "+s.what, s.sql, args...); err != nil {
+			return applyCounts{}, err
 		}
 	}
 	var c applyCounts
-	var okRows, candRows, conflicting, same int64
+	res, err := r.conn.ExecContext(ctx, fmt.Sprintf(
+		`INSERT INTO main.%s (%s, load_file_id, source_line)
+		 SELECT %s, %d, s.line
+		 FROM stg s LEFT JOIN rep ON %s
+		 ANTI JOIN (SELECT * FROM matched WHERE NOT changed) same ON %s
+		 WHERE %s`,
+		table, strings.Join(names, ", "), strings.Join(casts, ", "), fid, on("s", "rep"), on("s", "same"), first))
+	if err != nil {
+		return applyCounts{}, fmt.Errorf("%s: insert new and changed records: %w", f.Path, err)
+	}
+	written, err := res.RowsAffected()
+	if err != nil {
+		return applyCounts{}, fmt.Errorf("%s: insert new and changed records: %w", f.Path, err)
+	}
+	var repeats, same int64
 	if err := r.conn.QueryRowContext(ctx, `
-		SELECT (SELECT count(*) FROM ok),
-		       (SELECT count(*) FROM cand),
-		       (SELECT coalesce(sum(n), 0) FROM rep WHERE versions > 1),
-		       (SELECT count(*) FILTER (WHERE action = 'insert') FROM cand),
-		       (SELECT count(*) FILTER (WHERE action = 'update') FROM cand),
-		       (SELECT count(*) FILTER (WHERE action = 'same') FROM cand)`,
-	).Scan(&okRows, &candRows, &conflicting, &c.inserted, &c.updated, &same); err != nil {
+		SELECT (SELECT coalesce(sum(n - 1), 0) FROM rep WHERE versions = 1),
+		       (SELECT count(*) FILTER (WHERE changed) FROM matched),
+		       (SELECT count(*) FILTER (WHERE NOT changed) FROM matched)`,
+	).Scan(&repeats, &c.updated, &same); err != nil {
 		return applyCounts{}, fmt.Errorf("%s: count applied rows: %w", f.Path, err)
 	}
-	c.duplicate = okRows - candRows - conflicting + same
+	c.inserted = written - c.updated
+	c.duplicate = repeats + same
 	return c, nil
 }
 

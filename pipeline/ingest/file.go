@@ -32,13 +32,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	seen[sum] = true
 	r.lastFile++
 	fid := r.lastFile
-	// The scratch tables of one file are dropped before the next.
-	for _, t := range []string{"src", "stg", "ok", "rep", "cand", "pseudo", "shifts", "csv_errors", "csv_scans"} {
-		if err := r.exec(ctx, "clear scratch tables", "DROP TABLE IF EXISTS temp."+t); err != nil {
-			return fr, err
-		}
-	}
-	if err := r.exec(ctx, "clear scratch tables", "DROP VIEW IF EXISTS temp.raw"); err != nil {
+	if err := r.dropScratch(ctx); err != nil {
 		return fr, err
 	}
 
@@ -85,8 +79,9 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	}
 	if err := r.exec(ctx, "record rejects of "+f.Path, `
 		INSERT INTO rejects
-		SELECT ?, ?, ?, line, p."column", p.value, p.reason, p.message
-		FROM (SELECT line, unnest(problems) AS p FROM stg WHERE len(problems) > 0)
+		SELECT ?, ?, ?, line, f[1], nullif(f[2], ''), f[3], f[4]
+		FROM (SELECT line, string_split(p, chr(31)) AS f
+		      FROM (SELECT line, unnest(string_split(problems, chr(30))) AS p FROM stg WHERE problems <> ''))
 		ORDER BY line`, r.id, fid, f.Path); err != nil {
 		return fr, err
 	}
@@ -110,6 +105,19 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 			ErrUnbalanced, f.Path, fr.Read, fr.Loaded, fr.Rejected, fr.Duplicate)
 	}
 	return fr, r.record(ctx, fr, fid)
+}
+
+// dropScratch drops the temp tables of a file, before the next one and at the end.
+func (r *run) dropScratch(ctx context.Context) error {
+	for _, t := range []string{"src", "stg", "rep", "matched", "pseudo", "shifts", "csv_errors", "csv_scans"} {
+		if _, err := r.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t); err != nil {
+			return fmt.Errorf("drop scratch table %s: %w", t, err)
+		}
+	}
+	if _, err := r.conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp.raw"); err != nil {
+		return fmt.Errorf("drop scratch view: %w", err)
+	}
+	return nil
 }
 
 // mapHeader finds each layout column in the header. A required column that is
@@ -172,7 +180,7 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 			sel = append(sel, "NULL::VARCHAR AS "+c.Name)
 		}
 	}
-	if _, err := r.conn.ExecContext(ctx, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header)), f.Path); err != nil {
+	if err := r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header)), f.Path); err != nil {
 		return err
 	}
 	// A row's line is its position in src plus the header and the malformed rows

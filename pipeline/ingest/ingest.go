@@ -102,9 +102,11 @@ const (
 	StatusSkipped = "skipped"
 )
 
-// Run loads the export files under paths into db in one transaction. It returns the
-// result even when the run fails, so the caller can show what was found.
-func Run(ctx context.Context, db *store.DB, paths []string, opt Options) (*Result, error) {
+// Run loads the export files under paths into the database of cfg as one atomic
+// step (store.Update): either every file of the run is applied and the ledger
+// balances, or the database is left exactly as it was. It returns the result even
+// when the run fails, so the caller can show what was found.
+func Run(ctx context.Context, cfg store.Config, paths []string, opt Options) (*Result, error) {
 	if opt.Profile == "" {
 		opt.Profile = "canonical"
 	}
@@ -135,43 +137,52 @@ func Run(ctx context.Context, db *store.DB, paths []string, opt Options) (*Resul
 		opt.Progress.Begin(total)
 		defer opt.Progress.End()
 	}
+	created := ""
+	kept, err := store.Update(ctx, cfg, func(db *store.DB) (bool, error) {
+		var keep bool
+		var err error
+		keep, created, err = load(ctx, db, files, opt, res)
+		return keep, err
+	})
+	if err != nil {
+		return res, err
+	}
+	res.Committed = kept
+	if kept {
+		res.KeyCreated = created
+	}
+	return res, nil
+}
 
+// load applies files to the working copy of the database. It reports whether the
+// copy should replace the original: not when every file had been loaded before.
+func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Result) (keep bool, keyCreated string, err error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
-		return res, fmt.Errorf("connect to %s: %w", db.Path(), err)
+		return false, "", fmt.Errorf("connect to %s: %w", db.Path(), err)
 	}
 	defer conn.Close()
 	started := opt.Now().UTC()
-	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
-		return res, fmt.Errorf("begin: %w", err)
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			// The context may be cancelled already; the rollback must still run.
-			conn.ExecContext(context.Background(), "ROLLBACK")
-		}
-	}()
 	if err := store.Migrate(ctx, conn, started); err != nil {
-		return res, err
+		return false, "", err
 	}
 	key, created, err := siteKey(ctx, conn, opt.KeyFile)
 	if err != nil {
-		return res, err
+		return false, "", err
 	}
 	macros, err := fs.ReadFile(queries.FS, "staging/macros.sql")
 	if err != nil {
-		return res, err
+		return false, "", err
 	}
 	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
-		return res, fmt.Errorf("create staging macros: %w", err)
+		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
 	r := &run{conn: conn, key: key, opt: opt}
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
-		return res, fmt.Errorf("next run id: %w", err)
+		return false, "", fmt.Errorf("next run id: %w", err)
 	}
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(file_id), 0) FROM load_files`).Scan(&r.lastFile); err != nil {
-		return res, fmt.Errorf("next file id: %w", err)
+		return false, "", fmt.Errorf("next file id: %w", err)
 	}
 
 	seen := map[string]bool{}
@@ -182,7 +193,7 @@ func Run(ctx context.Context, db *store.DB, paths []string, opt Options) (*Resul
 			res.Files = append(res.Files, fr)
 		}
 		if err != nil {
-			return res, err
+			return false, "", err
 		}
 		if opt.Progress != nil {
 			opt.Progress.Advance(fr.Bytes)
@@ -201,39 +212,33 @@ func Run(ctx context.Context, db *store.DB, paths []string, opt Options) (*Resul
 	}
 	if loaded+failed == 0 {
 		// Nothing new: leave the database exactly as it was.
-		return res, nil
+		return false, "", nil
 	}
 	if res.Read > 0 {
 		if rate := float64(res.Rejected) / float64(res.Read); rate > opt.MaxRejectRate {
-			return res, fmt.Errorf("%w: %d of %d rows rejected (%.1f%%, limit %.1f%%); nothing was loaded: fix the rejected rows, or raise --max-reject-rate",
+			return false, "", fmt.Errorf("%w: %d of %d rows rejected (%.1f%%, limit %.1f%%); nothing was loaded: fix the rejected rows, or raise --max-reject-rate",
 				ErrRejectRate, res.Rejected, res.Read, 100*rate, 100*opt.MaxRejectRate)
 		}
 	}
 	if err := r.checkLedger(ctx); err != nil {
-		return res, err
+		return false, "", err
 	}
 	if key.created {
 		if _, err := conn.ExecContext(ctx, `INSERT INTO site_key VALUES (?, ?)`, key.Fingerprint(), started); err != nil {
-			return res, fmt.Errorf("record key fingerprint: %w", err)
+			return false, "", fmt.Errorf("record key fingerprint: %w", err)
 		}
 	}
 	if _, err := conn.ExecContext(ctx, `INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		r.id, started, opt.Now().UTC(), pipeline.Version, opt.Profile, loaded, failed, skipped,
 		res.Read, res.Rejected, opt.MaxRejectRate); err != nil {
-		return res, fmt.Errorf("record run: %w", err)
+		return false, "", fmt.Errorf("record run: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return res, fmt.Errorf("commit: %w", err)
-	}
-	committed = true
-	res.Committed = true
 	res.RunID = r.id
-	res.KeyCreated = created
-	// Fold the write-ahead log into the file so the database is one self-contained file.
-	if _, err := conn.ExecContext(ctx, "CHECKPOINT"); err != nil {
-		opt.Log.Warn("checkpoint after commit", "err", err)
+	// The scratch tables hold original identifiers; drop them before the file is kept.
+	if err := r.dropScratch(ctx); err != nil {
+		return false, "", err
 	}
-	return res, nil
+	return true, created, nil
 }
 
 // runKey is the site key of a run and whether the database is new to it.
@@ -284,9 +289,11 @@ type run struct {
 }
 
 func (r *run) exec(ctx context.Context, what, query string, args ...any) error {
+	t := time.Now()
 	if _, err := r.conn.ExecContext(ctx, query, args...); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	r.opt.Log.Debug(what, "took", time.Since(t).Round(time.Millisecond))
 	return nil
 }
 

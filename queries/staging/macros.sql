@@ -1,14 +1,19 @@
 -- macros: the checks every staging model shares. They are temporary macros, made on
 -- the loading connection before a file is staged, so they never appear in the
--- database researchers open. A check returns a problem struct, or NULL when the value
--- passes; a staging model lists its checks and keeps the non-NULL ones.
+-- database researchers open. A check returns a problem, or NULL when the value passes;
+-- a staging model joins its checks with concat_ws(chr(30), ...) into the column
+-- problems, which is empty for a row that loads. Problems are plain text rather than
+-- a list of structs because building a list for every clean row costs more than the
+-- whole CSV parse.
 
 -- txt is the trimmed text of a raw value, NULL when it is empty.
 CREATE OR REPLACE TEMP MACRO txt(v) AS nullif(trim(v), '');
 
--- problem is one reason a row cannot be loaded; it becomes a row of rejects.
+-- problem is one reason a row cannot be loaded; it becomes a row of rejects. Its
+-- four fields (column, value, reason, message) are separated by chr(31); the value
+-- loses any chr(30) or chr(31) of its own so the fields always split back apart.
 CREATE OR REPLACE TEMP MACRO problem(col, val, reason, msg) AS
-    {'column': col, 'value': val, 'reason': reason, 'message': msg};
+    concat(col, chr(31), regexp_replace(coalesce(val, ''), '[\x1e\x1f]', ' ', 'g'), chr(31), reason, chr(31), msg);
 
 -- need: a required value is empty.
 CREATE OR REPLACE TEMP MACRO need(col, v) AS

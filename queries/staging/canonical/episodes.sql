@@ -12,7 +12,7 @@ SELECT
     bool_of(r.co_occurring) AS co_occurring,
     bool_of(r.on_medication) AS on_medication,
     rs.code AS referral_source,
-    list_filter([
+    concat_ws(chr(30),
         need('episode_id', r.episode_id),
         need('patient_id', r.patient_id),
         need('program_id', r.program_id),
@@ -39,7 +39,7 @@ SELECT
         CASE WHEN txt(r.program_id) IS NOT NULL AND pg.program_id IS NULL
              THEN problem('program_id', txt(r.program_id), 'unknown_program',
                           'no program with this program_id has been loaded; include it in programs.csv') END
-    ], p -> p IS NOT NULL) AS problems
+    ) AS problems
 FROM raw r
 LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
 LEFT JOIN patients pt ON pt.patient_key = pk.key

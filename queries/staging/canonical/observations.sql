@@ -2,7 +2,7 @@
 -- value is checked against the measure registry (table measures). An observation
 -- with no episode_id is linked to the patient's episode containing obs_date, if any:
 -- follow-up contacts after discharge keep a null episode.
-WITH o AS (
+WITH o AS NOT MATERIALIZED (
     SELECT
         r.*,
         txt(r.episode_id) AS eid,
@@ -29,7 +29,7 @@ SELECT
     CASE WHEN m.kind = 'categorical' THEN lower(txt(o.value)) ELSE txt(o.value) END AS value,
     CASE WHEN m.kind = 'numeric' THEN try_cast(txt(o.value) AS DOUBLE) END AS value_num,
     coalesce(txt(o.unit), m.unit) AS unit,
-    list_filter([
+    concat_ws(chr(30),
         need('patient_id', o.patient_id),
         need('obs_date', o.obs_date),
         check_date('obs_date', o.obs_date),
@@ -57,7 +57,7 @@ SELECT
         CASE WHEN l.candidates > 1
              THEN problem('episode_id', NULL, 'ambiguous_episode',
                           'episode_id is empty and more than one episode of this patient contains obs_date; give the episode_id') END
-    ], p -> p IS NOT NULL) AS problems
+    ) AS problems
 FROM o
 LEFT JOIN linked l ON l.line = o.line
 LEFT JOIN episodes e ON e.episode_id = o.eid

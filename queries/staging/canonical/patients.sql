@@ -8,14 +8,14 @@ SELECT
     rc.code AS race,
     et.code AS ethnicity,
     py.code AS payer,
-    list_filter([
+    concat_ws(chr(30),
         need('patient_id', r.patient_id),
         check_int('birth_year', r.birth_year, 1900, year(current_date)),
         check_code('sex', 'sex', r.sex, sx.code),
         check_code('race', 'race', r.race, rc.code),
         check_code('ethnicity', 'ethnicity', r.ethnicity, et.code),
         check_code('payer', 'payer', r.payer, py.code)
-    ], p -> p IS NOT NULL) AS problems
+    ) AS problems
 FROM raw r
 LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
 LEFT JOIN codes sx ON sx.domain = 'sex' AND lower(sx.code) = lower(txt(r.sex))

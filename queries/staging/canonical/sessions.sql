@@ -1,7 +1,7 @@
 -- sessions: the canonical sessions.csv onto the sessions table. A session names its
 -- episode, or its patient and date, in which case it is linked to the patient's
 -- episode whose admission..discharge dates contain the date (DESIGN.md section 3).
-WITH s AS (
+WITH s AS NOT MATERIALIZED (
     SELECT
         r.*,
         txt(r.episode_id) AS eid,
@@ -32,7 +32,7 @@ SELECT
     ss.code AS status,
     try_cast(txt(s.minutes) AS INTEGER) AS minutes,
     s.ckey AS clinician_key,
-    list_filter([
+    concat_ws(chr(30),
         need('session_id', s.session_id),
         need('session_date', s.session_date),
         check_date('session_date', s.session_date),
@@ -60,7 +60,7 @@ SELECT
         CASE WHEN s.sdate < e.admit_date OR s.sdate > e.discharge_date
              THEN problem('session_date', txt(s.session_date), 'session_outside_episode',
                           'session_date is outside the episode''s admit_date..discharge_date; correct the date or the episode') END
-    ], p -> p IS NOT NULL) AS problems
+    ) AS problems
 FROM s
 LEFT JOIN linked l ON l.line = s.line
 LEFT JOIN episodes e ON e.episode_id = coalesce(s.eid, CASE WHEN l.candidates = 1 THEN l.episode_id END)

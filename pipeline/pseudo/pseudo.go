@@ -110,18 +110,21 @@ func Create(file string) (Key, error) {
 // "clinician"): the first 128 bits of HMAC-SHA256(key, kind + 0x1f + id), as 32 hex
 // characters. The kind keeps a patient and a clinician with the same number apart.
 func (k Key) Pseudonym(kind, id string) string {
-	m := hmac.New(sha256.New, k.secret)
-	m.Write([]byte(kind))
-	m.Write([]byte{0x1f})
-	m.Write([]byte(id))
-	return hex.EncodeToString(m.Sum(nil)[:16])
+	return hex.EncodeToString(k.mac([]byte(kind), []byte{0x1f}, []byte(id))[:16])
 }
 
 // Fingerprint identifies the key without revealing it: HMAC-SHA256 of a fixed label.
 func (k Key) Fingerprint() string {
+	return hex.EncodeToString(k.mac([]byte("iop-outcomes site key fingerprint v1")))
+}
+
+// mac is HMAC-SHA256 under the key of the concatenated parts.
+func (k Key) mac(parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, k.secret)
-	m.Write([]byte("iop-outcomes site key fingerprint v1"))
-	return hex.EncodeToString(m.Sum(nil))
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
 }
 
 // Valid reports whether the key has been set.

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iop-outcomes/outcomes/pipeline/ingest"
+	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
+)
+
+// TestMain lets the test binary act as the etl command, so a test can run it as a
+// separate process and kill it.
+func TestMain(m *testing.M) {
+	if os.Getenv("ETL_TEST_AS_COMMAND") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+const sampleData = "../../sample-data/synthetic"
+
+type cli struct {
+	t       *testing.T
+	db, key string
+}
+
+func newCLI(t *testing.T) cli {
+	t.Setenv(pseudo.EnvKey, "")
+	dir := t.TempDir()
+	return cli{t: t, db: filepath.Join(dir, "outcomes.duckdb"), key: filepath.Join(dir, "site.key")}
+}
+
+// run runs etl in this process and returns what it printed.
+func (c cli) run(args ...string) (string, string, error) {
+	var stdout, stderr bytes.Buffer
+	args = append([]string{"--db", c.db, "--key-file", c.key}, args...)
+	err := run(context.Background(), args, strings.NewReader(""), &stdout, &stderr)
+	return stdout.String(), stderr.String(), err
+}
+
+func TestLoadSampleData(t *testing.T) {
+	c := newCLI(t)
+	out, errOut, err := c.run(sampleData)
+	if err != nil {
+		t.Fatalf("etl: %v\n%s%s", err, out, errOut)
+	}
+	for _, want := range []string{"committed", "every file balances", "export-2/programs.csv was refused whole", "A new site key was created"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "MRN") {
+		t.Errorf("output shows an original patient id:\n%s", out)
+	}
+	out, _, err = c.run(sampleData)
+	if err != nil || !strings.Contains(out, "Nothing new") {
+		t.Errorf("second run: %v\n%s", err, out)
+	}
+}
+
+func TestJSONSummary(t *testing.T) {
+	c := newCLI(t)
+	out, errOut, err := c.run("--json", sampleData)
+	if err != nil {
+		t.Fatalf("etl: %v\n%s", err, errOut)
+	}
+	var res ingest.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, out)
+	}
+	if !res.Committed || len(res.Files) != 10 {
+		t.Fatalf("committed %v with %d files, want 10", res.Committed, len(res.Files))
+	}
+	for _, f := range res.Files {
+		if f.Read != f.Loaded+f.Rejected+f.Duplicate {
+			t.Errorf("%s does not balance: %+v", f.Path, f)
+		}
+	}
+}
+
+func TestBadCommandLines(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{{}, {"--no-such-flag", sampleData}, {"--max-reject-rate", "2", sampleData}, {filepath.Join(sampleData, "ground_truth.json")}, {"does-not-exist"}} {
+		_, errOut, err := c.run(args...)
+		if err == nil {
+			t.Errorf("etl %v succeeded", args)
+		}
+		if strings.Contains(errOut, "panic") {
+			t.Errorf("etl %v panicked: %s", args, errOut)
+		}
+	}
+}
+
+func TestGenerateCommand(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"generate", "--out", dir, "--patients", "20", "--seed", "5"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr.String())
+	}
+	for _, f := range []string{"programs.csv", "patients.csv", "episodes.csv", "sessions.csv", "observations.csv", "ground_truth.json"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("generate did not write %s", f)
+		}
+	}
+	if !strings.Contains(stdout.String(), "Wrote 20 patients") {
+		t.Errorf("generate printed %q", stdout.String())
+	}
+}
+
+func sum(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}
+
+// TestKilledLoadLeavesTheEarlierState kills etl at random moments of a large load and
+// checks that the database file is byte for byte what it was before, and that a rerun
+// then loads everything.
+func TestKilledLoadLeavesTheEarlierState(t *testing.T) {
+	c := newCLI(t)
+	if _, _, err := c.run(sampleData); err != nil {
+		t.Fatal(err)
+	}
+	before := sum(t, c.db)
+	big := t.TempDir()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"generate", "--out", big, "--patients", "6000", "--seed", "11"}, nil, &out, &out); err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	command := func() *exec.Cmd {
+		cmd := exec.Command(self, "--db", c.db, "--key-file", c.key, "--progress", "never", big)
+		cmd.Env = append(os.Environ(), "ETL_TEST_AS_COMMAND=1", pseudo.EnvKey+"=")
+		return cmd
+	}
+	// Time one full load on a copy, to spread the kills over its length.
+	copyDB := filepath.Join(t.TempDir(), "copy.duckdb")
+	if err := os.WriteFile(copyDB, mustRead(t, c.db), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	timing := command()
+	timing.Args[2] = copyDB
+	if b, err := timing.CombinedOutput(); err != nil {
+		t.Fatalf("full load: %v\n%s", err, b)
+	}
+	full := time.Since(start)
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 6; trial++ {
+		cmd := command()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		delay := time.Duration(rng.Int64N(int64(full)))
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGKILL)
+		err := cmd.Wait()
+		if got := sum(t, c.db); got != before {
+			t.Fatalf("trial %d: killed after %v (%v), the database file changed", trial, delay, err)
+		}
+		if err == nil {
+			t.Logf("trial %d: the load finished before the kill at %v", trial, delay)
+		}
+	}
+	if b, err := command().CombinedOutput(); err != nil || !strings.Contains(string(b), "committed") {
+		t.Fatalf("rerun after the kills: %v\n%s", err, b)
+	}
+	if sum(t, c.db) == before {
+		t.Error("the rerun did not change the database")
+	}
+	leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(c.db), ".*loading*"))
+	if len(leftovers) > 0 {
+		t.Errorf("working files left after a successful run: %v", leftovers)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

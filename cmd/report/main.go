@@ -1,0 +1,121 @@
+// Command report reads the outcomes database and reports on it.
+//
+//	report ledger [--db FILE]   what was loaded, from which files, and what was rejected
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "report:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// errUsage is returned when the command line was wrong; the usage has been printed.
+var errUsage = errors.New("usage")
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "Usage:\n  report ledger [--db FILE]   files loaded, row accounting and rejects by reason\n")
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "ledger" {
+		usage(stderr)
+		return errUsage
+	}
+	fl := flag.NewFlagSet("report ledger", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
+	if err := fl.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if _, err := os.Stat(*dbPath); err != nil {
+		return fmt.Errorf("%s: %w; load exports first with etl", *dbPath, err)
+	}
+	db, err := store.Open(ctx, store.Config{Path: *dbPath, ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return ledger(ctx, db.DB, stdout)
+}
+
+// ledger prints the ledger: one line per file with its row accounting, then the
+// rejects by file and reason.
+func ledger(ctx context.Context, db *sql.DB, w io.Writer) error {
+	rows, err := db.QueryContext(ctx, `
+		SELECT f.run_id, strftime(r.finished_at, '%Y-%m-%d %H:%M'), f.path, f.entity, f.rows_read, f.rows_loaded,
+		       f.rows_duplicate, f.rows_rejected, f.status,
+		       CASE WHEN f.rows_read = f.rows_loaded + f.rows_rejected + f.rows_duplicate THEN 'yes' ELSE 'NO' END
+		FROM load_files f JOIN load_runs r USING (run_id)
+		ORDER BY f.file_id`)
+	if err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	defer rows.Close()
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "run\tcommitted\tfile\ttable\tread\tloaded\tduplicate\trejected\tstatus\tbalances")
+	for rows.Next() {
+		var run int
+		var when, path, entity, status, balances string
+		var read, loaded, dup, rejected int64
+		if err := rows.Scan(&run, &when, &path, &entity, &read, &loaded, &dup, &rejected, &status, &balances); err != nil {
+			return fmt.Errorf("read ledger: %w", err)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", run, when, path, entity, read, loaded, dup, rejected, status, balances)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read ledger: %w", err)
+	}
+	tw.Flush()
+
+	rows2, err := db.QueryContext(ctx, `
+		SELECT file, reason, count(*) AS problems, min(line) AS first_line
+		FROM rejects GROUP BY file, reason ORDER BY file, problems DESC, reason`)
+	if err != nil {
+		return fmt.Errorf("read rejects: %w", err)
+	}
+	defer rows2.Close()
+	fmt.Fprintln(w, "\nRejects by file and reason (the rejects table has every row):")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "file\treason\tproblems\tfirst line")
+	n := 0
+	for rows2.Next() {
+		var file, reason string
+		var count, line int64
+		if err := rows2.Scan(&file, &reason, &count, &line); err != nil {
+			return fmt.Errorf("read rejects: %w", err)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", file, reason, count, line)
+		n++
+	}
+	if err := rows2.Err(); err != nil {
+		return fmt.Errorf("read rejects: %w", err)
+	}
+	if n == 0 {
+		fmt.Fprintln(tw, "(none)")
+	}
+	return tw.Flush()
+}

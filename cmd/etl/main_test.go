@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -24,6 +25,13 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("ETL_TEST_AS_COMMAND") == "1" {
 		main()
+		return
+	}
+	if os.Getenv("ETL_TEST_AS_BASELINE") == "1" {
+		if err := baseline(os.Args[1], os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "baseline:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	os.Exit(m.Run())

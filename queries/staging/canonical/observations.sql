@@ -2,7 +2,7 @@
 -- value is checked against the measure registry (table measures). An observation
 -- with no episode_id is linked to the patient's episode containing obs_date, if any:
 -- follow-up contacts after discharge keep a null episode.
-WITH o AS NOT MATERIALIZED (
+WITH o AS (
     SELECT
         r.*,
         txt(r.episode_id) AS eid,
@@ -11,14 +11,15 @@ WITH o AS NOT MATERIALIZED (
     FROM raw r
     LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
 ),
+-- Only rows without an episode_id are linked; the filter comes first.
 linked AS (
-    SELECT o.line, min(e.episode_id) AS episode_id, count(*) AS candidates
-    FROM o
+    SELECT r.line, min(e.episode_id) AS episode_id, count(*) AS candidates
+    FROM (SELECT line, patient_id, obs_date FROM raw WHERE txt(episode_id) IS NULL) r
+    JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
     JOIN episodes e
-      ON o.eid IS NULL
-     AND e.patient_key = o.pkey
-     AND o.odate BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
-    GROUP BY o.line
+      ON e.patient_key = pk.key
+     AND iso_date(r.obs_date) BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
+    GROUP BY r.line
 )
 SELECT
     o.line,

@@ -1,7 +1,7 @@
 -- sessions: the canonical sessions.csv onto the sessions table. A session names its
 -- episode, or its patient and date, in which case it is linked to the patient's
 -- episode whose admission..discharge dates contain the date (DESIGN.md section 3).
-WITH s AS NOT MATERIALIZED (
+WITH s AS (
     SELECT
         r.*,
         txt(r.episode_id) AS eid,
@@ -12,14 +12,16 @@ WITH s AS NOT MATERIALIZED (
     LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
     LEFT JOIN pseudo ck ON ck.kind = 'clinician' AND ck.id = txt(r.clinician_id)
 ),
+-- Only rows without an episode_id are linked; the filter comes first so that the
+-- rows that name their episode (usually all of them) cost nothing here.
 linked AS (
-    SELECT s.line, min(e.episode_id) AS episode_id, count(*) AS candidates
-    FROM s
+    SELECT r.line, min(e.episode_id) AS episode_id, count(*) AS candidates
+    FROM (SELECT line, patient_id, session_date FROM raw WHERE txt(episode_id) IS NULL) r
+    JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
     JOIN episodes e
-      ON s.eid IS NULL
-     AND e.patient_key = s.pkey
-     AND s.sdate BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
-    GROUP BY s.line
+      ON e.patient_key = pk.key
+     AND iso_date(r.session_date) BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
+    GROUP BY r.line
 )
 SELECT
     s.line,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // applyCounts is what apply did with the rows that passed staging.
@@ -116,6 +117,7 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 		}
 	}
 	var c applyCounts
+	start := time.Now()
 	res, err := r.conn.ExecContext(ctx, fmt.Sprintf(
 		`INSERT INTO main.%s (%s, load_file_id, source_line)
 		 SELECT %s, %d, s.line
@@ -130,6 +132,7 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 	if err != nil {
 		return applyCounts{}, fmt.Errorf("%s: insert new and changed records: %w", f.Path, err)
 	}
+	r.opt.Log.Debug(f.Path+": insert new and changed records", "took", time.Since(start).Round(time.Millisecond))
 	var repeats, same int64
 	if err := r.conn.QueryRowContext(ctx, `
 		SELECT (SELECT coalesce(sum(n - 1), 0) FROM rep WHERE versions = 1),

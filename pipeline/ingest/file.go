@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -15,7 +16,9 @@ import (
 func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResult, error) {
 	fr := FileResult{Path: f.Path, Entity: f.Entity.Name}
 	r.stage(f.Path, "hashing")
+	start := time.Now()
 	sum, size, err := hashFile(f.Path)
+	r.opt.Log.Debug("hash "+f.Path, "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		return fr, fmt.Errorf("read %s: %w", f.Path, err)
 	}
@@ -48,9 +51,11 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	if err := r.readCSV(ctx, f, header, cols); err != nil {
 		return fr, fmt.Errorf("read %s: %w", f.Path, err)
 	}
+	start = time.Now()
 	if err := r.pseudonymize(ctx, f, cols); err != nil {
 		return fr, err
 	}
+	r.opt.Log.Debug("pseudonymize "+f.Path, "took", time.Since(start).Round(time.Millisecond))
 
 	r.stage(f.Path, "validating")
 	model, err := stagingSQL(r.opt.Profile, f.Entity.Name)
@@ -170,7 +175,8 @@ func csvSource(n int) string {
 
 // readCSV reads the file into the temp table src (one VARCHAR column per layout
 // column; absent optional columns are NULL; columns the layout does not name are never
-// read into a table) and makes the view raw over it with each row's line number.
+// read into a table) and makes the view raw over it: each row's line number and its
+// values trimmed, empty ones NULL.
 func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[string]int) error {
 	var sel []string
 	for _, c := range f.Entity.Columns {
@@ -185,12 +191,17 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 	}
 	// A row's line is its position in src plus the header and the malformed rows
 	// before it (which csv_errors lists by line and src does not hold).
+	var trimmed []string
+	for _, c := range f.Entity.Columns {
+		trimmed = append(trimmed, fmt.Sprintf("nullif(trim(src.%s), '') AS %s", c.Name, c.Name))
+	}
+	values := strings.Join(trimmed, ", ")
 	bad, err := r.count(ctx, `SELECT count(*) FROM csv_errors`)
 	if err != nil {
 		return err
 	}
 	if bad == 0 {
-		return r.exec(ctx, "number lines", `CREATE TEMP VIEW raw AS SELECT rowid + 2 AS line, * FROM src`)
+		return r.exec(ctx, "number lines", `CREATE TEMP VIEW raw AS SELECT rowid + 2 AS line, `+values+` FROM src`)
 	}
 	if err := r.exec(ctx, "number lines", `
 		CREATE TEMP TABLE shifts AS
@@ -201,7 +212,7 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 	}
 	return r.exec(ctx, "number lines", `
 		CREATE TEMP VIEW raw AS
-		SELECT src.rowid + 2 + coalesce(s.shift, 0) AS line, src.*
+		SELECT src.rowid + 2 + coalesce(s.shift, 0) AS line, `+values+`
 		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`)
 }
 
@@ -214,25 +225,30 @@ func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) err
 	}
 	type pair struct{ kind, id string }
 	var ids []pair
+	var kinds, aggs []string
 	for _, c := range f.Entity.Columns {
-		if _, ok := cols[c.Name]; !ok || c.Pseudonym == "" {
-			continue
+		if _, ok := cols[c.Name]; ok && c.Pseudonym != "" {
+			kinds = append(kinds, c.Pseudonym)
+			aggs = append(aggs, fmt.Sprintf("list(DISTINCT %s) FILTER (WHERE %s IS NOT NULL)", c.Name, c.Name))
 		}
-		rows, err := r.conn.QueryContext(ctx, fmt.Sprintf(`SELECT DISTINCT txt(%s) FROM src WHERE txt(%s) IS NOT NULL`, c.Name, c.Name))
-		if err != nil {
+	}
+	if len(aggs) > 0 {
+		// One scan collects the distinct values of every identifier column.
+		lists := make([]any, len(aggs))
+		ptrs := make([]any, len(aggs))
+		for i := range lists {
+			ptrs[i] = &lists[i]
+		}
+		if err := r.conn.QueryRowContext(ctx, "SELECT "+strings.Join(aggs, ", ")+" FROM raw").Scan(ptrs...); err != nil {
 			return fmt.Errorf("read identifiers of %s: %w", f.Path, err)
 		}
-		for rows.Next() {
-			var id string
-			if err := rows.Scan(&id); err != nil {
-				rows.Close()
-				return fmt.Errorf("read identifiers of %s: %w", f.Path, err)
+		for i, l := range lists {
+			values, _ := l.([]any)
+			for _, v := range values {
+				if id, ok := v.(string); ok {
+					ids = append(ids, pair{kinds[i], id})
+				}
 			}
-			ids = append(ids, pair{c.Pseudonym, id})
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("read identifiers of %s: %w", f.Path, err)
 		}
 	}
 	return r.conn.Raw(func(dc any) error {

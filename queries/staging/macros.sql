@@ -6,8 +6,8 @@
 -- a list of structs because building a list for every clean row costs more than the
 -- whole CSV parse.
 
--- txt is the trimmed text of a raw value, NULL when it is empty.
-CREATE OR REPLACE TEMP MACRO txt(v) AS nullif(trim(v), '');
+-- The view raw that a staging model reads has every value trimmed already, with
+-- empty values as NULL, so the checks below test for NULL and never trim again.
 
 -- problem is one reason a row cannot be loaded; it becomes a row of rejects. Its
 -- four fields (column, value, reason, message) are separated by chr(31); the value
@@ -17,7 +17,7 @@ CREATE OR REPLACE TEMP MACRO problem(col, val, reason, msg) AS
 
 -- need: a required value is empty.
 CREATE OR REPLACE TEMP MACRO need(col, v) AS
-    CASE WHEN txt(v) IS NULL
+    CASE WHEN v IS NULL
          THEN problem(col, NULL, 'missing_value', col || ' is empty; every row needs a value here') END;
 
 -- iso_date reads a date written year first (YYYY-MM-DD; DuckDB's own date cast, which
@@ -26,45 +26,45 @@ CREATE OR REPLACE TEMP MACRO need(col, v) AS
 -- is several times cheaper than strptime, and a date that starts with its year is
 -- never ambiguous.
 CREATE OR REPLACE TEMP MACRO iso_date(v) AS
-    CASE WHEN year(try_cast(txt(v) AS DATE)) BETWEEN 1900 AND 2100
-         THEN try_cast(txt(v) AS DATE) END;
+    CASE WHEN year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
+         THEN try_cast(v AS DATE) END;
 
 CREATE OR REPLACE TEMP MACRO check_date(col, v) AS
-    CASE WHEN txt(v) IS NOT NULL AND iso_date(v) IS NULL
-         THEN problem(col, txt(v), 'bad_date',
+    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL
+         THEN problem(col, v, 'bad_date',
                       col || ' is not a real date in the form YYYY-MM-DD (years 1900-2100); correct it in the export') END;
 
 -- code_check: a coded value that has no row in codes for its domain. canon is the
 -- looked-up code (NULL when not found).
 CREATE OR REPLACE TEMP MACRO check_code(col, dom, v, canon) AS
-    CASE WHEN txt(v) IS NOT NULL AND canon IS NULL
-         THEN problem(col, txt(v), 'unknown_code',
+    CASE WHEN v IS NOT NULL AND canon IS NULL
+         THEN problem(col, v, 'unknown_code',
                       col || ' is not a known code; use one of: '
                       || (SELECT string_agg(code, ', ' ORDER BY code) FROM codes WHERE domain = dom)) END;
 
 CREATE OR REPLACE TEMP MACRO check_int(col, v, lo, hi) AS
-    CASE WHEN txt(v) IS NULL THEN NULL
-         WHEN try_cast(txt(v) AS BIGINT) IS NULL
-         THEN problem(col, txt(v), 'bad_type', col || ' must be a whole number')
-         WHEN try_cast(txt(v) AS BIGINT) NOT BETWEEN lo AND hi
-         THEN problem(col, txt(v), 'out_of_range', col || ' must be between ' || lo || ' and ' || hi) END;
+    CASE WHEN v IS NULL THEN NULL
+         WHEN try_cast(v AS BIGINT) IS NULL
+         THEN problem(col, v, 'bad_type', col || ' must be a whole number')
+         WHEN try_cast(v AS BIGINT) NOT BETWEEN lo AND hi
+         THEN problem(col, v, 'out_of_range', col || ' must be between ' || lo || ' and ' || hi) END;
 
 CREATE OR REPLACE TEMP MACRO check_num(col, v, lo, hi) AS
-    CASE WHEN txt(v) IS NULL THEN NULL
-         WHEN try_cast(txt(v) AS DOUBLE) IS NULL
-         THEN problem(col, txt(v), 'bad_type', col || ' must be a number')
-         WHEN try_cast(txt(v) AS DOUBLE) NOT BETWEEN lo AND hi
-         THEN problem(col, txt(v), 'out_of_range', col || ' must be between ' || lo || ' and ' || hi) END;
+    CASE WHEN v IS NULL THEN NULL
+         WHEN try_cast(v AS DOUBLE) IS NULL
+         THEN problem(col, v, 'bad_type', col || ' must be a number')
+         WHEN try_cast(v AS DOUBLE) NOT BETWEEN lo AND hi
+         THEN problem(col, v, 'out_of_range', col || ' must be between ' || lo || ' and ' || hi) END;
 
 -- bool_of reads true/false, yes/no, 1/0, t/f and y/n in any case.
 CREATE OR REPLACE TEMP MACRO bool_of(v) AS
-    CASE WHEN lower(txt(v)) IN ('true', 't', 'yes', 'y', '1') THEN true
-         WHEN lower(txt(v)) IN ('false', 'f', 'no', 'n', '0') THEN false END;
+    CASE WHEN lower(v) IN ('true', 't', 'yes', 'y', '1') THEN true
+         WHEN lower(v) IN ('false', 'f', 'no', 'n', '0') THEN false END;
 
 CREATE OR REPLACE TEMP MACRO check_bool(col, v) AS
-    CASE WHEN txt(v) IS NOT NULL AND bool_of(v) IS NULL
-         THEN problem(col, txt(v), 'bad_type', col || ' must be true or false') END;
+    CASE WHEN v IS NOT NULL AND bool_of(v) IS NULL
+         THEN problem(col, v, 'bad_type', col || ' must be true or false') END;
 
 CREATE OR REPLACE TEMP MACRO check_time(col, v) AS
-    CASE WHEN txt(v) IS NOT NULL AND try_cast(txt(v) AS TIME) IS NULL
-         THEN problem(col, txt(v), 'bad_type', col || ' must be a time of day such as 09:30') END;
+    CASE WHEN v IS NOT NULL AND try_cast(v AS TIME) IS NULL
+         THEN problem(col, v, 'bad_type', col || ' must be a time of day such as 09:30') END;

@@ -2,9 +2,9 @@
 -- program must already be loaded (earlier in this run or an earlier run).
 SELECT
     r.line,
-    txt(r.episode_id) AS episode_id,
+    r.episode_id AS episode_id,
     pk.key AS patient_key,
-    txt(r.program_id) AS program_id,
+    r.program_id AS program_id,
     iso_date(r.admit_date) AS admit_date,
     iso_date(r.discharge_date) AS discharge_date,
     dr.code AS discharge_reason,
@@ -24,26 +24,26 @@ SELECT
         check_code('referral_source', 'referral_source', r.referral_source, rs.code),
         check_bool('co_occurring', r.co_occurring),
         check_bool('on_medication', r.on_medication),
-        CASE WHEN txt(r.discharge_date) IS NOT NULL AND txt(r.discharge_reason) IS NULL
+        CASE WHEN r.discharge_date IS NOT NULL AND r.discharge_reason IS NULL
              THEN problem('discharge_reason', NULL, 'missing_value',
                           'discharge_date is set but discharge_reason is empty; give both or neither') END,
-        CASE WHEN txt(r.discharge_reason) IS NOT NULL AND txt(r.discharge_date) IS NULL
+        CASE WHEN r.discharge_reason IS NOT NULL AND r.discharge_date IS NULL
              THEN problem('discharge_date', NULL, 'missing_value',
                           'discharge_reason is set but discharge_date is empty; give both or neither') END,
         CASE WHEN iso_date(r.discharge_date) < iso_date(r.admit_date)
-             THEN problem('discharge_date', txt(r.discharge_date), 'discharge_before_admission',
+             THEN problem('discharge_date', r.discharge_date, 'discharge_before_admission',
                           'discharge_date is before admit_date; correct one of them in the export') END,
         CASE WHEN pk.key IS NOT NULL AND pt.patient_key IS NULL
              THEN problem('patient_id', pk.key, 'unknown_patient',
                           'no patient with this patient_id has been loaded; include the patient in patients.csv') END,
-        CASE WHEN txt(r.program_id) IS NOT NULL AND pg.program_id IS NULL
-             THEN problem('program_id', txt(r.program_id), 'unknown_program',
+        CASE WHEN r.program_id IS NOT NULL AND pg.program_id IS NULL
+             THEN problem('program_id', r.program_id, 'unknown_program',
                           'no program with this program_id has been loaded; include it in programs.csv') END
     ) AS problems
 FROM raw r
-LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
+LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
 LEFT JOIN patients pt ON pt.patient_key = pk.key
-LEFT JOIN programs pg ON pg.program_id = txt(r.program_id)
-LEFT JOIN codes dr ON dr.domain = 'discharge_reason' AND lower(dr.code) = lower(txt(r.discharge_reason))
-LEFT JOIN codes ps ON ps.domain = 'primary_substance' AND lower(ps.code) = lower(txt(r.primary_substance))
-LEFT JOIN codes rs ON rs.domain = 'referral_source' AND lower(rs.code) = lower(txt(r.referral_source))
+LEFT JOIN programs pg ON pg.program_id = r.program_id
+LEFT JOIN codes dr ON dr.domain = 'discharge_reason' AND lower(dr.code) = lower(r.discharge_reason)
+LEFT JOIN codes ps ON ps.domain = 'primary_substance' AND lower(ps.code) = lower(r.primary_substance)
+LEFT JOIN codes rs ON rs.domain = 'referral_source' AND lower(rs.code) = lower(r.referral_source)

@@ -5,17 +5,17 @@
 WITH o AS (
     SELECT
         r.*,
-        txt(r.episode_id) AS eid,
+        r.episode_id AS eid,
         iso_date(r.obs_date) AS odate,
         pk.key AS pkey
     FROM raw r
-    LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
+    LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
 ),
 -- Only rows without an episode_id are linked; the filter comes first.
 linked AS (
     SELECT r.line, min(e.episode_id) AS episode_id, count(*) AS candidates
-    FROM (SELECT line, patient_id, obs_date FROM raw WHERE txt(episode_id) IS NULL) r
-    JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
+    FROM (SELECT line, patient_id, obs_date FROM raw WHERE episode_id IS NULL) r
+    JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
     JOIN episodes e
       ON e.patient_key = pk.key
      AND iso_date(r.obs_date) BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
@@ -27,23 +27,23 @@ SELECT
     coalesce(o.eid, CASE WHEN l.candidates = 1 THEN l.episode_id END) AS episode_id,
     o.odate AS obs_date,
     m.measure,
-    CASE WHEN m.kind = 'categorical' THEN lower(txt(o.value)) ELSE txt(o.value) END AS value,
-    CASE WHEN m.kind = 'numeric' THEN try_cast(txt(o.value) AS DOUBLE) END AS value_num,
-    coalesce(txt(o.unit), m.unit) AS unit,
+    CASE WHEN m.kind = 'categorical' THEN lower(o.value) ELSE o.value END AS value,
+    CASE WHEN m.kind = 'numeric' THEN try_cast(o.value AS DOUBLE) END AS value_num,
+    coalesce(o.unit, m.unit) AS unit,
     concat_ws(chr(30),
         need('patient_id', o.patient_id),
         need('obs_date', o.obs_date),
         check_date('obs_date', o.obs_date),
         need('measure', o.measure),
         need('value', o.value),
-        CASE WHEN txt(o.measure) IS NOT NULL AND m.measure IS NULL
-             THEN problem('measure', txt(o.measure), 'unknown_code',
+        CASE WHEN o.measure IS NOT NULL AND m.measure IS NULL
+             THEN problem('measure', o.measure, 'unknown_code',
                           'measure is not in the measure registry; use one of the measures in the measures table') END,
-        CASE WHEN m.kind = 'numeric' AND txt(o.value) IS NOT NULL
+        CASE WHEN m.kind = 'numeric' AND o.value IS NOT NULL
              THEN check_num('value', o.value, m.min_value, m.max_value) END,
-        CASE WHEN m.kind = 'categorical' AND txt(o.value) IS NOT NULL
-                  AND NOT list_contains(m.allowed_values, lower(txt(o.value)))
-             THEN problem('value', txt(o.value), 'out_of_range',
+        CASE WHEN m.kind = 'categorical' AND o.value IS NOT NULL
+                  AND NOT list_contains(m.allowed_values, lower(o.value))
+             THEN problem('value', o.value, 'out_of_range',
                           'value is not allowed for ' || m.measure || '; use one of: '
                           || array_to_string(m.allowed_values, ', ')) END,
         CASE WHEN o.pkey IS NOT NULL AND pt.patient_key IS NULL
@@ -63,4 +63,4 @@ FROM o
 LEFT JOIN linked l ON l.line = o.line
 LEFT JOIN episodes e ON e.episode_id = o.eid
 LEFT JOIN patients pt ON pt.patient_key = o.pkey
-LEFT JOIN measures m ON m.measure = lower(txt(o.measure))
+LEFT JOIN measures m ON m.measure = lower(o.measure)

@@ -3,7 +3,7 @@
 SELECT
     r.line,
     pk.key AS patient_key,
-    try_cast(txt(r.birth_year) AS INTEGER) AS birth_year,
+    try_cast(r.birth_year AS INTEGER) AS birth_year,
     sx.code AS sex,
     rc.code AS race,
     et.code AS ethnicity,
@@ -17,8 +17,8 @@ SELECT
         check_code('payer', 'payer', r.payer, py.code)
     ) AS problems
 FROM raw r
-LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
-LEFT JOIN codes sx ON sx.domain = 'sex' AND lower(sx.code) = lower(txt(r.sex))
-LEFT JOIN codes rc ON rc.domain = 'race' AND lower(rc.code) = lower(txt(r.race))
-LEFT JOIN codes et ON et.domain = 'ethnicity' AND lower(et.code) = lower(txt(r.ethnicity))
-LEFT JOIN codes py ON py.domain = 'payer' AND lower(py.code) = lower(txt(r.payer))
+LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
+LEFT JOIN codes sx ON sx.domain = 'sex' AND lower(sx.code) = lower(r.sex)
+LEFT JOIN codes rc ON rc.domain = 'race' AND lower(rc.code) = lower(r.race)
+LEFT JOIN codes et ON et.domain = 'ethnicity' AND lower(et.code) = lower(r.ethnicity)
+LEFT JOIN codes py ON py.domain = 'payer' AND lower(py.code) = lower(r.payer)

@@ -4,20 +4,20 @@
 WITH s AS (
     SELECT
         r.*,
-        txt(r.episode_id) AS eid,
+        r.episode_id AS eid,
         iso_date(r.session_date) AS sdate,
         pk.key AS pkey,
         ck.key AS ckey
     FROM raw r
-    LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
-    LEFT JOIN pseudo ck ON ck.kind = 'clinician' AND ck.id = txt(r.clinician_id)
+    LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
+    LEFT JOIN pseudo ck ON ck.kind = 'clinician' AND ck.id = r.clinician_id
 ),
 -- Only rows without an episode_id are linked; the filter comes first so that the
 -- rows that name their episode (usually all of them) cost nothing here.
 linked AS (
     SELECT r.line, min(e.episode_id) AS episode_id, count(*) AS candidates
-    FROM (SELECT line, patient_id, session_date FROM raw WHERE txt(episode_id) IS NULL) r
-    JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = txt(r.patient_id)
+    FROM (SELECT line, patient_id, session_date FROM raw WHERE episode_id IS NULL) r
+    JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
     JOIN episodes e
       ON e.patient_key = pk.key
      AND iso_date(r.session_date) BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
@@ -25,14 +25,14 @@ linked AS (
 )
 SELECT
     s.line,
-    txt(s.session_id) AS session_id,
+    s.session_id AS session_id,
     e.episode_id,
     e.patient_key,
     s.sdate AS session_date,
-    try_cast(txt(s.start_time) AS TIME) AS start_time,
+    try_cast(s.start_time AS TIME) AS start_time,
     st.code AS session_type,
     ss.code AS status,
-    try_cast(txt(s.minutes) AS INTEGER) AS minutes,
+    try_cast(s.minutes AS INTEGER) AS minutes,
     s.ckey AS clinician_key,
     concat_ws(chr(30),
         need('session_id', s.session_id),
@@ -60,11 +60,11 @@ SELECT
              THEN problem('patient_id', s.pkey, 'patient_mismatch',
                           'patient_id differs from the patient of the episode; correct one of them') END,
         CASE WHEN s.sdate < e.admit_date OR s.sdate > e.discharge_date
-             THEN problem('session_date', txt(s.session_date), 'session_outside_episode',
+             THEN problem('session_date', s.session_date, 'session_outside_episode',
                           'session_date is outside the episode''s admit_date..discharge_date; correct the date or the episode') END
     ) AS problems
 FROM s
 LEFT JOIN linked l ON l.line = s.line
 LEFT JOIN episodes e ON e.episode_id = coalesce(s.eid, CASE WHEN l.candidates = 1 THEN l.episode_id END)
-LEFT JOIN codes st ON st.domain = 'session_type' AND lower(st.code) = lower(txt(s.session_type))
-LEFT JOIN codes ss ON ss.domain = 'session_status' AND lower(ss.code) = lower(txt(s.status))
+LEFT JOIN codes st ON st.domain = 'session_type' AND lower(st.code) = lower(s.session_type)
+LEFT JOIN codes ss ON ss.domain = 'session_status' AND lower(ss.code) = lower(s.status)

@@ -1,8 +1,8 @@
 // Package ingest is the load stage of the data flow: it reads export files with
 // DuckDB's CSV reader, keys patient identifiers, stages each row through the SQL
 // models in queries/staging, records every problem in rejects, applies the rows to the
-// core tables (the newer export wins) and keeps the ledger, all in one transaction per
-// run.
+// core tables (the newer export wins) and keeps the ledger. A run is one atomic
+// update of the database file (store.Update): all of it lands, or none.
 package ingest
 
 import (
@@ -279,7 +279,7 @@ func siteKey(ctx context.Context, conn *sql.Conn, keyFile string) (runKey, strin
 	return runKey{Key: k, created: !stored.Valid}, created, nil
 }
 
-// run is the state of one run inside its transaction.
+// run is the state of one run on the working copy of the database.
 type run struct {
 	conn     *sql.Conn
 	key      runKey

@@ -121,8 +121,8 @@ func Migrations() ([]Migration, error) {
 	return ms, nil
 }
 
-// Migrate applies the schema files the database has not seen yet, in order. Run it
-// inside the caller's transaction so that a failed run leaves no half-made schema.
+// Migrate applies the schema files the database has not seen yet, in order. Loads run
+// it on the working copy of store.Update, so a failed run leaves no half-made schema.
 func Migrate(ctx context.Context, x Execer, now time.Time) error {
 	ms, err := Migrations()
 	if err != nil {

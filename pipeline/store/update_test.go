@@ -1,0 +1,100 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func sum(t *testing.T, p string) [32]byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sha256.Sum256(b)
+}
+
+func TestUpdateIsAllOrNothing(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
+	kept, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+		_, err := db.ExecContext(ctx, `CREATE TABLE t AS SELECT 1 AS v`)
+		return true, err
+	})
+	if err != nil || !kept {
+		t.Fatalf("first update: kept %v, %v", kept, err)
+	}
+	before := sum(t, cfg.Path)
+	boom := errors.New("boom")
+	for name, fn := range map[string]func(db *DB) (bool, error){
+		"error": func(db *DB) (bool, error) {
+			db.ExecContext(ctx, `INSERT INTO t VALUES (2)`)
+			return true, boom
+		},
+		"not kept": func(db *DB) (bool, error) {
+			db.ExecContext(ctx, `INSERT INTO t VALUES (3)`)
+			return false, nil
+		},
+	} {
+		if kept, err := Update(ctx, cfg, fn); kept || (name == "error" && !errors.Is(err, boom)) {
+			t.Errorf("%s: kept %v, err %v", name, kept, err)
+		}
+		if sum(t, cfg.Path) != before {
+			t.Errorf("%s: the database file changed", name)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(cfg.Path), ".x.duckdb.loading")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("working file left behind (%v)", err)
+	}
+	// A working file left by a killed run does not get in the way.
+	os.WriteFile(filepath.Join(filepath.Dir(cfg.Path), ".x.duckdb.loading"), []byte("partial"), 0o600)
+	if kept, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+		_, err := db.ExecContext(ctx, `INSERT INTO t VALUES (4)`)
+		return true, err
+	}); !kept || err != nil {
+		t.Fatalf("update after a stale working file: kept %v, %v", kept, err)
+	}
+	db, err := Open(ctx, Config{Path: cfg.Path, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n, total int
+	if err := db.QueryRow(`SELECT count(*), sum(v) FROM t`).Scan(&n, &total); err != nil || n != 2 || total != 5 {
+		t.Errorf("table has %d rows summing to %d (%v); want 2 rows (1 and 4)", n, total, err)
+	}
+	if info, _ := os.Stat(cfg.Path); info.Mode().Perm() != 0o600 {
+		t.Errorf("database mode %v, want 0600", info.Mode().Perm())
+	}
+}
+
+func TestConcurrentUpdatesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
+	_, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+		_, inner := Update(ctx, cfg, func(*DB) (bool, error) { return true, nil })
+		if !errors.Is(inner, ErrBusy) {
+			t.Errorf("a second update while one runs: %v, want ErrBusy", inner)
+		}
+		return false, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMigrationsAreNumberedInOrder(t *testing.T) {
+	ms, err := Migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range ms {
+		if m.Version != i+1 {
+			t.Errorf("schema file %d is numbered %d; number them 1, 2, 3 without gaps", i+1, m.Version)
+		}
+	}
+}

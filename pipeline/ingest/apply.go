@@ -85,12 +85,17 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 	first := "s.problems = '' AND (rep.n IS NULL OR (rep.versions = 1 AND s.line = rep.first_line))"
 
 	steps := []struct{ what, sql string }{
+		// Repeated keys are found by grouping on a 64-bit hash of the key, which is
+		// several times cheaper than grouping on the key text; the few candidate
+		// groups are then grouped on the key itself, so a hash collision cannot merge
+		// two keys.
 		{"find repeated keys", fmt.Sprintf(
 			`CREATE TEMP TABLE rep AS
-			 WITH d AS (SELECT %s FROM stg s WHERE s.problems = '' GROUP BY %s HAVING count(*) > 1)
+			 WITH d AS (SELECT hash(%s) AS kh FROM stg s WHERE s.problems = '' GROUP BY kh HAVING count(*) > 1)
 			 SELECT %s, count(*) AS n, min(s.line) AS first_line, count(DISTINCT %s) AS versions
-			 FROM stg s JOIN d ON %s WHERE s.problems = '' GROUP BY %s`,
-			sel("s"), sel("s"), sel("s"), stagedHash, on("s", "d"), sel("s"))},
+			 FROM stg s SEMI JOIN d ON hash(%s) = d.kh WHERE s.problems = ''
+			 GROUP BY %s HAVING count(*) > 1`,
+			sel("s"), sel("s"), stagedHash, sel("s"), sel("s"))},
 		{"reject conflicting repeats", fmt.Sprintf(
 			`INSERT INTO rejects
 			 SELECT %d, %d, $1, s.line, '%s', concat_ws(' ', %s), 'duplicate_key',
@@ -117,14 +122,25 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 		}
 	}
 	var c applyCounts
+	var repeated, same int64
+	if err := r.conn.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM rep), (SELECT count(*) FILTER (WHERE NOT changed) FROM matched)`).Scan(&repeated, &same); err != nil {
+		return applyCounts{}, fmt.Errorf("%s: count repeats: %w", f.Path, err)
+	}
+	// Usually a file repeats no key and no record unchanged: then every row without
+	// problems is inserted, and the joins (which hash every key) are left out.
+	from := "stg s"
+	where := "s.problems = ''"
+	if repeated > 0 {
+		from += " LEFT JOIN rep ON " + on("s", "rep")
+		where = first
+	}
+	if same > 0 {
+		from += " ANTI JOIN (SELECT * FROM matched WHERE NOT changed) same ON " + on("s", "same")
+	}
 	start := time.Now()
 	res, err := r.conn.ExecContext(ctx, fmt.Sprintf(
-		`INSERT INTO main.%s (%s, load_file_id, source_line)
-		 SELECT %s, %d, s.line
-		 FROM stg s LEFT JOIN rep ON %s
-		 ANTI JOIN (SELECT * FROM matched WHERE NOT changed) same ON %s
-		 WHERE %s`,
-		table, strings.Join(names, ", "), strings.Join(casts, ", "), fid, on("s", "rep"), on("s", "same"), first))
+		`INSERT INTO main.%s (%s, load_file_id, source_line) SELECT %s, %d, s.line FROM %s WHERE %s`,
+		table, strings.Join(names, ", "), strings.Join(casts, ", "), fid, from, where))
 	if err != nil {
 		return applyCounts{}, fmt.Errorf("%s: insert new and changed records: %w", f.Path, err)
 	}
@@ -133,12 +149,11 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 		return applyCounts{}, fmt.Errorf("%s: insert new and changed records: %w", f.Path, err)
 	}
 	r.opt.Log.Debug(f.Path+": insert new and changed records", "took", time.Since(start).Round(time.Millisecond))
-	var repeats, same int64
+	var repeats int64
 	if err := r.conn.QueryRowContext(ctx, `
 		SELECT (SELECT coalesce(sum(n - 1), 0) FROM rep WHERE versions = 1),
-		       (SELECT count(*) FILTER (WHERE changed) FROM matched),
-		       (SELECT count(*) FILTER (WHERE NOT changed) FROM matched)`,
-	).Scan(&repeats, &c.updated, &same); err != nil {
+		       (SELECT count(*) FILTER (WHERE changed) FROM matched)`,
+	).Scan(&repeats, &c.updated); err != nil {
 		return applyCounts{}, fmt.Errorf("%s: count applied rows: %w", f.Path, err)
 	}
 	c.inserted = written - c.updated

@@ -13,7 +13,7 @@
 -- four fields (column, value, reason, message) are separated by chr(31); the value
 -- loses any chr(30) or chr(31) of its own so the fields always split back apart.
 CREATE OR REPLACE TEMP MACRO problem(col, val, reason, msg) AS
-    concat(col, chr(31), regexp_replace(coalesce(val, ''), '[\x1e\x1f]', ' ', 'g'), chr(31), reason, chr(31), msg);
+    concat(col, chr(31), regexp_replace(coalesce(CAST(val AS VARCHAR), ''), '[\x1e\x1f]', ' ', 'g'), chr(31), reason, chr(31), msg);
 
 -- need: a required value is empty.
 CREATE OR REPLACE TEMP MACRO need(col, v) AS

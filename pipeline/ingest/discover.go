@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/iop-outcomes/outcomes/pipeline"
 )
@@ -121,6 +122,10 @@ func readHeader(p string) ([]string, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the header row (%v); check that the file is CSV text", err)
+	}
+	joined := strings.Join(rec, ",")
+	if !utf8.ValidString(joined) || strings.ContainsRune(joined, 0) {
+		return nil, errors.New("the header row is not UTF-8 text (the file may be binary, compressed or in another encoding); export it as UTF-8 CSV")
 	}
 	names := make([]string, len(rec))
 	for i, h := range rec {

@@ -355,6 +355,20 @@ func TestMissingRequiredColumnFailsTheFile(t *testing.T) {
 	}
 }
 
+func TestBinaryFileIsRefused(t *testing.T) {
+	files := fixture()
+	files["sessions.csv"] = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xff\xfe binary"
+	env := newEnv(t)
+	res := env.load(t, writeExport(t, files))
+	for _, f := range res.Files {
+		if f.Entity == "sessions" && (f.Status != StatusFailed || !strings.Contains(f.Message, "not UTF-8 text")) {
+			t.Errorf("binary sessions file: %s, %q", f.Status, f.Message)
+		}
+	}
+	db := env.open(t)
+	checkBalanced(t, db)
+}
+
 func TestUnmappedColumnsAreNeverLoaded(t *testing.T) {
 	files := fixture()
 	files["patients.csv"] = "patient_id,full_name,birth_year,sex,phone,race,ethnicity,payer\n" +

@@ -24,11 +24,11 @@ type CoxData struct {
 type CoxFit struct {
 	Coef, StdErr, Z, P []float64
 	// Lower and Upper are the 95% limits of the hazard ratios exp(Coef).
-	Lower, Upper     []float64
-	LogLik, LogLik0  float64
-	N, Events        int
-	Iterations       int
-	Converged        bool
+	Lower, Upper    []float64
+	LogLik, LogLik0 float64
+	N, Events       int
+	Iterations      int
+	Converged       bool
 	// Warning says why an estimate should not be trusted (no convergence, a
 	// coefficient running off to infinity); empty when there is nothing to say.
 	Warning string
@@ -145,12 +145,12 @@ func Cox(d CoxData) (CoxFit, error) {
 
 // coxState holds the data of a fit in the orders the risk-set sweep needs.
 type coxState struct {
-	x                 [][]float64
-	start, stop       []float64
-	event             []bool
-	p                 int
-	byStop, byStart   []int     // indices by stop and by start, descending
-	times             []float64 // distinct event times, descending
+	x               [][]float64
+	start, stop     []float64
+	event           []bool
+	p               int
+	byStop, byStart []int     // indices by stop and by start, descending
+	times           []float64 // distinct event times, descending
 }
 
 func (c *coxState) order() {

@@ -8,5 +8,5 @@ import "embed"
 
 // FS holds every .sql file of this folder, by path relative to it.
 //
-//go:embed schema/*.sql staging/*.sql staging/*/*.sql
+//go:embed schema/*.sql staging/*.sql staging/*/*.sql models/*.sql
 var FS embed.FS

@@ -199,3 +199,53 @@ func TestCoxReportsSeparation(t *testing.T) {
 		t.Errorf("no warning for a separating covariate: coef %.2f se %.2f converged %v", fit.Coef[0], fit.StdErr[0], fit.Converged)
 	}
 }
+
+// TestLogisticTwoByTwo checks the fit against the closed form for one binary
+// covariate: the coefficient is the log odds ratio ln(ad/bc) of the 2x2 table and its
+// standard error sqrt(1/a + 1/b + 1/c + 1/d) (Woolf 1955).
+func TestLogisticTwoByTwo(t *testing.T) {
+	a, b, c, d := 30, 70, 12, 88 // exposed: 30 events of 100; unexposed: 12 of 100
+	var y []bool
+	var x [][]float64
+	add := func(n int, exposed, event bool) {
+		for i := 0; i < n; i++ {
+			e := 0.0
+			if exposed {
+				e = 1
+			}
+			y, x = append(y, event), append(x, []float64{e})
+		}
+	}
+	add(a, true, true)
+	add(b, true, false)
+	add(c, false, true)
+	add(d, false, false)
+	fit, err := Logistic(y, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCoef := math.Log(float64(a*d) / float64(b*c))
+	wantSE := math.Sqrt(1/float64(a) + 1/float64(b) + 1/float64(c) + 1/float64(d))
+	if !fit.Converged || math.Abs(fit.Coef[1]-wantCoef) > 1e-8 || math.Abs(fit.StdErr[1]-wantSE) > 1e-8 {
+		t.Errorf("coef %.6f se %.6f; want %.6f and %.6f (converged %v)", fit.Coef[1], fit.StdErr[1], wantCoef, wantSE, fit.Converged)
+	}
+	if math.Abs(fit.Coef[0]-math.Log(12.0/88)) > 1e-8 {
+		t.Errorf("intercept %.6f; want the log odds of the unexposed, %.6f", fit.Coef[0], math.Log(12.0/88))
+	}
+}
+
+func TestLogisticReportsSeparation(t *testing.T) {
+	var y []bool
+	var x [][]float64
+	for i := 0; i < 40; i++ {
+		y = append(y, i >= 20)
+		x = append(x, []float64{float64(i)})
+	}
+	fit, err := Logistic(y, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fit.Warning == "" {
+		t.Errorf("no warning for perfect separation: coef %v converged %v", fit.Coef, fit.Converged)
+	}
+}

@@ -1,0 +1,16 @@
+-- macros: what every model reads its parameters through. The table
+-- analysis_parameters (name, value) is written by the models runner before the
+-- models run; these temporary macros exist only on the runner's connection.
+CREATE OR REPLACE TEMP MACRO param(n) AS (SELECT value FROM analysis_parameters WHERE name = n);
+CREATE OR REPLACE TEMP MACRO param_date(n) AS CAST(param(n) AS DATE);
+CREATE OR REPLACE TEMP MACRO param_int(n) AS CAST(param(n) AS INTEGER);
+-- band returns the label of the band a value falls in: edges are the lower edges
+-- (ascending, the first one the smallest value) and labels one per edge, both as text
+-- separated by '|'.
+CREATE OR REPLACE TEMP MACRO band(v, edges, labels) AS
+    string_split(labels, '|')[len(list_filter(list_transform(string_split(edges, '|'), x -> CAST(x AS DOUBLE)), x -> x <= v))];
+-- wilson_lo and wilson_hi are the Wilson 95% score interval of k out of n.
+CREATE OR REPLACE TEMP MACRO wilson_lo(k, n) AS CASE WHEN n > 0 THEN
+    greatest(0, ((k / n) + 1.959964 ^ 2 / (2 * n) - 1.959964 * sqrt((k / n) * (1 - k / n) / n + 1.959964 ^ 2 / (4 * n * n))) / (1 + 1.959964 ^ 2 / n)) END;
+CREATE OR REPLACE TEMP MACRO wilson_hi(k, n) AS CASE WHEN n > 0 THEN
+    least(1, ((k / n) + 1.959964 ^ 2 / (2 * n) + 1.959964 * sqrt((k / n) * (1 - k / n) / n + 1.959964 ^ 2 / (4 * n * n))) / (1 + 1.959964 ^ 2 / n)) END;

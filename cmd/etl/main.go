@@ -54,12 +54,17 @@ type loadConfig struct {
 	threads       int
 	progress      string
 	verbose       bool
+	noModels      bool
+	models        modelFlags
 	paths         []string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "generate" {
 		return runGenerate(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "models" {
+		return runModels(ctx, args[1:], stdout, stderr)
 	}
 	var cfg loadConfig
 	fl := flag.NewFlagSet("etl", flag.ContinueOnError)
@@ -74,8 +79,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.IntVar(&cfg.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 	fl.StringVar(&cfg.progress, "progress", "auto", "progress bar: auto (on a terminal), always or never")
 	fl.BoolVar(&cfg.verbose, "verbose", false, "log each step of the load with its time to stderr")
+	fl.BoolVar(&cfg.noModels, "no-models", false, "load only; do not rebuild the models after the load")
+	cfg.models.register(fl)
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  etl [flags] PATH...           load export files or folders\n  etl generate --out DIR [...]  write synthetic exports (etl generate -h)\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  etl [flags] PATH...           load export files or folders, then rebuild the models\n  etl models [flags]            rebuild the models (etl models -h)\n  etl generate --out DIR [...]  write synthetic exports (etl generate -h)\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
 	if err := fl.Parse(args); err != nil {
@@ -101,6 +108,14 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 	if cfg.verbose {
 		opt.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	var modelOut strings.Builder
+	if !cfg.noModels {
+		p, err := cfg.models.params()
+		if err != nil {
+			return err
+		}
+		opt.Then = rebuild(p, opt.Log, &modelOut)
+	}
 	if showProgress(cfg.progress, stderr) {
 		opt.Progress = &bar{w: stderr}
 	}
@@ -116,6 +131,9 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 			}
 		} else {
 			printSummary(stdout, cfg.db, res, err == nil)
+			if err == nil {
+				fmt.Fprint(stdout, modelOut.String())
+			}
 		}
 	}
 	if err != nil && ctx.Err() != nil {

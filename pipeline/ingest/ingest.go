@@ -53,6 +53,10 @@ type Options struct {
 	Progress Progress
 	// Log receives a line per stage; nil means none.
 	Log *slog.Logger
+	// Then, when set, runs on the working copy after a load that changed something
+	// and before it replaces the database (the models rebuild), so that it lands
+	// with the load or not at all.
+	Then func(ctx context.Context, db *store.DB) error
 }
 
 // Progress is told how a run advances.
@@ -142,7 +146,10 @@ func Run(ctx context.Context, cfg store.Config, paths []string, opt Options) (*R
 		var keep bool
 		var err error
 		keep, created, err = load(ctx, db, files, opt, res)
-		return keep, err
+		if err != nil || !keep || opt.Then == nil {
+			return keep, err
+		}
+		return true, opt.Then(ctx, db)
 	})
 	if err != nil {
 		return res, err

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/iop-outcomes/outcomes/pipeline/models"
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+)
+
+// modelFlags are the flags that set model parameters, on a load and on etl models.
+type modelFlags struct {
+	file          string
+	landmarkDays  int
+	cutoff        string
+	relapse       string
+	missingPolicy string
+	covariates    string
+}
+
+func (m *modelFlags) register(fl *flag.FlagSet) {
+	fl.StringVar(&m.file, "params", "", "model parameter `file` (YAML; see the README); flags below override it")
+	fl.IntVar(&m.landmarkDays, "landmark-days", 0, "landmark in days (default 28)")
+	fl.StringVar(&m.cutoff, "cutoff", "", "data cutoff `date` YYYY-MM-DD (default: the latest date in the data)")
+	fl.StringVar(&m.relapse, "relapse", "", "default relapse `definition`: "+strings.Join(models.Definitions(), ", "))
+	fl.StringVar(&m.missingPolicy, "missing-policy", "", "missing-test `policy`: "+strings.Join(models.Policies(), ", "))
+	fl.StringVar(&m.covariates, "covariates", "", "comma-separated covariates of the adjusted models: "+strings.Join(models.CovariateNames(), ", ")+" (\"none\" for none)")
+}
+
+// params resolves the parameters: defaults, then the file, then the flags.
+func (m *modelFlags) params() (models.Params, error) {
+	p := models.DefaultParams()
+	if m.file != "" {
+		var err error
+		if p, err = models.LoadParams(m.file); err != nil {
+			return p, err
+		}
+	}
+	if m.landmarkDays != 0 {
+		p.LandmarkDays = m.landmarkDays
+	}
+	if m.cutoff != "" {
+		p.Cutoff = m.cutoff
+	}
+	if m.relapse != "" {
+		p.RelapseDefinition = m.relapse
+	}
+	if m.missingPolicy != "" {
+		p.MissingPolicy = m.missingPolicy
+	}
+	switch m.covariates {
+	case "":
+	case "none":
+		p.Covariates = nil
+	default:
+		p.Covariates = strings.Split(m.covariates, ",")
+	}
+	return p, p.Validate()
+}
+
+// rebuild returns the step that rebuilds the models on a working copy, printing its
+// summary to w.
+func rebuild(p models.Params, log *slog.Logger, w io.Writer) func(ctx context.Context, db *store.DB) error {
+	return func(ctx context.Context, db *store.DB) error {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		s, err := models.Rebuild(ctx, conn, p, log)
+		if err != nil {
+			return fmt.Errorf("rebuild models (nothing was changed): %w", err)
+		}
+		fmt.Fprintf(w, "Models rebuilt to cutoff %s: %d episodes, %d in the day-%d landmark cohort, in %.1fs.\n",
+			s.Cutoff, s.Episodes, s.Cohort, p.LandmarkDays, s.Took.Seconds())
+		if s.Headline != "" {
+			fmt.Fprintf(w, "Landmark dropout: %s.\n", s.Headline)
+		}
+		return nil
+	}
+}
+
+// runModels is `etl models`: rebuild the models of a database on demand.
+func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var mf modelFlags
+	var dbPath, memoryLimit, tempDir string
+	var verbose bool
+	fl := flag.NewFlagSet("etl models", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	fl.StringVar(&dbPath, "db", "outcomes.duckdb", "database `file`")
+	fl.StringVar(&memoryLimit, "memory-limit", "", "DuckDB memory limit, for example 3GB")
+	fl.StringVar(&tempDir, "temp-dir", "", "`folder` where DuckDB spills what does not fit in memory")
+	fl.BoolVar(&verbose, "verbose", false, "log each model with its time to stderr")
+	mf.register(fl)
+	fl.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  etl models [--db FILE] [--params FILE] [flags]   rebuild the models\n\nFlags:\n")
+		fl.PrintDefaults()
+	}
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if fl.NArg() > 0 {
+		fl.Usage()
+		return errUsage
+	}
+	p, err := mf.params()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(dbPath); err != nil {
+		return fmt.Errorf("%s: %w; load exports first with etl", dbPath, err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if verbose {
+		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	step := rebuild(p, log, stdout)
+	_, err = store.Update(ctx, store.Config{Path: dbPath, MemoryLimit: memoryLimit, TempDir: tempDir}, func(db *store.DB) (bool, error) {
+		if err := store.Migrate(ctx, db, timeNow()); err != nil {
+			return false, err
+		}
+		return true, step(ctx, db)
+	})
+	return err
+}
+
+// timeNow is the clock of the models command.
+func timeNow() time.Time { return time.Now() }

@@ -1,0 +1,433 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/iop-outcomes/outcomes/pipeline/stats"
+)
+
+// episode is the part of an episode_outcomes row the fits use.
+type episode struct {
+	id                string
+	retention, los    float64
+	dropout           bool
+	dose, overallDose float64
+	band, program     string
+	relapse           sql.NullBool
+	relapseWeek       sql.NullInt64
+	cohort            bool
+	observedHorizon   bool
+	covariates        map[string]string // categorical and boolean covariates as text
+}
+
+func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, error) {
+	rows, err := conn.QueryContext(ctx, `
+		SELECT o.episode_id, o.retention_days, o.los_days, o.dropout_event, o.landmark_sessions_per_week,
+		       o.sessions_per_week, o.dose_band, o.program_id, o.relapse_event, o.relapse_week, o.in_landmark_cohort,
+		       o.admit_date + CAST(? AS INTEGER) <= CAST((SELECT value FROM analysis_parameters WHERE name = 'cutoff') AS DATE),
+		       coalesce(o.age_band, ''), coalesce(pt.sex, ''), coalesce(o.primary_substance, ''),
+		       coalesce(CAST(o.co_occurring AS VARCHAR), ''), coalesce(CAST(o.on_medication AS VARCHAR), '')
+		FROM episode_outcomes o LEFT JOIN patients pt USING (patient_key)
+		ORDER BY o.episode_id`, p.HorizonDays)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []episode
+	for rows.Next() {
+		var e episode
+		var age, sex, substance, cooc, med string
+		if err := rows.Scan(&e.id, &e.retention, &e.los, &e.dropout, &e.dose, &e.overallDose, &e.band, &e.program,
+			&e.relapse, &e.relapseWeek, &e.cohort, &e.observedHorizon, &age, &sex, &substance, &cooc, &med); err != nil {
+			return nil, err
+		}
+		e.covariates = map[string]string{"age_band": age, "sex": sex, "primary_substance": substance,
+			"co_occurring": cooc, "on_medication": med, "program": e.program}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// survival fills km_estimates and logrank_tests.
+func survival(ctx context.Context, conn *sql.Conn, p Params) error {
+	eps, err := loadEpisodes(ctx, conn, p)
+	if err != nil {
+		return err
+	}
+	for _, t := range []string{"km_estimates", "logrank_tests"} {
+		if _, err := conn.ExecContext(ctx, "DELETE FROM "+t); err != nil {
+			return err
+		}
+	}
+	L := float64(p.LandmarkDays)
+	type obs struct {
+		t       float64
+		event   bool
+		stratum string
+	}
+	analyses := []struct {
+		name string
+		rows func() []obs
+	}{
+		{"retention", func() []obs {
+			var o []obs
+			for _, e := range eps {
+				o = append(o, obs{e.retention, e.dropout, e.program})
+			}
+			return o
+		}},
+		{"retention_landmark", func() []obs {
+			var o []obs
+			for _, e := range eps {
+				if e.cohort {
+					o = append(o, obs{e.retention, e.dropout, e.band})
+				}
+			}
+			return o
+		}},
+		{"relapse_landmark", func() []obs {
+			var o []obs
+			for _, e := range eps {
+				if t, ev, ok := relapseTime(e, L); ok {
+					o = append(o, obs{t, ev, e.band})
+				}
+			}
+			return o
+		}},
+	}
+	for _, a := range analyses {
+		rows := a.rows()
+		strata := map[string][]int{"ALL": nil}
+		var names []string
+		for i, r := range rows {
+			if _, ok := strata[r.stratum]; !ok {
+				names = append(names, r.stratum)
+			}
+			strata[r.stratum] = append(strata[r.stratum], i)
+			strata["ALL"] = append(strata["ALL"], i)
+		}
+		sort.Strings(names)
+		for _, name := range append([]string{"ALL"}, names...) {
+			var ts []float64
+			var evs []bool
+			for _, i := range strata[name] {
+				ts, evs = append(ts, rows[i].t), append(evs, rows[i].event)
+			}
+			for _, pt := range stats.KaplanMeier(ts, evs, 0.95) {
+				if _, err := conn.ExecContext(ctx, `INSERT INTO km_estimates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					a.name, name, pt.Time, pt.NRisk, pt.NEvent, pt.NCensor, pt.Survival, nanNull(pt.StdErr), nanNull(pt.Lower), nanNull(pt.Upper)); err != nil {
+					return err
+				}
+			}
+		}
+		if len(names) < 2 {
+			continue
+		}
+		code := map[string]int{}
+		for i, n := range names {
+			code[n] = i
+		}
+		var ts []float64
+		var evs []bool
+		var gs []int
+		for _, r := range rows {
+			ts, evs, gs = append(ts, r.t), append(evs, r.event), append(gs, code[r.stratum])
+		}
+		lr := stats.LogRankTest(ts, evs, gs)
+		if _, err := conn.ExecContext(ctx, `INSERT INTO logrank_tests VALUES (?, ?, ?, ?)`, a.name, nanNull(lr.ChiSquare), lr.DF, nanNull(lr.P)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relapseTime is the landmark relapse outcome of an episode in days from admission:
+// the first day of the relapse week, or the length of stay when censored. Episodes
+// outside the landmark cohort, or that relapsed before the landmark, are not at risk.
+func relapseTime(e episode, L float64) (float64, bool, bool) {
+	if !e.cohort || !e.relapse.Valid {
+		return 0, false, false
+	}
+	if e.relapse.Bool {
+		day := float64(7 * (e.relapseWeek.Int64 - 1))
+		if day < L {
+			return 0, false, false
+		}
+		return day, true, true
+	}
+	return e.los, false, true
+}
+
+func nanNull(v float64) any {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return nil
+	}
+	return v
+}
+
+// design builds covariate columns for rows: booleans as 0/1, categories as indicators
+// against their most frequent level. Rows with a missing value are left out (keep).
+func design(eps []episode, covs []string) (cols [][]float64, names []string, keep []bool) {
+	keep = make([]bool, len(eps))
+	for i, e := range eps {
+		keep[i] = true
+		for _, c := range covs {
+			if e.covariates[c] == "" {
+				keep[i] = false
+			}
+		}
+	}
+	for _, c := range covs {
+		if c == "co_occurring" || c == "on_medication" {
+			col := make([]float64, len(eps))
+			for i, e := range eps {
+				if e.covariates[c] == "true" {
+					col[i] = 1
+				}
+			}
+			cols, names = append(cols, col), append(names, c)
+			continue
+		}
+		count := map[string]int{}
+		for i, e := range eps {
+			if keep[i] {
+				count[e.covariates[c]]++
+			}
+		}
+		var levels []string
+		for l := range count {
+			levels = append(levels, l)
+		}
+		sort.Slice(levels, func(a, b int) bool {
+			if count[levels[a]] != count[levels[b]] {
+				return count[levels[a]] > count[levels[b]]
+			}
+			return levels[a] < levels[b]
+		})
+		for _, l := range levels[min(1, len(levels)):] {
+			col := make([]float64, len(eps))
+			for i, e := range eps {
+				if e.covariates[c] == l {
+					col[i] = 1
+				}
+			}
+			cols, names = append(cols, col), append(names, c+"="+l)
+		}
+	}
+	return cols, names, keep
+}
+
+// estimate is one row of model_estimates.
+type estimate struct {
+	model, term, definition, warning string
+	coef, se, lower, upper, p        float64
+	n, events, iterations            int
+	converged                        bool
+}
+
+func writeEstimates(ctx context.Context, conn *sql.Conn, es []estimate) error {
+	for _, e := range es {
+		var warning any
+		if e.warning != "" {
+			warning = e.warning
+		}
+		if _, err := conn.ExecContext(ctx, `INSERT INTO model_estimates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			e.model, e.term, nanNull(e.coef), nanNull(e.se), nanNull(math.Exp(e.coef)), nanNull(e.lower), nanNull(e.upper),
+			nanNull(e.p), e.n, e.events, e.converged, e.iterations, e.definition, warning); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func coxEstimates(model, definition string, d stats.CoxData) ([]estimate, error) {
+	fit, err := stats.Cox(d)
+	if err != nil {
+		return []estimate{{model: model, term: "(no fit)", definition: definition, warning: err.Error(), n: fit.N,
+			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()}}, nil
+	}
+	var out []estimate
+	for j, name := range d.Names {
+		out = append(out, estimate{model: model, term: name, definition: definition, warning: fit.Warning,
+			coef: fit.Coef[j], se: fit.StdErr[j], lower: fit.Lower[j], upper: fit.Upper[j], p: fit.P[j],
+			n: fit.N, events: fit.Events, iterations: fit.Iterations, converged: fit.Converged})
+	}
+	return out, nil
+}
+
+// regressions fills model_estimates.
+func regressions(ctx context.Context, conn *sql.Conn, p Params, s *Summary) error {
+	if _, err := conn.ExecContext(ctx, `DELETE FROM model_estimates`); err != nil {
+		return err
+	}
+	eps, err := loadEpisodes(ctx, conn, p)
+	if err != nil {
+		return err
+	}
+	L := float64(p.LandmarkDays)
+	cols, covNames, keep := design(eps, p.Covariates)
+	adjusted := "none"
+	if len(p.Covariates) > 0 {
+		adjusted = strings.Join(p.Covariates, ", ")
+	}
+	var all []estimate
+
+	landmark := func(model, outcome string, include func(e episode) (float64, bool, bool)) error {
+		d := stats.CoxData{Names: append([]string{"landmark_sessions_per_week"}, covNames...)}
+		for i, e := range eps {
+			t, ev, ok := include(e)
+			if !ok || !keep[i] {
+				continue
+			}
+			row := []float64{e.dose}
+			for _, c := range cols {
+				row = append(row, c[i])
+			}
+			d.Start, d.Stop, d.Event, d.X = append(d.Start, 0), append(d.Stop, t), append(d.Event, ev), append(d.X, row)
+		}
+		def := fmt.Sprintf("Landmark Cox model (Efron ties). Cohort: episodes admitted at least %d days before the cutoff and still in treatment at day %d. "+
+			"Outcome: %s, in days after day %d. Exposure: attended sessions per week in days 0-%d (hazard ratio per additional weekly session). Adjusted for: %s.",
+			p.LandmarkDays, p.LandmarkDays, outcome, p.LandmarkDays, p.LandmarkDays-1, adjusted)
+		if len(d.Stop) == 0 {
+			all = append(all, estimate{model: model, term: "(no fit)", definition: def, warning: "no episodes in the landmark cohort",
+				coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()})
+			return nil
+		}
+		es, err := coxEstimates(model, def, d)
+		all = append(all, es...)
+		return err
+	}
+	if err := landmark("landmark_cox_dropout", "dropout (the last attended session of an episode discharged as dropped out or terminated)",
+		func(e episode) (float64, bool, bool) {
+			return e.retention - L + 1, e.dropout, e.cohort
+		}); err != nil {
+		return err
+	}
+	if err := landmark("landmark_cox_relapse", fmt.Sprintf("relapse (%s, missing screens %s), from the first day of the relapse week", p.RelapseDefinition, p.MissingPolicy),
+		func(e episode) (float64, bool, bool) {
+			t, ev, ok := relapseTime(e, L)
+			return t - L + 1, ev, ok
+		}); err != nil {
+		return err
+	}
+	if len(all) > 0 && all[0].term == "landmark_sessions_per_week" {
+		s.Headline = fmt.Sprintf("HR %.2f (95%% CI %.2f-%.2f) per additional weekly session in days 0-%d, n = %d, %d dropouts",
+			math.Exp(all[0].coef), all[0].lower, all[0].upper, p.LandmarkDays-1, all[0].n, all[0].events)
+	}
+
+	// Time-varying: each week from week 2 on, the dose is the previous week's
+	// attended sessions, so that the week in which someone stops coming does not
+	// explain itself.
+	tv, err := timeVarying(ctx, conn, p, eps, cols, covNames, keep, adjusted)
+	if err != nil {
+		return err
+	}
+	all = append(all, tv...)
+
+	// Logistic: relapse by the horizon in the landmark cohort.
+	var y []bool
+	var x [][]float64
+	for i, e := range eps {
+		if !keep[i] || !e.observedHorizon {
+			continue
+		}
+		t, ev, ok := relapseTime(e, L)
+		if !ok {
+			continue
+		}
+		row := []float64{e.dose}
+		for _, c := range cols {
+			row = append(row, c[i])
+		}
+		y, x = append(y, ev && t < float64(p.HorizonDays)), append(x, row)
+	}
+	logDef := fmt.Sprintf("Logistic regression. Cohort: the landmark cohort (day %d) admitted at least %d days before the cutoff, not relapsed before day %d. "+
+		"Outcome: relapse (%s, missing screens %s) by day %d. Exposure: attended sessions per week in days 0-%d (odds ratio per additional weekly session). Adjusted for: %s.",
+		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, p.HorizonDays, p.LandmarkDays-1, adjusted)
+	if fit, err := stats.Logistic(y, x); err != nil {
+		all = append(all, estimate{model: "landmark_logistic_relapse", term: "(no fit)", definition: logDef, warning: err.Error(), n: len(y),
+			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()})
+	} else {
+		for j, name := range append([]string{"(intercept)", "landmark_sessions_per_week"}, covNames...) {
+			all = append(all, estimate{model: "landmark_logistic_relapse", term: name, definition: logDef, warning: fit.Warning,
+				coef: fit.Coef[j], se: fit.StdErr[j], lower: fit.Lower[j], upper: fit.Upper[j], p: fit.P[j],
+				n: fit.N, events: fit.Events, iterations: fit.Iterations, converged: fit.Converged})
+		}
+	}
+
+	// Naive: shown only to compare; people who stay longer attend more sessions.
+	naive := stats.CoxData{Names: []string{"sessions_per_week"}}
+	for _, e := range eps {
+		naive.Start, naive.Stop = append(naive.Start, 0), append(naive.Stop, e.retention+1)
+		naive.Event, naive.X = append(naive.Event, e.dropout), append(naive.X, []float64{e.overallDose})
+	}
+	if len(eps) > 0 {
+		es, err := coxEstimates("naive_cox_dropout", "NAIVE AND BIASED, for comparison only: Cox model of dropout over the whole episode against attended sessions per week over the whole stay. "+
+			"People who stay longer attend more sessions, so this association is partly true by construction (immortal-time bias); use landmark_cox_dropout.", naive)
+		if err != nil {
+			return err
+		}
+		all = append(all, es...)
+	}
+	return writeEstimates(ctx, conn, all)
+}
+
+// timeVarying fits the Cox model of dropout with weekly dose as a time-dependent
+// covariate in counting-process form.
+func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, cols [][]float64, covNames []string, keep []bool, adjusted string) ([]estimate, error) {
+	index := map[string]int{}
+	for i, e := range eps {
+		index[e.id] = i
+	}
+	rows, err := conn.QueryContext(ctx, `
+		SELECT episode_id, week, prev FROM (
+		    SELECT w.episode_id, w.week, lag(w.attended) OVER (PARTITION BY w.episode_id ORDER BY w.week) AS prev,
+		           o.retention_days
+		    FROM episode_weeks w JOIN episode_outcomes o USING (episode_id))
+		WHERE week >= 2 AND 7 * (week - 1) < retention_days + 1
+		ORDER BY episode_id, week`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	d := stats.CoxData{Names: append([]string{"previous_week_sessions"}, covNames...)}
+	for rows.Next() {
+		var id string
+		var week int
+		var prev float64
+		if err := rows.Scan(&id, &week, &prev); err != nil {
+			return nil, err
+		}
+		i, ok := index[id]
+		if !ok || !keep[i] {
+			continue
+		}
+		e := eps[i]
+		end := e.retention + 1
+		start, stop := float64(7*(week-1)), math.Min(float64(7*week), end)
+		if stop <= start {
+			continue
+		}
+		row := []float64{prev}
+		for _, c := range cols {
+			row = append(row, c[i])
+		}
+		d.Start, d.Stop = append(d.Start, start), append(d.Stop, stop)
+		d.Event, d.X = append(d.Event, e.dropout && stop == end), append(d.X, row)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	def := "Cox model with a time-varying covariate (counting process, one interval per treatment week from week 2, Efron ties). " +
+		"Outcome: dropout, in days from admission. Exposure: sessions attended in the previous week (hazard ratio per additional session). Adjusted for: " + adjusted + "."
+	if len(d.Stop) == 0 {
+		return []estimate{{model: "time_varying_cox_dropout", term: "(no fit)", definition: def, warning: "no episode-weeks to fit",
+			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()}}, nil
+	}
+	return coxEstimates("time_varying_cox_dropout", def, d)
+}

@@ -1,0 +1,137 @@
+// Package models is the models stage of the data flow: it runs the SQL models of
+// queries/models in order, computes what SQL cannot (relapse sequences, Kaplan-Meier
+// curves, log-rank tests, Cox and logistic fits) and writes every result back to
+// DuckDB, with the parameters it used.
+package models
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Params are the parameters of a rebuild. Their file form is YAML with the same names
+// (see the README); flags override the file.
+type Params struct {
+	// LandmarkDays is L: exposure is attendance in days 0..L-1, the cohort is the
+	// episodes still in treatment at day L.
+	LandmarkDays int `yaml:"landmark_days"`
+	// DoseBands are the lower edges of the dose bands, in attended sessions per week.
+	DoseBands []float64 `yaml:"dose_bands"`
+	// HoursBands are the lower edges of the hours-per-week bands (ASAM: <9, 9-19, 20+).
+	HoursBands []float64 `yaml:"hours_bands"`
+	// RelapseDefinition and MissingPolicy choose the default relapse outcome.
+	RelapseDefinition string `yaml:"relapse_definition"`
+	MissingPolicy     string `yaml:"missing_policy"`
+	// Covariates adjust the landmark and time-varying models: any of age_band, sex,
+	// primary_substance, co_occurring, on_medication, program.
+	Covariates []string `yaml:"covariates"`
+	// Cutoff is the data cutoff (YYYY-MM-DD); empty means the latest date in the data.
+	Cutoff string `yaml:"cutoff"`
+	// HorizonDays is the fixed horizon of the logistic model of relapse.
+	HorizonDays int `yaml:"horizon_days"`
+}
+
+// DefaultParams are the parameters of DESIGN.md sections 4 and 5.
+func DefaultParams() Params {
+	return Params{
+		LandmarkDays:      28,
+		DoseBands:         []float64{0, 1, 3, 5},
+		HoursBands:        []float64{0, 9, 20},
+		RelapseDefinition: "consecutive4",
+		MissingPolicy:     "positive",
+		Covariates:        []string{"co_occurring", "on_medication"},
+		HorizonDays:       90,
+	}
+}
+
+// CovariateNames are the covariates a model may be adjusted for.
+func CovariateNames() []string {
+	return []string{"age_band", "sex", "primary_substance", "co_occurring", "on_medication", "program"}
+}
+
+// LoadParams reads a parameter file over the defaults. Unknown names are an error
+// that names the file and the line.
+func LoadParams(path string) (Params, error) {
+	p := DefaultParams()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return p, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&p); err != nil && !errors.Is(err, io.EOF) {
+		return p, fmt.Errorf("%s: %v; the parameters are described in the README", path, err)
+	}
+	if err := p.Validate(); err != nil {
+		return p, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// Validate checks the parameters and says what is wrong.
+func (p Params) Validate() error {
+	if p.LandmarkDays < 7 || p.LandmarkDays > 365 {
+		return fmt.Errorf("landmark_days %d: give a number of days from 7 to 365", p.LandmarkDays)
+	}
+	for name, edges := range map[string][]float64{"dose_bands": p.DoseBands, "hours_bands": p.HoursBands} {
+		if len(edges) < 2 || edges[0] != 0 || !slices.IsSorted(edges) || len(slices.Compact(slices.Clone(edges))) != len(edges) {
+			return fmt.Errorf("%s %v: give increasing lower edges starting at 0, at least two", name, edges)
+		}
+	}
+	if !slices.Contains(Definitions(), p.RelapseDefinition) {
+		return fmt.Errorf("relapse_definition %q: use one of %s", p.RelapseDefinition, strings.Join(Definitions(), ", "))
+	}
+	if !slices.Contains(Policies(), p.MissingPolicy) {
+		return fmt.Errorf("missing_policy %q: use one of %s", p.MissingPolicy, strings.Join(Policies(), ", "))
+	}
+	for _, c := range p.Covariates {
+		if !slices.Contains(CovariateNames(), c) {
+			return fmt.Errorf("covariate %q: use any of %s", c, strings.Join(CovariateNames(), ", "))
+		}
+	}
+	if p.Cutoff != "" {
+		if _, err := time.Parse(time.DateOnly, p.Cutoff); err != nil {
+			return fmt.Errorf("cutoff %q: give a date as YYYY-MM-DD", p.Cutoff)
+		}
+	}
+	if p.HorizonDays <= p.LandmarkDays {
+		return fmt.Errorf("horizon_days %d: must be after the landmark (%d days)", p.HorizonDays, p.LandmarkDays)
+	}
+	return nil
+}
+
+// bandLabels names the bands of lower edges: [0 1 3 5] gives <1, 1-2, 3-4, 5+.
+func bandLabels(edges []float64) []string {
+	var out []string
+	num := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	for i, lo := range edges {
+		switch {
+		case i == 0:
+			out = append(out, "<"+num(edges[1]))
+		case i == len(edges)-1:
+			out = append(out, num(lo)+"+")
+		case lo == float64(int(lo)) && edges[i+1] == float64(int(edges[i+1])) && edges[i+1]-lo >= 1:
+			out = append(out, num(lo)+"-"+num(edges[i+1]-1))
+		default:
+			out = append(out, num(lo)+" to <"+num(edges[i+1]))
+		}
+	}
+	return out
+}
+
+func joinFloats(v []float64) string {
+	var s []string
+	for _, x := range v {
+		s = append(s, strconv.FormatFloat(x, 'f', -1, 64))
+	}
+	return strings.Join(s, "|")
+}

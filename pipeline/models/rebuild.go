@@ -1,0 +1,200 @@
+package models
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/iop-outcomes/outcomes/pipeline"
+	"github.com/iop-outcomes/outcomes/queries"
+)
+
+// Summary is what a rebuild did.
+type Summary struct {
+	Cutoff   string        `json:"cutoff"`
+	Episodes int64         `json:"episodes"`
+	Cohort   int64         `json:"landmark_cohort"`
+	Took     time.Duration `json:"took_ns"`
+	// Headline is the landmark hazard ratio of dropout per additional weekly session.
+	Headline string `json:"headline"`
+}
+
+// Rebuild runs every model on conn (a connection to the working copy of the
+// database, so a failed rebuild leaves the previous results): parameters, the SQL
+// models in order with the relapse sequences between them, then the fits. A database
+// with no episodes gets empty result tables.
+func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*Summary, error) {
+	start := time.Now()
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	cutoff := p.Cutoff
+	if cutoff == "" {
+		var c sql.NullString
+		if err := conn.QueryRowContext(ctx, `
+			SELECT strftime(greatest(
+				(SELECT max(admit_date) FROM episodes), (SELECT max(discharge_date) FROM episodes),
+				(SELECT max(session_date) FROM sessions)), '%Y-%m-%d')`).Scan(&c); err != nil {
+			return nil, fmt.Errorf("find the data cutoff: %w", err)
+		}
+		if !c.Valid {
+			cutoff = time.Now().UTC().Format(time.DateOnly)
+		} else {
+			cutoff = c.String
+		}
+	}
+	s := &Summary{Cutoff: cutoff}
+	if err := writeParams(ctx, conn, p, cutoff); err != nil {
+		return nil, err
+	}
+	macros, err := fs.ReadFile(queries.FS, "models/macros.sql")
+	if err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
+		return nil, fmt.Errorf("create model macros: %w", err)
+	}
+	step := func(name string, fn func() error) error {
+		t := time.Now()
+		if err := fn(); err != nil {
+			return fmt.Errorf("model %s: %w", name, err)
+		}
+		log.Debug("model "+name, "took", time.Since(t).Round(time.Millisecond))
+		return nil
+	}
+	runSQL := func(file string) error {
+		b, err := fs.ReadFile(queries.FS, path.Join("models", file))
+		if err != nil {
+			return err
+		}
+		_, err = conn.ExecContext(ctx, string(b))
+		return err
+	}
+	for _, st := range []struct {
+		name string
+		fn   func() error
+	}{
+		{"episode_weeks", func() error { return runSQL("0010_episode_weeks.sql") }},
+		{"relapse_events", func() error { return relapseEvents(ctx, conn) }},
+		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
+		{"kpis", func() error { return runSQL("0040_kpis.sql") }},
+		{"survival", func() error { return survival(ctx, conn, p) }},
+		{"regression", func() error { return regressions(ctx, conn, p, s) }},
+	} {
+		if err := step(st.name, st.fn); err != nil {
+			return nil, err
+		}
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE in_landmark_cohort) FROM episode_outcomes`).Scan(&s.Episodes, &s.Cohort); err != nil {
+		return nil, err
+	}
+	s.Took = time.Since(start)
+	return s, nil
+}
+
+// writeParams records every parameter of the rebuild in analysis_parameters.
+func writeParams(ctx context.Context, conn *sql.Conn, p Params, cutoff string) error {
+	rows := [][3]string{
+		{"cutoff", cutoff, "Data cutoff: the last day the analysis sees (default: the latest date in the data)."},
+		{"landmark_days", strconv.Itoa(p.LandmarkDays), "Landmark L: exposure is attendance in days 0..L-1; the cohort is the episodes still in treatment at day L."},
+		{"dose_band_edges", joinFloats(p.DoseBands), "Lower edges of the dose bands, attended sessions per week in days 0..L-1."},
+		{"dose_band_labels", strings.Join(bandLabels(p.DoseBands), "|"), "Labels of the dose bands."},
+		{"hours_band_edges", joinFloats(p.HoursBands), "Lower edges of the hours-per-week bands (ASAM levels of care)."},
+		{"hours_band_labels", strings.Join(bandLabels(p.HoursBands), "|"), "Labels of the hours bands."},
+		{"relapse_definition", p.RelapseDefinition, "Default relapse definition (episode_outcomes.relapse_event and the relapse models)."},
+		{"missing_policy", p.MissingPolicy, "Default missing-test policy: a missing screen counts as positive, is ignored, or breaks a run."},
+		{"covariates", strings.Join(p.Covariates, "|"), "Covariates the landmark and time-varying models are adjusted for."},
+		{"horizon_days", strconv.Itoa(p.HorizonDays), "Fixed horizon of the logistic model: relapse by this day."},
+		{"version", pipeline.Version, "Version of the tool that rebuilt the models."},
+	}
+	if _, err := conn.ExecContext(ctx, `DELETE FROM analysis_parameters`); err != nil {
+		return fmt.Errorf("write parameters: %w", err)
+	}
+	for _, r := range rows {
+		if _, err := conn.ExecContext(ctx, `INSERT INTO analysis_parameters VALUES (?, ?, ?)`, r[0], r[1], r[2]); err != nil {
+			return fmt.Errorf("write parameters: %w", err)
+		}
+	}
+	return nil
+}
+
+// relapseEvents fills relapse_events from the weekly symbols of every episode.
+func relapseEvents(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `DELETE FROM relapse_events`); err != nil {
+		return err
+	}
+	rows, err := conn.QueryContext(ctx, `
+		SELECT episode_id, string_agg(uds_symbol, '' ORDER BY week),
+		       list(coalesce(self_report_use_days, -1) ORDER BY week)
+		FROM episode_weeks GROUP BY episode_id ORDER BY episode_id`)
+	if err != nil {
+		return err
+	}
+	type ev struct {
+		id, def, policy string
+		event           bool
+		week            int
+	}
+	var out []ev
+	for rows.Next() {
+		var id, symbols string
+		var reports []any
+		if err := rows.Scan(&id, &symbols, &reports); err != nil {
+			rows.Close()
+			return err
+		}
+		use := make([]float64, len(reports))
+		for i, r := range reports {
+			use[i], _ = r.(float64)
+		}
+		for _, policy := range Policies() {
+			for _, def := range Definitions() {
+				var event bool
+				var week int
+				if def == "self_report" {
+					event, week = SelfReportRelapse(use)
+				} else {
+					event, week, err = Relapse(symbols, def, policy)
+					if err != nil {
+						rows.Close()
+						return err
+					}
+				}
+				out = append(out, ev{id, def, policy, event, week})
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "relapse_events")
+		if err != nil {
+			return err
+		}
+		for _, e := range out {
+			var week any
+			if e.event {
+				week = int32(e.week)
+			}
+			if err := a.AppendRow(e.id, e.def, e.policy, e.event, week); err != nil {
+				a.Close()
+				return err
+			}
+		}
+		return a.Close()
+	})
+}

@@ -206,7 +206,7 @@ func TestParams(t *testing.T) {
 		"dose_bands: [1, 3]\n":        "dose_bands",
 		"covariates: [shoe_size]\n":   "shoe_size",
 		"cutoff: 30/09/2026\n":        "cutoff",
-		"landmark_days: [28]\n":       "landmark_days",
+		"landmark_days: [28]\n":       "line 1",
 	} {
 		f := filepath.Join(dir, "bad.yaml")
 		os.WriteFile(f, []byte(body), 0o644)

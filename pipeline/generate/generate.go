@@ -141,6 +141,9 @@ func Generate(ctx context.Context, cfg Config, dir string) (*Truth, error) {
 	return g.truth, nil
 }
 
+// Effects returns the effects a generation plants; they do not depend on the config.
+func (Config) Effects() Effects { return plantedEffects() }
+
 func plantedEffects() Effects {
 	return Effects{
 		LandmarkDays:        28,

@@ -210,3 +210,31 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+func TestModelsCommand(t *testing.T) {
+	c := newCLI(t)
+	out, errOut, err := c.run(sampleData)
+	if err != nil || !strings.Contains(out, "Models rebuilt") || !strings.Contains(out, "Landmark dropout: HR") {
+		t.Fatalf("load with models: %v\n%s%s", err, out, errOut)
+	}
+	before := sum(t, c.db)
+	var stdout, stderr bytes.Buffer
+	// A bad parameter: refused before anything is touched.
+	if err := run(context.Background(), []string{"models", "--db", c.db, "--relapse", "sometimes"}, nil, &stdout, &stderr); err == nil {
+		t.Error("etl models accepted an unknown relapse definition")
+	}
+	if sum(t, c.db) != before {
+		t.Error("a refused rebuild changed the database")
+	}
+	// Another landmark: rebuilt, and recorded in analysis_parameters.
+	stdout.Reset()
+	if err := run(context.Background(), []string{"models", "--db", c.db, "--landmark-days", "35", "--covariates", "none"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("etl models: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "day-35 landmark cohort") {
+		t.Errorf("etl models printed %q", stdout.String())
+	}
+	if sum(t, c.db) == before {
+		t.Error("the rebuild with new parameters changed nothing")
+	}
+}

@@ -159,6 +159,11 @@ func relapseEvents(ctx context.Context, conn *sql.Conn) error {
 		for i, r := range reports {
 			use[i], _ = r.(float64)
 		}
+		if w := DropoutWeek(symbols); w > 0 {
+			out = append(out, ev{id, "dropout_4_missing", "not_applicable", true, w})
+		} else {
+			out = append(out, ev{id, "dropout_4_missing", "not_applicable", false, 0})
+		}
 		for _, policy := range Policies() {
 			for _, def := range Definitions() {
 				var event bool

@@ -64,6 +64,9 @@ rel AS (
     FROM relapse_events
     WHERE definition = param('relapse_definition') AND missing_policy = param('missing_policy')
 ),
+screen_dropout AS (
+    SELECT episode_id, week FROM relapse_events WHERE definition = 'dropout_4_missing' AND event
+),
 base AS (
     SELECT
         e.episode_id, e.patient_key, e.program_id, e.admit_date,
@@ -84,6 +87,7 @@ base AS (
         e.discharged AND e.discharge_reason IN ('dropped_out', 'terminated') AS dropout_event,
         e.discharged, e.primary_substance, e.co_occurring, e.on_medication,
         rel.event AS relapse_event, rel.week AS relapse_week,
+        sd.week AS screen_dropout_week,
         CASE WHEN e.discharged AND e.discharge_date + 30 <= param_date('cutoff') THEN coalesce(r.within30, false) END AS readmit_30,
         CASE WHEN e.discharged AND e.discharge_date + 90 <= param_date('cutoff') THEN coalesce(r.within90, false) END AS readmit_90,
         p9.baseline AS phq9_baseline,
@@ -95,6 +99,7 @@ base AS (
     LEFT JOIN sx USING (episode_id)
     LEFT JOIN engagement g USING (episode_id)
     LEFT JOIN rel USING (episode_id)
+    LEFT JOIN screen_dropout sd USING (episode_id)
     LEFT JOIN readmit r USING (episode_id)
     LEFT JOIN scores p9 ON p9.episode_id = e.episode_id AND p9.measure = 'phq9'
     LEFT JOIN scores g7 ON g7.episode_id = e.episode_id AND g7.measure = 'gad7'
@@ -147,6 +152,7 @@ COMMENT ON COLUMN episode_outcomes.co_occurring IS 'Co-occurring mental health d
 COMMENT ON COLUMN episode_outcomes.on_medication IS 'On MOUD / MAUD.';
 COMMENT ON COLUMN episode_outcomes.relapse_event IS 'Relapse under the default definition and missing-test policy (analysis_parameters relapse_definition, missing_policy).';
 COMMENT ON COLUMN episode_outcomes.relapse_week IS 'Treatment week of the relapse under the default definition; null without relapse.';
+COMMENT ON COLUMN episode_outcomes.screen_dropout_week IS 'Dropout in the drug-screen vocabulary: the first of 4 consecutive weeks with a missing screen; null when none.';
 COMMENT ON COLUMN episode_outcomes.readmit_30 IS 'A new episode of the same patient admitted within 30 days after discharge; null when not discharged at least 30 days before the cutoff.';
 COMMENT ON COLUMN episode_outcomes.readmit_90 IS 'The same within 90 days.';
 COMMENT ON COLUMN episode_outcomes.phq9_baseline IS 'First PHQ-9 score in days 0-14.';

@@ -52,20 +52,31 @@ facts AS (
     UNION ALL
     SELECT e.program_id, date_trunc('quarter', w.week_start), 'attendance_rate', w.attended, w.expected
     FROM episode_weeks w JOIN episodes e USING (episode_id)
+),
+k AS (
+    SELECT
+        coalesce(program_id, 'ALL') AS program_id,
+        strftime(q, '%Y') || 'Q' || quarter(q) AS period,
+        measure,
+        sum(num) AS numerator,
+        sum(den) AS denominator,
+        sum(num) / nullif(sum(den), 0) AS rate,
+        CASE WHEN sum(den) IS NOT NULL THEN wilson_lo(sum(num), sum(den)) END AS lower,
+        CASE WHEN sum(den) IS NOT NULL THEN wilson_hi(sum(num), sum(den)) END AS upper
+    FROM facts
+    WHERE q <= param_date('cutoff')
+    GROUP BY GROUPING SETS ((program_id, q, measure), (q, measure))
 )
-SELECT
-    coalesce(program_id, 'ALL') AS program_id,
-    strftime(q, '%Y') || 'Q' || quarter(q) AS period,
-    measure,
-    sum(num) AS numerator,
-    sum(den) AS denominator,
-    sum(num) / nullif(sum(den), 0) AS rate,
-    CASE WHEN sum(den) IS NOT NULL THEN wilson_lo(sum(num), sum(den)) END AS lower,
-    CASE WHEN sum(den) IS NOT NULL THEN wilson_hi(sum(num), sum(den)) END AS upper
-FROM facts
-WHERE q <= param_date('cutoff')
-GROUP BY GROUPING SETS ((program_id, q, measure), (q, measure))
-ORDER BY program_id, period, measure;
+-- Funnel-plot limits: around the rate of all programs, for a program's denominator,
+-- by the normal approximation to the binomial at 95% (z 1.96) and 99.8% (z 3.09).
+SELECT k.*,
+       greatest(0, a.rate - 1.959964 * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_lower_95,
+       least(1, a.rate + 1.959964 * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_upper_95,
+       greatest(0, a.rate - 3.090232 * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_lower_998,
+       least(1, a.rate + 3.090232 * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_upper_998
+FROM k
+LEFT JOIN k a ON a.program_id = 'ALL' AND a.period = k.period AND a.measure = k.measure AND k.denominator > 0
+ORDER BY k.program_id, k.period, k.measure;
 
 COMMENT ON TABLE kpis IS 'Quarterly measures per program and for ALL programs. Counts (admissions, discharges, census) have no denominator; rates have numerator, denominator, rate and a Wilson 95% interval.';
 COMMENT ON COLUMN kpis.program_id IS 'Program, or ALL for all programs together.';
@@ -76,3 +87,7 @@ COMMENT ON COLUMN kpis.denominator IS 'Episodes (or expected sessions) the measu
 COMMENT ON COLUMN kpis.rate IS 'numerator / denominator.';
 COMMENT ON COLUMN kpis.lower IS 'Lower limit of the Wilson 95% interval of the rate.';
 COMMENT ON COLUMN kpis.upper IS 'Upper limit of the Wilson 95% interval of the rate.';
+COMMENT ON COLUMN kpis.funnel_lower_95 IS 'Funnel plot: lower 95% limit around the rate of ALL programs for this denominator (normal approximation to the binomial); a program below it differs from the overall rate beyond chance.';
+COMMENT ON COLUMN kpis.funnel_upper_95 IS 'Funnel plot: upper 95% limit around the rate of ALL programs for this denominator.';
+COMMENT ON COLUMN kpis.funnel_lower_998 IS 'Funnel plot: lower 99.8% limit around the rate of ALL programs for this denominator.';
+COMMENT ON COLUMN kpis.funnel_upper_998 IS 'Funnel plot: upper 99.8% limit around the rate of ALL programs for this denominator.';

@@ -74,8 +74,8 @@ func median(xs []measured) measured {
 }
 
 // BenchmarkLoad generates exports of about 1M and 10M sessions and, for each, loads
-// them with etl and, in the same run on the same files, with DuckDB's own read_csv
-// into plain tables. Runs alternate between the two; the table gives medians and the
+// them with etl (the load alone: --no-models) and, in the same run on the same files,
+// with DuckDB's own read_csv into plain tables. Runs alternate between the two; the table gives medians and the
 // peak memory of the largest run. Set OUTCOMES_BENCH_SIZES (for example "1000000")
 // and OUTCOMES_BENCH_REPS to change the sizes and repetitions.
 func BenchmarkLoad(b *testing.B) {
@@ -125,7 +125,7 @@ func BenchmarkLoad(b *testing.B) {
 			os.Remove(rawDB)
 			etlDB := filepath.Join(dir, fmt.Sprintf("etl%d.duckdb", i))
 			etl = append(etl, runMeasured(b, []string{"ETL_TEST_AS_COMMAND=1", pseudo.EnvKey + "="},
-				"--db", etlDB, "--key-file", key, "--progress", "never", data))
+				"--db", etlDB, "--key-file", key, "--progress", "never", "--no-models", data))
 			os.Remove(etlDB)
 		}
 		e, r := median(etl), median(raw)

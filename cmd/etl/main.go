@@ -108,16 +108,16 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 	if cfg.verbose {
 		opt.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
+	if showProgress(cfg.progress, stderr) {
+		opt.Progress = &bar{w: stderr}
+	}
 	var modelOut strings.Builder
 	if !cfg.noModels {
 		p, err := cfg.models.params()
 		if err != nil {
 			return err
 		}
-		opt.Then = rebuild(p, opt.Log, &modelOut)
-	}
-	if showProgress(cfg.progress, stderr) {
-		opt.Progress = &bar{w: stderr}
+		opt.Then = rebuild(p, opt.Log, &modelOut, opt.Progress)
 	}
 	res, err := ingest.Run(ctx, store.Config{
 		Path: cfg.db, MemoryLimit: cfg.memoryLimit, TempDir: cfg.tempDir, Threads: cfg.threads,

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/iop-outcomes/outcomes/pipeline/ingest"
 	"github.com/iop-outcomes/outcomes/pipeline/models"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
@@ -67,13 +68,16 @@ func (m *modelFlags) params() (models.Params, error) {
 
 // rebuild returns the step that rebuilds the models on a working copy, printing its
 // summary to w.
-func rebuild(p models.Params, log *slog.Logger, w io.Writer) func(ctx context.Context, db *store.DB) error {
+func rebuild(p models.Params, log *slog.Logger, w io.Writer, progress ingest.Progress) func(ctx context.Context, db *store.DB) error {
 	return func(ctx context.Context, db *store.DB) error {
 		conn, err := db.Conn(ctx)
 		if err != nil {
 			return err
 		}
 		defer conn.Close()
+		if progress != nil {
+			progress.Stage("", "rebuilding models")
+		}
 		s, err := models.Rebuild(ctx, conn, p, log)
 		if err != nil {
 			return fmt.Errorf("rebuild models (nothing was changed): %w", err)
@@ -124,7 +128,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if verbose {
 		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	step := rebuild(p, log, stdout)
+	step := rebuild(p, log, stdout, nil)
 	_, err = store.Update(ctx, store.Config{Path: dbPath, MemoryLimit: memoryLimit, TempDir: tempDir}, func(db *store.DB) (bool, error) {
 		if err := store.Migrate(ctx, db, timeNow()); err != nil {
 			return false, err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -15,7 +16,11 @@ import (
 // column missing) is a failed FileResult, not an error; an error fails the run.
 func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResult, error) {
 	fr := FileResult{Path: f.Path, Entity: f.Entity.Name}
-	r.stage(f.Path, "hashing")
+	var size0 int64
+	if info, err := os.Stat(f.Path); err == nil {
+		size0 = info.Size()
+	}
+	r.stage(f.Path, size0, "hashing")
 	start := time.Now()
 	sum, size, err := hashFile(f.Path)
 	r.opt.Log.Debug("hash "+f.Path, "took", time.Since(start).Round(time.Millisecond))
@@ -39,7 +44,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 		return fr, err
 	}
 
-	r.stage(f.Path, "reading")
+	r.stage(f.Path, size0, "reading")
 	header, herr := readHeader(f.Path)
 	var cols map[string]int
 	if herr == nil {
@@ -57,7 +62,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	}
 	r.opt.Log.Debug("pseudonymize "+f.Path, "took", time.Since(start).Round(time.Millisecond))
 
-	r.stage(f.Path, "validating")
+	r.stage(f.Path, size0, "validating")
 	model, err := stagingSQL(r.opt.Profile, f.Entity.Name)
 	if err != nil {
 		return fr, err
@@ -91,7 +96,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 		return fr, err
 	}
 
-	r.stage(f.Path, "writing")
+	r.stage(f.Path, size0, "writing")
 	counts, err := r.apply(ctx, f, fid)
 	if err != nil {
 		return fr, err

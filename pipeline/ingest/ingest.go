@@ -202,9 +202,7 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 		if err != nil {
 			return false, "", err
 		}
-		if opt.Progress != nil {
-			opt.Progress.Advance(fr.Bytes)
-		}
+		r.finish(fr.Bytes)
 		switch fr.Status {
 		case StatusLoaded:
 			loaded++
@@ -293,6 +291,7 @@ type run struct {
 	opt      Options
 	id       int
 	lastFile int
+	shown    int64 // bytes of the current file shown as done
 }
 
 func (r *run) exec(ctx context.Context, what, query string, args ...any) error {
@@ -312,12 +311,36 @@ func (r *run) count(ctx context.Context, query string, args ...any) (int64, erro
 	return n, nil
 }
 
-// stage tells the progress display what is being done.
-func (r *run) stage(file, what string) {
+// stageShare is the share of a file's work done when a stage starts, as measured on
+// a large sessions file; the progress display advances by it.
+func stageShare(what string) float64 {
+	return map[string]float64{"hashing": 0, "reading": 0.03, "validating": 0.30, "writing": 0.70}[what]
+}
+
+// stage tells the progress display what is being done to a file of the given size.
+func (r *run) stage(file string, size int64, what string) {
 	if r.opt.Progress != nil {
 		r.opt.Progress.Stage(file, what)
+		r.advanceTo(size, stageShare(what))
 	}
 	r.opt.Log.Debug(what, "file", file)
+}
+
+// advanceTo moves the progress display to the given share of the current file.
+func (r *run) advanceTo(size int64, share float64) {
+	target := int64(share * float64(size))
+	if target > r.shown {
+		r.opt.Progress.Advance(target - r.shown)
+		r.shown = target
+	}
+}
+
+// finish completes the current file on the progress display.
+func (r *run) finish(size int64) {
+	if r.opt.Progress != nil {
+		r.advanceTo(size, 1)
+	}
+	r.shown = 0
 }
 
 // hashFile returns the SHA-256 (hex) and size of a file.

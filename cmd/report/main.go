@@ -1,6 +1,9 @@
 // Command report reads the outcomes database and reports on it.
 //
-//	report ledger [--db FILE]   what was loaded, from which files, and what was rejected
+//	report ledger [--db FILE]                  what was loaded, from which files, and what was rejected
+//	report query [--db FILE] [--format F] [--out FILE] (SQL | -f FILE.sql)
+//	report dictionary [--db FILE] [--out FILE] the data dictionary, as Markdown
+//	report extract --out DIR [--format F]      de-identified analysis tables for sharing
 package main
 
 import (
@@ -34,27 +37,62 @@ func main() {
 var errUsage = errors.New("usage")
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, "Usage:\n  report ledger [--db FILE]   files loaded, row accounting and rejects by reason\n")
+	fmt.Fprint(w, `Usage:
+  report ledger [--db FILE]                    files loaded, row accounting and rejects by reason
+  report query [--db FILE] [--format table|csv|json|xlsx|parquet|arrow] [--out FILE] (SQL | -f FILE.sql)
+                                               run SQL on a read-only connection
+  report dictionary [--db FILE] [--out FILE]   every table and column with its description, as Markdown
+  report extract --out DIR [--format parquet|arrow|csv] [--date-offsets]
+                                               de-identified analysis tables with a README
+`)
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "ledger" {
+	if len(args) == 0 {
 		usage(stderr)
 		return errUsage
 	}
+	switch args[0] {
+	case "ledger":
+		return runLedger(ctx, args[1:], stdout, stderr)
+	case "query":
+		return runQuery(ctx, args[1:], stdout, stderr)
+	case "dictionary":
+		return runDictionary(ctx, args[1:], stdout, stderr)
+	case "extract":
+		return runExtract(ctx, args[1:], stdout, stderr)
+	}
+	usage(stderr)
+	return errUsage
+}
+
+// parse parses a subcommand's flags; ok is false when it printed help or usage.
+func parse(fl *flag.FlagSet, args []string) (bool, error) {
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return false, nil
+		}
+		return false, errUsage
+	}
+	return true, nil
+}
+
+// openReadOnly opens the database for reading, with a clear error when it is missing.
+func openReadOnly(ctx context.Context, path string) (*store.DB, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%s: %w; load exports first with etl", path, err)
+	}
+	return store.Open(ctx, store.Config{Path: path, ReadOnly: true})
+}
+
+func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("report ledger", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
-	if err := fl.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if ok, err := parse(fl, args); !ok {
+		return err
 	}
-	if _, err := os.Stat(*dbPath); err != nil {
-		return fmt.Errorf("%s: %w; load exports first with etl", *dbPath, err)
-	}
-	db, err := store.Open(ctx, store.Config{Path: *dbPath, ReadOnly: true})
+	db, err := openReadOnly(ctx, *dbPath)
 	if err != nil {
 		return err
 	}

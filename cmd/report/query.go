@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/iop-outcomes/outcomes/pipeline/query"
+)
+
+// runQuery is `report query`: ad-hoc SQL on a read-only connection.
+func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("report query", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
+	format := fl.String("format", "table", "output `format`: "+strings.Join(query.Formats(), ", "))
+	out := fl.String("out", "", "output `file` (needed for xlsx, parquet and arrow; else standard output)")
+	file := fl.String("f", "", "read the SQL from this `file`")
+	if ok, err := parse(fl, args); !ok {
+		return err
+	}
+	sql := strings.Join(fl.Args(), " ")
+	if *file != "" {
+		if sql != "" {
+			return fmt.Errorf("give the SQL either as an argument or with -f, not both")
+		}
+		b, err := os.ReadFile(*file)
+		if err != nil {
+			return err
+		}
+		sql = string(b)
+	}
+	db, err := openReadOnly(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := query.Run(ctx, db, sql, query.Options{Format: *format, Out: *out, W: stdout, Width: termWidth(stdout)})
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		fmt.Fprintf(stderr, "Wrote %d rows to %s.\n", n, *out)
+	}
+	return nil
+}
+
+// termWidth is the width of the terminal w writes to, else $COLUMNS, else 120.
+func termWidth(w io.Writer) int {
+	if f, ok := w.(*os.File); ok {
+		if width, _, err := term.GetSize(int(f.Fd())); err == nil && width > 0 {
+			return width
+		}
+	}
+	if c, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && c > 0 {
+		return c
+	}
+	return 120
+}

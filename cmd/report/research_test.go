@@ -1,0 +1,308 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/iop-outcomes/outcomes/pipeline/ingest"
+	"github.com/iop-outcomes/outcomes/pipeline/models"
+	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the committed data dictionary")
+
+// sampleDB loads the sample data with models into a new database and returns its path.
+func sampleDB(t *testing.T) string {
+	t.Helper()
+	t.Setenv(pseudo.EnvKey, "")
+	dir := t.TempDir()
+	db := filepath.Join(dir, "outcomes.duckdb")
+	_, err := ingest.Run(context.Background(), store.Config{Path: db}, []string{"../../sample-data/synthetic"}, ingest.Options{
+		MaxRejectRate: 0.1, KeyFile: filepath.Join(dir, "site.key"),
+		Then: func(ctx context.Context, d *store.DB) error {
+			conn, err := d.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_, err = models.Rebuild(ctx, conn, models.DefaultParams(), nil)
+			return err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// norm writes the numbers of a "|"-joined row the same way, whichever writer
+// formatted them (1.0 and 1 are the same rate).
+func norm(rows []string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		f := strings.Split(r, "|")
+		for j, v := range f {
+			if x, err := strconv.ParseFloat(v, 64); err == nil {
+				f[j] = strconv.FormatFloat(x, 'g', 12, 64)
+			}
+		}
+		out[i] = strings.Join(f, "|")
+	}
+	return out
+}
+
+func report(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	err := run(context.Background(), args, &out, &errOut)
+	return out.String(), err
+}
+
+// want is the query the output formats are checked against, with values of every
+// common type and a text that looks like a formula.
+const wantQuery = `SELECT program_id, period, measure, numerator, denominator, rate,
+       CAST('2026-01-02' AS DATE) AS d, '=1+1' AS formula_like, rate IS NULL AS no_rate
+FROM kpis WHERE program_id = 'ALL' ORDER BY period, measure`
+
+func TestQueryFormatsReadBack(t *testing.T) {
+	db := sampleDB(t)
+	dir := t.TempDir()
+	// The reference: the same query as CSV text through the query command itself is
+	// not independent, so the reference comes straight from DuckDB.
+	d, err := store.Open(context.Background(), store.Config{Path: db, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var want []string
+	rows, err := d.Query(`SELECT concat_ws('|', program_id, period, measure, numerator, coalesce(CAST(denominator AS VARCHAR), ''), coalesce(CAST(rate AS VARCHAR), '')) FROM (` + wantQuery + `)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var s string
+		rows.Scan(&s)
+		want = append(want, s)
+	}
+	rows.Close()
+	if len(want) < 50 {
+		t.Fatalf("only %d reference rows", len(want))
+	}
+
+	t.Run("parquet", func(t *testing.T) {
+		out := filepath.Join(dir, "r.parquet")
+		if _, err := report(t, "query", "--db", db, "--format", "parquet", "--out", out, wantQuery); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		rows, err := d.Query(`SELECT concat_ws('|', program_id, period, measure, numerator, coalesce(CAST(denominator AS VARCHAR), ''), coalesce(CAST(rate AS VARCHAR), '')) FROM read_parquet(?)`, out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			got = append(got, s)
+		}
+		rows.Close()
+		if diff := cmp.Diff(norm(want), norm(got)); diff != "" {
+			t.Errorf("parquet (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("arrow", func(t *testing.T) {
+		out := filepath.Join(dir, "r.arrow")
+		if _, err := report(t, "query", "--db", db, "--format", "arrow", "--out", out, wantQuery); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Open(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		r, err := ipc.NewFileReader(f, ipc.WithAllocator(memory.DefaultAllocator))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		var got []string
+		for i := 0; i < r.NumRecords(); i++ {
+			rec, err := r.RecordBatch(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			str := func(c, row int) string {
+				col := rec.Column(c)
+				if col.IsNull(row) {
+					return ""
+				}
+				switch a := col.(type) {
+				case *array.String:
+					return a.Value(row)
+				case *array.Int64:
+					return strings.TrimSpace(strings.Trim(a.ValueStr(row), `"`))
+				case *array.Float64:
+					return a.ValueStr(row)
+				}
+				return col.ValueStr(row)
+			}
+			for row := 0; row < int(rec.NumRows()); row++ {
+				got = append(got, strings.Join([]string{str(0, row), str(1, row), str(2, row), str(3, row), str(4, row), str(5, row)}, "|"))
+			}
+			if d := rec.Column(6).(*array.Date32); d.Value(0).ToTime().Format("2006-01-02") != "2026-01-02" {
+				t.Errorf("date column read back as %v", d.Value(0).ToTime())
+			}
+		}
+		if diff := cmp.Diff(norm(want), norm(got)); diff != "" {
+			t.Errorf("arrow (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("xlsx", func(t *testing.T) {
+		out := filepath.Join(dir, "r.xlsx")
+		if _, err := report(t, "query", "--db", db, "--format", "xlsx", "--out", out, wantQuery); err != nil {
+			t.Fatal(err)
+		}
+		f, err := excelize.OpenFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		xrows, err := f.GetRows("Result")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(xrows) != len(want)+1 || xrows[0][0] != "program_id" {
+			t.Fatalf("%d rows, header %v", len(xrows), xrows[0])
+		}
+		if formula, _ := f.GetCellFormula("Result", "H2"); formula != "" {
+			t.Errorf("a value that starts with = became the formula %q", formula)
+		}
+		if v, _ := f.GetCellValue("Result", "H2"); v != "=1+1" {
+			t.Errorf("formula-like text read back as %q", v)
+		}
+	})
+
+	t.Run("json and csv", func(t *testing.T) {
+		out, err := report(t, "query", "--db", db, "--format", "json", wantQuery)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var objs []map[string]any
+		if err := json.Unmarshal([]byte(out), &objs); err != nil || len(objs) != len(want) {
+			t.Fatalf("json: %d objects (%v)", len(objs), err)
+		}
+		out, err = report(t, "query", "--db", db, "--format", "csv", wantQuery)
+		if err != nil || strings.Count(out, "\n") != len(want)+1 {
+			t.Fatalf("csv: %d lines (%v)", strings.Count(out, "\n"), err)
+		}
+	})
+}
+
+func TestQueryCannotChangeData(t *testing.T) {
+	db := sampleDB(t)
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sql := range []string{"DROP TABLE sessions", "INSERT INTO programs SELECT * FROM programs", "DELETE FROM rejects", "UPDATE sessions SET status = 'attended'"} {
+		_, err := report(t, "query", "--db", db, sql)
+		if err == nil || !strings.Contains(err.Error(), "read-only") || !strings.Contains(err.Error(), "etl") {
+			t.Errorf("%s: %v; want a read-only refusal that says to use etl", sql, err)
+		}
+	}
+	after, _ := os.ReadFile(db)
+	if !bytes.Equal(before, after) {
+		t.Error("the database file changed")
+	}
+}
+
+// TestDataDictionary checks that the committed data dictionary is the one the
+// database's comments give (go test -update rewrites it).
+func TestDataDictionary(t *testing.T) {
+	db := sampleDB(t)
+	got, err := report(t, "dictionary", "--db", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "../../docs/data-dictionary.md"
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v; run go test ./cmd/report -run TestDataDictionary -update", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("docs/data-dictionary.md is out of date; run go test ./cmd/report -run TestDataDictionary -update (-want +got):\n%s", diff)
+	}
+	for _, table := range []string{"sessions", "episode_outcomes", "model_estimates", "kpis", "rejects"} {
+		if !strings.Contains(got, "### "+table+"\n") {
+			t.Errorf("the dictionary lacks %s", table)
+		}
+	}
+}
+
+func TestExtractIsDeidentified(t *testing.T) {
+	db := sampleDB(t)
+	for _, offsets := range []bool{false, true} {
+		dir := t.TempDir()
+		args := []string{"extract", "--db", db, "--out", dir, "--format", "csv"}
+		if offsets {
+			args = append(args, "--date-offsets")
+		}
+		if _, err := report(t, args...); err != nil {
+			t.Fatal(err)
+		}
+		readme, err := os.ReadFile(filepath.Join(dir, "README.md"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries, _ := os.ReadDir(dir)
+		if len(entries) != 6 {
+			t.Errorf("%d files in the extract, want 5 tables and the README", len(entries))
+		}
+		dateRe := regexp.MustCompile(`\b20[0-9]{2}-[01][0-9]-[0-3][0-9]\b`)
+		for _, e := range entries {
+			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			text := string(b)
+			if regexp.MustCompile(`MRN[0-9]|EP[0-9]{8}`).MatchString(text) {
+				t.Errorf("%s holds an original patient or episode id", e.Name())
+			}
+			if offsets && e.Name() != "README.md" && e.Name() != "analysis_parameters.csv" && dateRe.MatchString(text) {
+				t.Errorf("%s holds a date although dates were to be offsets: %s", e.Name(), dateRe.FindString(text))
+			}
+			if e.Name() == "README.md" {
+				continue
+			}
+			// Every column is described in the README.
+			header := strings.SplitN(text, "\n", 2)[0]
+			for _, col := range strings.Split(header, ",") {
+				if !regexp.MustCompile("\\| `" + regexp.QuoteMeta(col) + "` \\| [^|]{8,}").Match(readme) {
+					t.Errorf("%s: column %s is not described in the README", e.Name(), col)
+				}
+			}
+		}
+		if !strings.Contains(string(readme), "landmark_days") {
+			t.Error("the README does not give the model parameters")
+		}
+	}
+}

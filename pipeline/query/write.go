@@ -1,0 +1,336 @@
+package query
+
+import (
+	"bufio"
+	"database/sql"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// Text formats a value as text the way a researcher expects to read it: dates as
+// YYYY-MM-DD, timestamps in ISO 8601, numbers in full, NULL as empty.
+func Text(v any, typ string) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return hex.EncodeToString(x)
+	case time.Time:
+		switch typ {
+		case "DATE":
+			return x.Format(time.DateOnly)
+		case "TIME":
+			return x.Format("15:04:05")
+		}
+		return x.Format("2006-01-02T15:04:05.999999")
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case *big.Int:
+		return x.String()
+	case bool:
+		return strconv.FormatBool(x)
+	}
+	return fmt.Sprint(v)
+}
+
+// createFile creates an output file readable by its owner only: results come from
+// protected health information.
+func createFile(p string) (*os.File, error) {
+	return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+}
+
+func restrict(p string) error { return os.Chmod(p, 0o600) }
+
+func writeCSV(rows *sql.Rows, cols []column, w io.Writer) (int64, error) {
+	cw := csv.NewWriter(w)
+	header := make([]string, len(cols))
+	for i, c := range cols {
+		header[i] = c.name
+	}
+	cw.Write(header)
+	var n int64
+	rec := make([]string, len(cols))
+	for rows.Next() {
+		vals, err := scan(rows, len(cols))
+		if err != nil {
+			return n, err
+		}
+		for i, v := range vals {
+			rec[i] = Text(v, cols[i].typ)
+		}
+		if err := cw.Write(rec); err != nil {
+			return n, err
+		}
+		n++
+	}
+	cw.Flush()
+	return n, cw.Error()
+}
+
+// writeJSON writes an array of objects, one per row, streaming.
+func writeJSON(rows *sql.Rows, cols []column, w io.Writer) (int64, error) {
+	bw := bufio.NewWriter(w)
+	bw.WriteString("[")
+	var n int64
+	for rows.Next() {
+		vals, err := scan(rows, len(cols))
+		if err != nil {
+			return n, err
+		}
+		if n > 0 {
+			bw.WriteString(",")
+		}
+		bw.WriteString("\n  {")
+		for i, v := range vals {
+			if i > 0 {
+				bw.WriteString(", ")
+			}
+			k, _ := json.Marshal(cols[i].name)
+			bw.Write(k)
+			bw.WriteString(": ")
+			var b []byte
+			switch x := v.(type) {
+			case nil, bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
+				b, _ = json.Marshal(x)
+			case float64:
+				if x != x || x > 1e308 || x < -1e308 {
+					b = []byte("null")
+				} else {
+					b, _ = json.Marshal(x)
+				}
+			default:
+				b, _ = json.Marshal(Text(v, cols[i].typ))
+			}
+			bw.Write(b)
+		}
+		bw.WriteString("}")
+		n++
+	}
+	if n > 0 {
+		bw.WriteString("\n")
+	}
+	bw.WriteString("]\n")
+	return n, bw.Flush()
+}
+
+// writeTable writes an aligned table that fits width: column widths come from the
+// header and the first rows, and longer values are cut with an ellipsis. Rows are
+// written as they arrive.
+func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, error) {
+	if width <= 0 {
+		width = 120
+	}
+	bw := bufio.NewWriter(w)
+	const sample = 200
+	var head [][]string
+	var n int64
+	for n < sample && rows.Next() {
+		vals, err := scan(rows, len(cols))
+		if err != nil {
+			return n, err
+		}
+		rec := make([]string, len(cols))
+		for i, v := range vals {
+			rec[i] = Text(v, cols[i].typ)
+		}
+		head = append(head, rec)
+		n++
+	}
+	widths := make([]int, len(cols))
+	for i, c := range cols {
+		widths[i] = utf8.RuneCountInString(c.name)
+		for _, r := range head {
+			widths[i] = max(widths[i], utf8.RuneCountInString(r[i]))
+		}
+	}
+	// Shrink the widest columns until the table fits.
+	total := func() int {
+		t := 0
+		for _, x := range widths {
+			t += x + 2
+		}
+		return t
+	}
+	for total() > width {
+		wi := 0
+		for i := range widths {
+			if widths[i] > widths[wi] {
+				wi = i
+			}
+		}
+		if widths[wi] <= 4 {
+			break
+		}
+		widths[wi]--
+	}
+	line := func(rec []string) {
+		for i, s := range rec {
+			if utf8.RuneCountInString(s) > widths[i] {
+				r := []rune(s)
+				s = string(r[:widths[i]-1]) + "…"
+			}
+			right := isNumeric(cols[i].typ)
+			pad := strings.Repeat(" ", widths[i]-utf8.RuneCountInString(s))
+			if right {
+				bw.WriteString(pad + s)
+			} else {
+				bw.WriteString(s + pad)
+			}
+			if i < len(rec)-1 {
+				bw.WriteString("  ")
+			}
+		}
+		bw.WriteString("\n")
+	}
+	header := make([]string, len(cols))
+	rule := make([]string, len(cols))
+	for i, c := range cols {
+		header[i] = c.name
+		rule[i] = strings.Repeat("-", widths[i])
+	}
+	line(header)
+	line(rule)
+	for _, r := range head {
+		line(r)
+	}
+	rec := make([]string, len(cols))
+	for rows.Next() {
+		vals, err := scan(rows, len(cols))
+		if err != nil {
+			return n, err
+		}
+		for i, v := range vals {
+			rec[i] = Text(v, cols[i].typ)
+		}
+		line(rec)
+		n++
+	}
+	fmt.Fprintf(bw, "(%d rows)\n", n)
+	return n, bw.Flush()
+}
+
+func isNumeric(typ string) bool {
+	switch typ {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "FLOAT", "DOUBLE", "DECIMAL":
+		return true
+	}
+	return strings.HasPrefix(typ, "DECIMAL")
+}
+
+// maxSheetRows is Excel's row limit; a result sheet holds the header and the rest.
+const maxSheetRows = 1_048_576
+
+// writeXLSX writes the result as a workbook, streamed, starting a new sheet past
+// Excel's row limit. Text is always written as text, never as a formula.
+func writeXLSX(rows *sql.Rows, cols []column, out string) (int64, error) {
+	return writeXLSXLimit(rows, cols, out, maxSheetRows)
+}
+
+func writeXLSXLimit(rows *sql.Rows, cols []column, out string, limit int) (int64, error) {
+	f := excelize.NewFile()
+	defer f.Close()
+	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
+	if err != nil {
+		return 0, err
+	}
+	header := make([]any, len(cols))
+	for i, c := range cols {
+		header[i] = excelize.Cell{Value: c.name, StyleID: bold}
+	}
+	sheetNo := 1
+	name := func() string {
+		if sheetNo == 1 {
+			return "Result"
+		}
+		return fmt.Sprintf("Result %d", sheetNo)
+	}
+	f.SetSheetName("Sheet1", name())
+	sw, err := f.NewStreamWriter(name())
+	if err != nil {
+		return 0, err
+	}
+	start := func() error {
+		if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+			return err
+		}
+		return sw.SetRow("A1", header)
+	}
+	if err := start(); err != nil {
+		return 0, err
+	}
+	var n int64
+	row := 2
+	for rows.Next() {
+		if row > limit {
+			if err := sw.Flush(); err != nil {
+				return n, err
+			}
+			sheetNo++
+			if _, err := f.NewSheet(name()); err != nil {
+				return n, err
+			}
+			if sw, err = f.NewStreamWriter(name()); err != nil {
+				return n, err
+			}
+			if err := start(); err != nil {
+				return n, err
+			}
+			row = 2
+		}
+		vals, err := scan(rows, len(cols))
+		if err != nil {
+			return n, err
+		}
+		cells := make([]any, len(vals))
+		for i, v := range vals {
+			cells[i] = cellValue(v, cols[i].typ)
+		}
+		cell, _ := excelize.CoordinatesToCellName(1, row)
+		if err := sw.SetRow(cell, cells); err != nil {
+			return n, err
+		}
+		row++
+		n++
+	}
+	if err := sw.Flush(); err != nil {
+		return n, err
+	}
+	if err := f.SaveAs(out); err != nil {
+		return n, err
+	}
+	return n, restrict(out)
+}
+
+// cellValue is what goes into a workbook cell: numbers and booleans as themselves,
+// everything else as text (so a value that starts with = stays text).
+func cellValue(v any, typ string) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case int8, int16, int32, int64, uint8, uint16, uint32, float32, bool:
+		return x
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case float64:
+		if x != x {
+			return nil
+		}
+		return x
+	}
+	return Text(v, typ)
+}

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/iop-outcomes/outcomes/pipeline/ingest"
 	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
+	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
 
 // TestMain lets the test binary act as the etl command, so a test can run it as a
@@ -25,6 +28,10 @@ import (
 func TestMain(m *testing.M) {
 	if os.Getenv("ETL_TEST_AS_COMMAND") == "1" {
 		main()
+		return
+	}
+	if mode := os.Getenv("ETL_TEST_HOLD"); mode != "" {
+		hold(mode, os.Args[1])
 		return
 	}
 	if os.Getenv("ETL_TEST_AS_BASELINE") == "1" {
@@ -237,4 +244,102 @@ func TestModelsCommand(t *testing.T) {
 	if sum(t, c.db) == before {
 		t.Error("the rebuild with new parameters changed nothing")
 	}
+}
+
+// hold plays a researcher who has the database open (mode ro: read-only, as the
+// DuckDB CLI with -readonly or a Python client; rw: read-write, as the DuckDB CLI by
+// default): it counts the sessions, says so, waits for a line on stdin, counts again
+// and says so.
+func hold(mode, path string) {
+	db, err := store.Open(context.Background(), store.Config{Path: path, ReadOnly: mode == "ro"})
+	if err != nil {
+		fmt.Println("error", err)
+		os.Exit(1)
+	}
+	defer db.Close()
+	count := func() int64 {
+		var n int64
+		if err := db.QueryRow(`SELECT count(*) FROM sessions`).Scan(&n); err != nil {
+			fmt.Println("error", err)
+			os.Exit(1)
+		}
+		return n
+	}
+	fmt.Println("ready", count())
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	fmt.Println("after", count())
+}
+
+// holder starts a process that holds the database open and waits until it has.
+func holder(t *testing.T, mode, db string) (stdin io.WriteCloser, lines *bufio.Scanner, wait func() error) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(self, db)
+	cmd.Env = append(os.Environ(), "ETL_TEST_HOLD="+mode)
+	stdin, _ = cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines = bufio.NewScanner(out)
+	if !lines.Scan() || !strings.HasPrefix(lines.Text(), "ready") {
+		t.Fatalf("holder did not start: %q", lines.Text())
+	}
+	return stdin, lines, cmd.Wait
+}
+
+// TestLoadWhileAResearcherReads runs etl while another process has the database
+// open: a reader keeps its view and the load succeeds; a read-write holder makes etl
+// fail with a message that says what to do, and changes nothing.
+func TestLoadWhileAResearcherReads(t *testing.T) {
+	c := newCLI(t)
+	if _, _, err := c.run("--no-models", filepath.Join(sampleData, "export-1")); err != nil {
+		t.Fatal(err)
+	}
+	var first int64
+	t.Run("reader keeps its view", func(t *testing.T) {
+		stdin, lines, wait := holder(t, "ro", c.db)
+		fmt.Sscanf(lines.Text(), "ready %d", &first)
+		out, errOut, err := c.run(filepath.Join(sampleData, "export-2"))
+		if err != nil {
+			t.Fatalf("etl while a reader has the database open: %v\n%s%s", err, out, errOut)
+		}
+		io.WriteString(stdin, "go\n")
+		if !lines.Scan() || lines.Text() != fmt.Sprintf("after %d", first) {
+			t.Errorf("the reader saw %q after the load; want its own view, %d sessions", lines.Text(), first)
+		}
+		stdin.Close()
+		wait()
+		d, err := store.Open(context.Background(), store.Config{Path: c.db, ReadOnly: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var now int64
+		d.QueryRow(`SELECT count(*) FROM sessions`).Scan(&now)
+		d.Close()
+		if now <= first {
+			t.Errorf("a new reader sees %d sessions, not more than the %d before the load", now, first)
+		}
+	})
+	t.Run("writer holding the file", func(t *testing.T) {
+		before := sum(t, c.db)
+		stdin, _, wait := holder(t, "rw", c.db)
+		more := t.TempDir()
+		var out bytes.Buffer
+		if err := run(context.Background(), []string{"generate", "--out", more, "--patients", "5", "--seed", "99"}, nil, &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err := c.run(more)
+		stdin.Close()
+		wait()
+		if err == nil || !strings.Contains(err.Error(), "in use by another process") || !strings.Contains(err.Error(), "close it") {
+			t.Errorf("etl while another process writes: %v; want a message that names the conflict and what to do", err)
+		}
+		if sum(t, c.db) != before {
+			t.Error("the database changed")
+		}
+	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -304,5 +305,56 @@ func TestExtractIsDeidentified(t *testing.T) {
 		if !strings.Contains(string(readme), "landmark_days") {
 			t.Error("the README does not give the model parameters")
 		}
+	}
+}
+
+// TestStockDuckDBClientOpensTheDatabase opens the database with the stock DuckDB
+// Node.js client of the same DuckDB version (@duckdb/node-api, pinned in
+// testdata/node-client with its lock file) and compares what it reads.
+func TestStockDuckDBClientOpensTheDatabase(t *testing.T) {
+	dir := "testdata/node-client"
+	npm, errNpm := exec.LookPath("npm")
+	node, errNode := exec.LookPath("node")
+	if errNpm != nil || errNode != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("node and npm are needed for this test (npm: %v, node: %v)", errNpm, errNode)
+		}
+		t.Skip("node or npm not installed")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@duckdb", "node-api")); err != nil {
+		cmd := exec.Command(npm, "install", "--no-audit", "--no-fund")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm install: %v\n%s", err, out)
+		}
+	}
+	db := sampleDB(t)
+	out, err := exec.Command(node, filepath.Join(dir, "check.mjs"), db).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node client: %v\n%s", err, out)
+	}
+	var got struct {
+		Version     string  `json:"version"`
+		Sessions    int64   `json:"sessions"`
+		Episodes    int64   `json:"episodes"`
+		HazardRatio float64 `json:"hazard_ratio"`
+	}
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("node client printed %s: %v", out, err)
+	}
+	d, err := store.Open(context.Background(), store.Config{Path: db, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	var version string
+	var sessions, episodes int64
+	var hr float64
+	if err := d.QueryRow(`SELECT version(), (SELECT count(*) FROM sessions), (SELECT count(*) FROM episode_outcomes),
+		(SELECT ratio FROM model_estimates WHERE model = 'landmark_cox_dropout' AND term = 'landmark_sessions_per_week')`).Scan(&version, &sessions, &episodes, &hr); err != nil {
+		t.Fatal(err)
+	}
+	if got.Version != version || got.Sessions != sessions || got.Episodes != episodes || got.HazardRatio != hr {
+		t.Errorf("node client read %+v; the database holds %s, %d sessions, %d episodes, HR %v", got, version, sessions, episodes, hr)
 	}
 }

@@ -73,40 +73,12 @@ func Cox(d CoxData) (CoxFit, error) {
 	c := coxState{x: x, start: d.Start, stop: d.Stop, event: d.Event, p: p}
 	c.order()
 
-	beta := make([]float64, p)
-	ll, u, info := c.eval(beta)
-	fit.LogLik0 = ll
-	const maxIter, eps = 30, 1e-9
-	fit.Converged = p == 0
-	for it := 1; it <= maxIter && p > 0; it++ {
-		fit.Iterations = it
-		step, ok := solve(info, u)
-		if !ok {
-			fit.Warning = "the information matrix is singular: a covariate is constant or collinear with others"
-			break
-		}
-		next := make([]float64, p)
-		var nll float64
-		var nu []float64
-		var ninfo [][]float64
-		for half := 0; half < 30; half++ {
-			for j := range next {
-				next[j] = beta[j] + step[j]
-			}
-			nll, nu, ninfo = c.eval(next)
-			if !math.IsNaN(nll) && nll >= ll-1e-12 {
-				break
-			}
-			for j := range step {
-				step[j] /= 2
-			}
-		}
-		done := math.Abs(nll-ll) <= eps*math.Max(1, math.Abs(ll))
-		beta, ll, u, info = next, nll, nu, ninfo
-		if done {
-			fit.Converged = true
-			break
-		}
+	fit.LogLik0, _, _ = c.eval(make([]float64, p))
+	const maxIter = 30
+	beta, ll, info, iterations, converged, singular := newton(c.eval, p, maxIter, 1e-9)
+	fit.Iterations, fit.Converged = iterations, converged
+	if singular {
+		fit.Warning = "the information matrix is singular: a covariate is constant or collinear with others"
 	}
 	fit.LogLik = ll
 	fit.Coef = beta

@@ -68,37 +68,10 @@ func Logistic(y []bool, x [][]float64) (LogitFit, error) {
 		}
 		return ll, g, h
 	}
-	beta := make([]float64, p)
-	ll, g, h := eval(beta)
-	for it := 1; it <= 50; it++ {
-		fit.Iterations = it
-		step, ok := solve(h, g)
-		if !ok {
-			fit.Warning = "the information matrix is singular: a covariate is constant or collinear with others, or separates the outcomes"
-			break
-		}
-		next := make([]float64, p)
-		var nll float64
-		var ng []float64
-		var nh [][]float64
-		for half := 0; half < 30; half++ {
-			for j := range next {
-				next[j] = beta[j] + step[j]
-			}
-			nll, ng, nh = eval(next)
-			if nll >= ll-1e-12 {
-				break
-			}
-			for j := range step {
-				step[j] /= 2
-			}
-		}
-		done := math.Abs(nll-ll) <= 1e-10*math.Max(1, math.Abs(ll))
-		beta, ll, g, h = next, nll, ng, nh
-		if done {
-			fit.Converged = true
-			break
-		}
+	beta, _, h, iterations, converged, singular := newton(eval, p, 50, 1e-10)
+	fit.Iterations, fit.Converged = iterations, converged
+	if singular {
+		fit.Warning = "the information matrix is singular: a covariate is constant or collinear with others, or separates the outcomes"
 	}
 	fit.Coef = beta
 	cov, ok := inverse(h)

@@ -42,6 +42,22 @@ func main() {
 // errUsage is returned when the command line was wrong; the usage has been printed.
 var errUsage = errors.New("usage")
 
+// parse parses a command's flags; ok is false when it printed help or usage.
+func parse(fl *flag.FlagSet, args []string) (bool, error) {
+	if err := fl.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return false, nil
+		}
+		return false, errUsage
+	}
+	return true, nil
+}
+
+// debugLog logs every step with its time to w.
+func debugLog(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
 // loadConfig is the command line of a load.
 type loadConfig struct {
 	db            string
@@ -85,11 +101,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "Usage:\n  etl [flags] PATH...           load export files or folders, then rebuild the models\n  etl models [flags]            rebuild the models (etl models -h)\n  etl generate --out DIR [...]  write synthetic exports (etl generate -h)\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if ok, err := parse(fl, args); !ok {
+		return err
 	}
 	cfg.paths = fl.Args()
 	if len(cfg.paths) == 0 {
@@ -106,7 +119,7 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 		KeyFile:       cfg.keyFile,
 	}
 	if cfg.verbose {
-		opt.Log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		opt.Log = debugLog(stderr)
 	}
 	if showProgress(cfg.progress, stderr) {
 		opt.Progress = &bar{w: stderr}

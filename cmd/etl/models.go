@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -107,11 +106,8 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fmt.Fprintf(stderr, "Usage:\n  etl models [--db FILE] [--params FILE] [flags]   rebuild the models\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
-	if err := fl.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return errUsage
+	if ok, err := parse(fl, args); !ok {
+		return err
 	}
 	if fl.NArg() > 0 {
 		fl.Usage()
@@ -126,7 +122,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	log := slog.New(slog.DiscardHandler)
 	if verbose {
-		log = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		log = debugLog(stderr)
 	}
 	step := rebuild(p, log, stdout, nil)
 	_, err = store.Update(ctx, store.Config{Path: dbPath, MemoryLimit: memoryLimit, TempDir: tempDir}, func(db *store.DB) (bool, error) {

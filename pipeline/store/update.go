@@ -53,6 +53,14 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 			return false, err
 		}
 		old.Close()
+		// Changes another client committed but did not checkpoint live in the
+		// write-ahead log beside the file: fold them in first, or the copy would
+		// miss them and the stale log would later be replayed onto the new file.
+		if _, err := os.Stat(cfg.Path + ".wal"); err == nil {
+			if err := checkpoint(ctx, cfg); err != nil {
+				return false, err
+			}
+		}
 		if err := copyFile(cfg.Path, work); err != nil {
 			return false, fmt.Errorf("copy %s to a working file: %w", cfg.Path, err)
 		}
@@ -89,6 +97,9 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	if err := syncFile(work); err != nil {
 		return false, err
 	}
+	if _, err := os.Stat(cfg.Path + ".wal"); err == nil {
+		return false, fmt.Errorf("another process wrote to %s during the run (it has a write-ahead log now); nothing was changed: close other clients and run again", cfg.Path)
+	}
 	if err := os.Rename(work, cfg.Path); err != nil {
 		return false, fmt.Errorf("replace %s: %w", cfg.Path, err)
 	}
@@ -96,6 +107,19 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	// power cut, so it is not reported as a failed run.
 	syncFile(dir)
 	return true, nil
+}
+
+// checkpoint opens the database for writing and folds its write-ahead log into it.
+func checkpoint(ctx context.Context, cfg Config) error {
+	db, err := Open(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if _, err := db.ExecContext(ctx, "CHECKPOINT"); err != nil {
+		db.Close()
+		return fmt.Errorf("checkpoint %s: %w", cfg.Path, err)
+	}
+	return db.Close()
 }
 
 // removeWork deletes a working file and DuckDB's files beside it.

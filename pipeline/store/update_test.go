@@ -98,3 +98,54 @@ func TestMigrationsAreNumberedInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateFoldsAnotherClientsLog checks that changes another client committed but
+// left in the write-ahead log are kept, and that the log is not replayed onto the new
+// file.
+func TestUpdateFoldsAnotherClientsLog(t *testing.T) {
+	ctx := context.Background()
+	cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
+	if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+		_, err := db.ExecContext(ctx, `CREATE TABLE t (id INTEGER, name VARCHAR); INSERT INTO t VALUES (1, 'one'), (2, 'two')`)
+		return true, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// Another client changes row 2 and leaves its log behind, as a killed client does.
+	other, err := Open(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.ExecContext(ctx, `SET checkpoint_threshold = '1TB'`)
+	if _, err := other.ExecContext(ctx, `UPDATE t SET name = 'two, edited' WHERE id = 2`); err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(cfg.Path + ".wal")
+	db, _ := os.ReadFile(cfg.Path)
+	other.Close()
+	// Put the file back as the killed client left it: the log not yet folded in.
+	os.WriteFile(cfg.Path, db, 0o600)
+	os.WriteFile(cfg.Path+".wal", wal, 0o600)
+	if len(wal) == 0 {
+		t.Fatal("the other client left no write-ahead log to test with")
+	}
+	if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+		_, err := db.ExecContext(ctx, `UPDATE t SET name = 'one, updated' WHERE id = 1`)
+		return true, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(cfg.Path + ".wal"); err == nil {
+		t.Error("a write-ahead log is left beside the new file")
+	}
+	r, err := Open(ctx, Config{Path: cfg.Path, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var one, two string
+	r.QueryRow(`SELECT (SELECT name FROM t WHERE id = 1), (SELECT name FROM t WHERE id = 2)`).Scan(&one, &two)
+	if one != "one, updated" || two != "two, edited" {
+		t.Errorf("rows read %q and %q; want the run's change and the other client's", one, two)
+	}
+}

@@ -20,14 +20,19 @@ CREATE OR REPLACE TEMP MACRO need(col, v) AS
     CASE WHEN v IS NULL
          THEN problem(col, NULL, 'missing_value', col || ' is empty; every row needs a value here') END;
 
--- iso_date reads a date written year first (YYYY-MM-DD; DuckDB's own date cast, which
--- also takes / as the separator and ignores a time of day after the date); it is NULL
--- for anything else, impossible dates and years outside 1900-2100 included. The cast
--- is several times cheaper than strptime, and a date that starts with its year is
--- never ambiguous.
+-- iso_date reads a date written exactly YYYY-MM-DD; it is NULL for anything else,
+-- impossible dates and years outside 1900-2100 included. The shape is checked by
+-- position (cheaper than a pattern) and the date by DuckDB's cast (several times
+-- cheaper than strptime), which alone would accept a trailing time or note.
 CREATE OR REPLACE TEMP MACRO iso_date(v) AS
-    CASE WHEN year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
+    CASE WHEN length(v) = 10 AND v[5] = '-' AND v[8] = '-'
+              AND year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
          THEN try_cast(v AS DATE) END;
+
+-- is_int and is_num accept plain decimal numbers only: DuckDB's casts alone would
+-- round 59.5 to 60 and read 0x3C as 60.
+CREATE OR REPLACE TEMP MACRO is_int(v) AS regexp_full_match(v, '[+-]?[0-9]{1,18}');
+CREATE OR REPLACE TEMP MACRO is_num(v) AS regexp_full_match(v, '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)');
 
 CREATE OR REPLACE TEMP MACRO check_date(col, v) AS
     CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL
@@ -44,14 +49,14 @@ CREATE OR REPLACE TEMP MACRO check_code(col, dom, v, canon) AS
 
 CREATE OR REPLACE TEMP MACRO check_int(col, v, lo, hi) AS
     CASE WHEN v IS NULL THEN NULL
-         WHEN try_cast(v AS BIGINT) IS NULL
+         WHEN NOT is_int(v)
          THEN problem(col, v, 'bad_type', col || ' must be a whole number')
          WHEN try_cast(v AS BIGINT) NOT BETWEEN lo AND hi
          THEN problem(col, v, 'out_of_range', col || ' must be between ' || lo || ' and ' || hi) END;
 
 CREATE OR REPLACE TEMP MACRO check_num(col, v, lo, hi) AS
     CASE WHEN v IS NULL THEN NULL
-         WHEN try_cast(v AS DOUBLE) IS NULL
+         WHEN NOT is_num(v)
          THEN problem(col, v, 'bad_type', col || ' must be a number')
          WHEN try_cast(v AS DOUBLE) NOT BETWEEN lo AND hi
          THEN problem(col, v, 'out_of_range', col || ' must be between ' || lo || ' and ' || hi) END;

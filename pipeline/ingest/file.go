@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql/driver"
 	"fmt"
+	"io"
 	"os"
 	"sort"
 	"strings"
@@ -279,14 +280,24 @@ func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) err
 func (r *run) failFile(ctx context.Context, fr FileResult, fid, ncols int, why string) (FileResult, error) {
 	fr.Status = StatusFailed
 	fr.Message = why
+	// The rows of a refused file are counted as CSV records when its header could be
+	// read, else as its lines after the first, so that they count as rejected.
+	counted := false
 	if ncols > 0 {
 		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(ncols), fr.Path)
 		if err == nil {
 			bad, err2 := r.count(ctx, `SELECT count(DISTINCT line) FROM csv_errors`)
 			if err2 == nil {
-				fr.Read = n + bad
+				fr.Read, counted = n+bad, true
 			}
 		}
+	}
+	if !counted {
+		lines, err := countLines(fr.Path)
+		if err != nil {
+			return fr, fmt.Errorf("read %s: %w", fr.Path, err)
+		}
+		fr.Read = max(0, lines-1)
 	}
 	fr.Rejected = fr.Read
 	if err := r.exec(ctx, "record rejects of "+fr.Path, `INSERT INTO rejects VALUES (?, ?, ?, 1, NULL, NULL, ?, ?)`,
@@ -295,6 +306,43 @@ func (r *run) failFile(ctx context.Context, fr FileResult, fid, ncols int, why s
 	}
 	fr.Reasons = map[string]int64{failReason(why): 1}
 	return fr, r.record(ctx, fr, fid)
+}
+
+// countLines counts the lines of a file; a last line without a line end counts when
+// it holds more than NUL, carriage-return or space bytes (a UTF-16 file ends in a NUL
+// after its last line end).
+func countLines(p string) (int64, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	buf := make([]byte, 1<<16)
+	var n int64
+	last := byte('\n')
+	for {
+		k, err := f.Read(buf)
+		for _, c := range buf[:k] {
+			switch c {
+			case '\n':
+				n++
+				last = c
+			case 0, '\r', ' ':
+			default:
+				last = c
+			}
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+	if last != '\n' {
+		n++
+	}
+	return n, nil
 }
 
 func failReason(why string) string {

@@ -381,6 +381,25 @@ func TestBinaryFileIsRefused(t *testing.T) {
 	checkBalanced(t, db)
 }
 
+// TestUnreadableHeaderCountsItsRows checks that a file refused for its header (here
+// UTF-16 text) still counts its rows as read and rejected, so the reject-rate limit
+// sees them.
+func TestUnreadableHeaderCountsItsRows(t *testing.T) {
+	files := fixture()
+	var utf16 []byte
+	for _, r := range files["patients.csv"] {
+		utf16 = append(utf16, byte(r), 0)
+	}
+	files["patients.csv"] = string(utf16)
+	env := newEnv(t)
+	res := env.load(t, writeExport(t, files))
+	for _, f := range res.Files {
+		if f.Entity == "patients" && (f.Status != StatusFailed || f.Read != 2 || f.Rejected != 2) {
+			t.Errorf("UTF-16 patients file: %s, read %d, rejected %d; want failed with its 2 rows rejected", f.Status, f.Read, f.Rejected)
+		}
+	}
+}
+
 func TestUnmappedColumnsAreNeverLoaded(t *testing.T) {
 	files := fixture()
 	files["patients.csv"] = "patient_id,full_name,birth_year,sex,phone,race,ethnicity,payer\n" +

@@ -23,6 +23,8 @@ type episode struct {
 	cohort            bool
 	observedHorizon   bool
 	covariates        map[string]string // categorical and boolean covariates as text
+	period            string            // quarter of admission, as 2026Q3
+	followable        map[int]bool      // admitted at least N days before the cutoff, for N = 30, 60, 90
 }
 
 func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, error) {
@@ -31,7 +33,9 @@ func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, err
 		       o.sessions_per_week, o.dose_band, o.program_id, o.relapse_event, o.relapse_week, o.in_landmark_cohort,
 		       o.admit_date + CAST(? AS INTEGER) <= CAST((SELECT value FROM analysis_parameters WHERE name = 'cutoff') AS DATE),
 		       coalesce(o.age_band, ''), coalesce(pt.sex, ''), coalesce(o.primary_substance, ''),
-		       coalesce(CAST(o.co_occurring AS VARCHAR), ''), coalesce(CAST(o.on_medication AS VARCHAR), '')
+		       coalesce(CAST(o.co_occurring AS VARCHAR), ''), coalesce(CAST(o.on_medication AS VARCHAR), ''),
+		       strftime(o.admit_date, '%Y') || 'Q' || quarter(o.admit_date),
+		       date_diff('day', o.admit_date, CAST((SELECT value FROM analysis_parameters WHERE name = 'cutoff') AS DATE))
 		FROM episode_outcomes o LEFT JOIN patients pt USING (patient_key)
 		ORDER BY o.episode_id`, p.HorizonDays)
 	if err != nil {
@@ -42,10 +46,13 @@ func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, err
 	for rows.Next() {
 		var e episode
 		var age, sex, substance, cooc, med string
+		var observable int
 		if err := rows.Scan(&e.id, &e.retention, &e.los, &e.dropout, &e.dose, &e.overallDose, &e.band, &e.program,
-			&e.relapse, &e.relapseWeek, &e.cohort, &e.observedHorizon, &age, &sex, &substance, &cooc, &med); err != nil {
+			&e.relapse, &e.relapseWeek, &e.cohort, &e.observedHorizon, &age, &sex, &substance, &cooc, &med,
+			&e.period, &observable); err != nil {
 			return nil, err
 		}
+		e.followable = map[int]bool{30: observable >= 30, 60: observable >= 60, 90: observable >= 90}
 		e.covariates = map[string]string{"age_band": age, "sex": sex, "primary_substance": substance,
 			"co_occurring": cooc, "on_medication": med, "program": e.program}
 		out = append(out, e)
@@ -144,6 +151,63 @@ func survival(ctx context.Context, conn *sql.Conn, p Params) error {
 		}
 	}
 	return nil
+}
+
+// retentionKPIs replaces the simple proportions of the retention_30/60/90 rows of kpis
+// by the Kaplan-Meier estimate (DESIGN.md section 4: completion, transfer and active
+// episodes are censored, not counted as retained): per program and for ALL, among the
+// episodes admitted in the quarter at least N days before the cutoff. The numerator is
+// the episodes that had not dropped out by day N, the denominator the cohort; the rate
+// is the estimate, with its log-log 95% interval, and the funnel limits follow it.
+func retentionKPIs(ctx context.Context, conn *sql.Conn, p Params) error {
+	eps, err := loadEpisodes(ctx, conn, p)
+	if err != nil {
+		return err
+	}
+	type key struct {
+		program, period string
+		n               int
+	}
+	groups := map[key][]int{}
+	for i, e := range eps {
+		for _, n := range []int{30, 60, 90} {
+			if e.followable[n] {
+				groups[key{e.program, e.period, n}] = append(groups[key{e.program, e.period, n}], i)
+				groups[key{"ALL", e.period, n}] = append(groups[key{"ALL", e.period, n}], i)
+			}
+		}
+	}
+	for k, idx := range groups {
+		var ts []float64
+		var evs []bool
+		var through int
+		for _, i := range idx {
+			ts, evs = append(ts, eps[i].retention), append(evs, eps[i].dropout)
+			if !(eps[i].dropout && eps[i].retention < float64(k.n)) {
+				through++
+			}
+		}
+		s, lo, hi := 1.0, 1.0, 1.0
+		for _, pt := range stats.KaplanMeier(ts, evs, 0.95) {
+			if pt.Time < float64(k.n) {
+				s, lo, hi = pt.Survival, pt.Lower, pt.Upper
+			}
+		}
+		if _, err := conn.ExecContext(ctx, `UPDATE kpis SET numerator = ?, denominator = ?, rate = ?, lower = ?, upper = ?
+			WHERE program_id = ? AND period = ? AND measure = ?`,
+			through, len(idx), s, lo, hi, k.program, k.period, fmt.Sprintf("retention_%d", k.n)); err != nil {
+			return err
+		}
+	}
+	_, err = conn.ExecContext(ctx, `
+		UPDATE kpis SET
+		    funnel_lower_95 = greatest(0, a.rate - 1.959964 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_upper_95 = least(1, a.rate + 1.959964 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_lower_998 = greatest(0, a.rate - 3.090232 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_upper_998 = least(1, a.rate + 3.090232 * sqrt(a.rate * (1 - a.rate) / kpis.denominator))
+		FROM (SELECT period, measure, rate FROM kpis WHERE program_id = 'ALL') a
+		WHERE kpis.measure LIKE 'retention_%' AND a.period = kpis.period AND a.measure = kpis.measure AND kpis.denominator > 0`)
+	return err
 }
 
 // relapseTime is the landmark relapse outcome of an episode in days from admission:
@@ -337,16 +401,20 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, s *Summary) erro
 			continue
 		}
 		t, ev, ok := relapseTime(e, L)
-		if !ok {
+		relapsed := ev && t < float64(p.HorizonDays)
+		// Without a relapse by the horizon, the episode counts only if it was
+		// followed (in treatment) to the horizon: no screens after discharge say
+		// nothing about relapse.
+		if !ok || (!relapsed && e.los < float64(p.HorizonDays)) {
 			continue
 		}
 		row := []float64{e.dose}
 		for _, c := range cols {
 			row = append(row, c[i])
 		}
-		y, x = append(y, ev && t < float64(p.HorizonDays)), append(x, row)
+		y, x = append(y, relapsed), append(x, row)
 	}
-	logDef := fmt.Sprintf("Logistic regression. Cohort: the landmark cohort (day %d) admitted at least %d days before the cutoff, not relapsed before day %d. "+
+	logDef := fmt.Sprintf("Logistic regression. Cohort: the landmark cohort (day %d) admitted at least %d days before the cutoff, not relapsed before day %d, and either relapsed by the horizon or in treatment through it. "+
 		"Outcome: relapse (%s, missing screens %s) by day %d. Exposure: attended sessions per week in days 0-%d (odds ratio per additional weekly session). Adjusted for: %s.",
 		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, p.HorizonDays, p.LandmarkDays-1, adjusted)
 	if fit, err := stats.Logistic(y, x); err != nil {

@@ -90,6 +90,7 @@ func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*
 		{"relapse_events", func() error { return relapseEvents(ctx, conn) }},
 		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
 		{"kpis", func() error { return runSQL("0040_kpis.sql") }},
+		{"retention_kpis", func() error { return retentionKPIs(ctx, conn, p) }},
 		{"survival", func() error { return survival(ctx, conn, p) }},
 		{"regression", func() error { return regressions(ctx, conn, p, s) }},
 	} {

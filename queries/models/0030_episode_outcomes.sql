@@ -113,7 +113,10 @@ SELECT
     band(b.landmark_sessions_per_week, param('dose_band_edges'), param('dose_band_labels')) AS dose_band,
     band(b.landmark_hours_per_week, param('hours_band_edges'), param('hours_band_labels')) AS asam_band,
     b.phq9_baseline - b.phq9_last >= 6 AS phq9_reliable_improvement,
+    b.phq9_last <= b.phq9_baseline / 2 AS phq9_response,
+    CASE WHEN b.phq9_baseline > 9 THEN b.phq9_last < 5 END AS phq9_remission,
     b.gad7_baseline - b.gad7_last >= 4 AS gad7_reliable_improvement,
+    b.gad7_last <= b.gad7_baseline / 2 AS gad7_response,
     b.admit_date + param_int('landmark_days') <= param_date('cutoff')
         AND (CASE WHEN b.discharged THEN coalesce(b.last_attended_day, 0) ELSE b.los_days END) >= param_int('landmark_days')
         AS in_landmark_cohort,
@@ -165,5 +168,8 @@ COMMENT ON COLUMN episode_outcomes.dose_band IS 'Band of landmark_sessions_per_w
 COMMENT ON COLUMN episode_outcomes.asam_band IS 'Band of landmark_hours_per_week against the ASAM bands (analysis_parameters hours_band_labels).';
 COMMENT ON COLUMN episode_outcomes.phq9_reliable_improvement IS 'PHQ-9 dropped by at least 6 points from baseline to last.';
 COMMENT ON COLUMN episode_outcomes.gad7_reliable_improvement IS 'GAD-7 dropped by at least 4 points from baseline to last.';
+COMMENT ON COLUMN episode_outcomes.phq9_response IS 'PHQ-9 response: the last score is at most half the baseline (a drop of at least 50%).';
+COMMENT ON COLUMN episode_outcomes.phq9_remission IS 'PHQ-9 remission: last score below 5, among episodes whose baseline was above 9 (null otherwise).';
+COMMENT ON COLUMN episode_outcomes.gad7_response IS 'GAD-7 response: the last score is at most half the baseline.';
 COMMENT ON COLUMN episode_outcomes.in_landmark_cohort IS 'Admitted at least landmark_days before the cutoff and still in treatment at day landmark_days (retention_days >= landmark_days).';
 COMMENT ON COLUMN episode_outcomes.age_band IS 'Age at admission (admission year - birth year) in bands; 65+ covers every age above 64, so no age over 89 is shown.';

@@ -29,6 +29,8 @@ facts AS (
     SELECT program_id, discharge_q, 'completion_rate', (discharge_reason = 'completed')::INTEGER, 1
     FROM o WHERE discharge_date IS NOT NULL
     UNION ALL
+    -- Placeholders: the models runner replaces the retention rows by Kaplan-Meier
+    -- estimates (retentionKPIs in pipeline/models).
     SELECT program_id, admit_q, 'retention_' || n, (NOT (dropout_event AND retention_days < n))::INTEGER, 1
     FROM o, (VALUES (30), (60), (90)) v(n)
     WHERE admit_date + n <= param_date('cutoff')
@@ -81,11 +83,11 @@ ORDER BY k.program_id, k.period, k.measure;
 COMMENT ON TABLE kpis IS 'Quarterly measures per program and for ALL programs. Counts (admissions, discharges, census) have no denominator; rates have numerator, denominator, rate and a Wilson 95% interval.';
 COMMENT ON COLUMN kpis.program_id IS 'Program, or ALL for all programs together.';
 COMMENT ON COLUMN kpis.period IS 'Calendar quarter, for example 2026Q3.';
-COMMENT ON COLUMN kpis.measure IS 'admissions, discharges, census (episodes active at any time in the quarter), completion_rate, retention_30/60/90 (not dropped out by day N, among episodes admitted at least N days before the cutoff), attendance_rate, initiation, engagement, relapse_rate, readmission_30/90, phq9_reliable_improvement, gad7_reliable_improvement.';
+COMMENT ON COLUMN kpis.measure IS 'admissions, discharges, census (episodes active at any time in the quarter), completion_rate, retention_30/60/90 (the Kaplan-Meier probability of not having dropped out by day N, among episodes admitted in the quarter at least N days before the cutoff; numerator: episodes that had not dropped out by day N), attendance_rate, initiation, engagement, relapse_rate, readmission_30/90, phq9_reliable_improvement, gad7_reliable_improvement.';
 COMMENT ON COLUMN kpis.numerator IS 'Episodes (or sessions, for attendance_rate) that meet the measure.';
 COMMENT ON COLUMN kpis.denominator IS 'Episodes (or expected sessions) the measure is taken over; null for counts.';
-COMMENT ON COLUMN kpis.rate IS 'numerator / denominator.';
-COMMENT ON COLUMN kpis.lower IS 'Lower limit of the Wilson 95% interval of the rate.';
+COMMENT ON COLUMN kpis.rate IS 'numerator / denominator; for retention_N the Kaplan-Meier estimate, which counts episodes censored before day N (completed, transferred) as at risk until then rather than as retained.';
+COMMENT ON COLUMN kpis.lower IS 'Lower limit of the Wilson 95% interval of the rate (log-log Kaplan-Meier limit for retention_N).';
 COMMENT ON COLUMN kpis.upper IS 'Upper limit of the Wilson 95% interval of the rate.';
 COMMENT ON COLUMN kpis.funnel_lower_95 IS 'Funnel plot: lower 95% limit around the rate of ALL programs for this denominator (normal approximation to the binomial); a program below it differs from the overall rate beyond chance.';
 COMMENT ON COLUMN kpis.funnel_upper_95 IS 'Funnel plot: upper 95% limit around the rate of ALL programs for this denominator.';

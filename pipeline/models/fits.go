@@ -401,12 +401,20 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, s *Summary) erro
 			continue
 		}
 		t, ev, ok := relapseTime(e, L)
-		relapsed := ev && t < float64(p.HorizonDays)
-		// Without a relapse by the horizon, the episode counts only if it was
-		// followed (in treatment) to the horizon: no screens after discharge say
-		// nothing about relapse.
-		if !ok || (!relapsed && e.los < float64(p.HorizonDays)) {
+		if !ok {
 			continue
+		}
+		// The outcome is relapse while in treatment up to the horizon. An episode
+		// that ended without relapse before it counts as no relapse when it ended
+		// otherwise than by dropout (completed, transferred). A dropout's missing
+		// screens count as positive under the "positive" policy (intention to treat);
+		// under the other policies its outcome was not observed and it is left out.
+		relapsed := ev && t < float64(p.HorizonDays)
+		if !relapsed && e.dropout && e.los < float64(p.HorizonDays) {
+			if p.MissingPolicy != "positive" {
+				continue
+			}
+			relapsed = true
 		}
 		row := []float64{e.dose}
 		for _, c := range cols {
@@ -414,8 +422,10 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, s *Summary) erro
 		}
 		y, x = append(y, relapsed), append(x, row)
 	}
-	logDef := fmt.Sprintf("Logistic regression. Cohort: the landmark cohort (day %d) admitted at least %d days before the cutoff, not relapsed before day %d, and either relapsed by the horizon or in treatment through it. "+
-		"Outcome: relapse (%s, missing screens %s) by day %d. Exposure: attended sessions per week in days 0-%d (odds ratio per additional weekly session). Adjusted for: %s.",
+	logDef := fmt.Sprintf("Logistic regression. Cohort: the landmark cohort (day %d) admitted at least %d days before the cutoff and not relapsed before day %d. "+
+		"Outcome: relapse (%s, missing screens %s) while in treatment up to day %d; an episode that ended before then without relapse counts as no relapse, "+
+		"except a dropout, which counts as relapse when missing screens count as positive and is left out otherwise. "+
+		"Exposure: attended sessions per week in days 0-%d (odds ratio per additional weekly session). Adjusted for: %s.",
 		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, p.HorizonDays, p.LandmarkDays-1, adjusted)
 	if fit, err := stats.Logistic(y, x); err != nil {
 		all = append(all, estimate{model: "landmark_logistic_relapse", term: "(no fit)", definition: logDef, warning: err.Error(), n: len(y),

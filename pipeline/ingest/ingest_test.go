@@ -501,6 +501,23 @@ func TestSessionWithoutEpisodeIsLinkedByPatientAndDate(t *testing.T) {
 	}
 }
 
+func TestAgesOver89AreTopCoded(t *testing.T) {
+	files := fixture()
+	files["patients.csv"] += "MRN-OLD,1920,male,white,not_hispanic,medicare\n"
+	env := newEnv(t)
+	env.load(t, writeExport(t, files))
+	db := env.open(t)
+	if n := queryInt(t, db, `SELECT count(*) FROM patients WHERE birth_year = 1920`); n != 0 {
+		t.Error("a birth year 106 years ago is stored as it was")
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM patients WHERE birth_year = year(current_date) - 90`); n != 1 {
+		t.Error("the birth year was not top-coded to 90 years before the load")
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM patients WHERE birth_year = 1980`); n != 1 {
+		t.Error("an ordinary birth year changed")
+	}
+}
+
 func TestBOMAndCRLF(t *testing.T) {
 	files := fixture()
 	for name, body := range files {

@@ -35,7 +35,7 @@ CREATE TABLE patients (
 );
 COMMENT ON TABLE patients IS 'People treated, one row per patient_key. No names, addresses, contact details, record numbers or dates of birth are stored.';
 COMMENT ON COLUMN patients.patient_key IS 'Pseudonym of the export''s patient id: HMAC-SHA256 under the site key, hex. The original id is never stored.';
-COMMENT ON COLUMN patients.birth_year IS 'Year of birth (no full date of birth is kept).';
+COMMENT ON COLUMN patients.birth_year IS 'Year of birth (no full date of birth is kept), top-coded: a person 90 or older in the year of the load is stored as born 90 years before it, so no age over 90 can be read off.';
 COMMENT ON COLUMN patients.sex IS 'Sex (codes, domain sex).';
 COMMENT ON COLUMN patients.race IS 'Race (codes, domain race).';
 COMMENT ON COLUMN patients.ethnicity IS 'Ethnicity (codes, domain ethnicity).';

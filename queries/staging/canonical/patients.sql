@@ -3,7 +3,10 @@
 SELECT
     r.line,
     pk.key AS patient_key,
-    try_cast(r.birth_year AS INTEGER) AS birth_year,
+    -- Ages of 90 and over become 90+ (DESIGN.md section 7): the birth year of a person
+    -- 90 or older in the year of the load is stored as 90 years before that year.
+    CASE WHEN year(current_date) - try_cast(r.birth_year AS INTEGER) >= 90 THEN year(current_date) - 90
+         ELSE try_cast(r.birth_year AS INTEGER) END AS birth_year,
     sx.code AS sex,
     rc.code AS race,
     et.code AS ethnicity,

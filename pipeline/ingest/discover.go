@@ -23,9 +23,10 @@ type File struct {
 }
 
 // Discover lists the export files under paths (files, or folders searched
-// recursively) in load order: by entity as in pipeline.Layout, then in the order
-// found, which is command-line order and, inside a folder, name order. A later file
-// of an entity wins over an earlier one, so exports named by date load oldest first.
+// recursively) in load order: by entity as in pipeline.Layout, then in command-line
+// order and, inside a folder, in natural name order (numbers by value, so week9 comes
+// before week41 and export-2 before export-10). A later file of an entity wins over an
+// earlier one, so exports named by date or number load oldest first.
 // Files in folders that are not .csv are returned as ignored; a .csv file whose name
 // does not say its entity is an error.
 func Discover(paths []string) (files []File, ignored []string, err error) {
@@ -48,6 +49,7 @@ func Discover(paths []string) (files []File, ignored []string, err error) {
 		return nil
 	}
 	for _, root := range paths {
+		from := len(files)
 		info, err := os.Stat(root)
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", root, err)
@@ -76,6 +78,8 @@ func Discover(paths []string) (files []File, ignored []string, err error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		found := files[from:]
+		sort.SliceStable(found, func(i, j int) bool { return naturalLess(found[i].Path, found[j].Path) })
 	}
 	order := map[string]int{}
 	for i, e := range pipeline.Layout() {
@@ -83,6 +87,37 @@ func Discover(paths []string) (files []File, ignored []string, err error) {
 	}
 	sort.SliceStable(files, func(i, j int) bool { return order[files[i].Entity.Name] < order[files[j].Entity.Name] })
 	return files, ignored, nil
+}
+
+// naturalLess orders names as people do: runs of digits compare by their value.
+func naturalLess(a, b string) bool {
+	for a != "" && b != "" {
+		da, db := digits(a), digits(b)
+		if da > 0 && db > 0 {
+			na, nb := strings.TrimLeft(a[:da], "0"), strings.TrimLeft(b[:db], "0")
+			if len(na) != len(nb) {
+				return len(na) < len(nb)
+			}
+			if na != nb {
+				return na < nb
+			}
+			a, b = a[da:], b[db:]
+			continue
+		}
+		if a[0] != b[0] {
+			return a[0] < b[0]
+		}
+		a, b = a[1:], b[1:]
+	}
+	return len(a) < len(b)
+}
+
+func digits(s string) int {
+	n := 0
+	for n < len(s) && s[n] >= '0' && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // entityOf reads the entity from a file name: the name of a layout entity, alone or

@@ -23,7 +23,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	}
 	r.stage(f.Path, size0, "hashing")
 	start := time.Now()
-	sum, size, err := hashFile(f.Path)
+	sum, size, blanks, err := scanFile(f.Path)
 	r.opt.Log.Debug("hash "+f.Path, "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		return fr, fmt.Errorf("read %s: %w", f.Path, err)
@@ -52,12 +52,25 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 		cols, herr = mapHeader(f, header)
 	}
 	if herr != nil {
-		return r.failFile(ctx, fr, fid, len(header), herr.Error())
+		return r.failFile(ctx, fr, fid, len(header), blanks.Leading, herr.Error())
 	}
-	if err := r.readCSV(ctx, f, header, cols); err != nil {
+	if err := r.readCSV(ctx, f, header, cols, blanks); err != nil {
 		return fr, fmt.Errorf("read %s: %w", f.Path, err)
 	}
 	start = time.Now()
+	// A file with lines of text after its header from which the reader got neither
+	// a row nor an error was not read (mixed line endings do this): refuse it rather
+	// than report it empty.
+	if blanks.Text > 1 {
+		got, err := r.count(ctx, `SELECT (SELECT count(*) FROM src) + (SELECT count(*) FROM csv_errors)`)
+		if err != nil {
+			return fr, err
+		}
+		if got == 0 {
+			fr.Read = blanks.Text - 1
+			return r.failFile(ctx, fr, fid, 0, 0, "no rows could be read although the file has lines after its header; check that every line ends the same way (all CRLF or all LF) and that quotes are balanced")
+		}
+	}
 	if err := r.pseudonymize(ctx, f, cols); err != nil {
 		return fr, err
 	}
@@ -120,7 +133,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 
 // dropScratch drops the temp tables of a file, before the next one and at the end.
 func (r *run) dropScratch(ctx context.Context) error {
-	for _, t := range []string{"src", "stg", "rep", "matched", "pseudo", "shifts", "csv_errors", "csv_scans"} {
+	for _, t := range []string{"src", "stg", "rep", "matched", "pseudo", "shifts", "blank_lines", "csv_errors", "csv_scans"} {
 		if _, err := r.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t); err != nil {
 			return fmt.Errorf("drop scratch table %s: %w", t, err)
 		}
@@ -167,7 +180,7 @@ func mapHeader(f File, header []string) (map[string]int, error) {
 // csvSource is the read_csv call for a file with n header columns, named c0..cN-1,
 // all read as text so that the staging model decides what a bad value is. Rows that
 // are not CSV of that shape go to the temp table csv_errors.
-func csvSource(n int) string {
+func csvSource(n, skip int) string {
 	var b strings.Builder
 	for i := 0; i < n; i++ {
 		if i > 0 {
@@ -175,15 +188,15 @@ func csvSource(n int) string {
 		}
 		fmt.Fprintf(&b, "'c%d': 'VARCHAR'", i)
 	}
-	return fmt.Sprintf(`read_csv($1, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"',
-		columns = {%s}, store_rejects = true, rejects_table = 'csv_errors', rejects_scan = 'csv_scans')`, b.String())
+	return fmt.Sprintf(`read_csv($1, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', skip = %d,
+		columns = {%s}, store_rejects = true, rejects_table = 'csv_errors', rejects_scan = 'csv_scans')`, skip, b.String())
 }
 
 // readCSV reads the file into the temp table src (one VARCHAR column per layout
 // column; absent optional columns are NULL; columns the layout does not name are never
 // read into a table) and makes the view raw over it: each row's line number and its
 // values trimmed, empty ones NULL.
-func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[string]int) error {
+func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[string]int, blanks *blankLines) error {
 	var sel []string
 	for _, c := range f.Entity.Columns {
 		if i, ok := cols[c.Name]; ok {
@@ -192,11 +205,12 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 			sel = append(sel, "NULL::VARCHAR AS "+c.Name)
 		}
 	}
-	if err := r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header)), f.Path); err != nil {
+	if err := r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), f.Path); err != nil {
 		return err
 	}
-	// A row's line is its position in src plus the header and the malformed rows
-	// before it (which csv_errors lists by line and src does not hold).
+	// A row's line is its position in src plus the lines up to the header and the
+	// lines before it that hold no row: malformed rows (csv_errors lists them by
+	// line) and empty lines (DuckDB skips them; blanks lists them).
 	var trimmed []string
 	for _, c := range f.Entity.Columns {
 		trimmed = append(trimmed, fmt.Sprintf("nullif(trim(src.%s), '') AS %s", c.Name, c.Name))
@@ -206,20 +220,25 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 	if err != nil {
 		return err
 	}
-	if bad == 0 {
-		return r.exec(ctx, "number lines", `CREATE TEMP VIEW raw AS SELECT rowid + 2 AS line, `+values+` FROM src`)
+	first := blanks.Leading + 2 // the line of the first data row
+	if bad == 0 && len(blanks.After) == 0 {
+		return r.exec(ctx, "number lines", fmt.Sprintf(`CREATE TEMP VIEW raw AS SELECT rowid + %d AS line, `+values+` FROM src`, first))
 	}
-	if err := r.exec(ctx, "number lines", `
-		CREATE TEMP TABLE shifts AS
-		SELECT line - 2 - (j - 1) AS from_rowid, max(j) AS shift
-		FROM (SELECT line, row_number() OVER (ORDER BY line) AS j FROM (SELECT DISTINCT line FROM csv_errors))
-		GROUP BY from_rowid`); err != nil {
+	if err := r.exec(ctx, "note empty lines", `CREATE TEMP TABLE blank_lines AS SELECT unnest(?::BIGINT[]) AS line`, blanks.After); err != nil {
 		return err
 	}
-	return r.exec(ctx, "number lines", `
+	if err := r.exec(ctx, "number lines", fmt.Sprintf(`
+		CREATE TEMP TABLE shifts AS
+		SELECT line - %d - (j - 1) AS from_rowid, max(j) AS shift
+		FROM (SELECT line, row_number() OVER (ORDER BY line) AS j
+		      FROM (SELECT line FROM csv_errors UNION SELECT line FROM blank_lines))
+		GROUP BY from_rowid`, first)); err != nil {
+		return err
+	}
+	return r.exec(ctx, "number lines", fmt.Sprintf(`
 		CREATE TEMP VIEW raw AS
-		SELECT src.rowid + 2 + coalesce(s.shift, 0) AS line, `+values+`
-		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`)
+		SELECT src.rowid + %d + coalesce(s.shift, 0) AS line, `+values+`
+		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first))
 }
 
 // pseudonymize fills the temp table pseudo with the pseudonym of every distinct
@@ -277,14 +296,14 @@ func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) err
 
 // failFile records a file refused whole: all its rows count as rejected, with one
 // reject at the header line that says why.
-func (r *run) failFile(ctx context.Context, fr FileResult, fid, ncols int, why string) (FileResult, error) {
+func (r *run) failFile(ctx context.Context, fr FileResult, fid, ncols, skip int, why string) (FileResult, error) {
 	fr.Status = StatusFailed
 	fr.Message = why
 	// The rows of a refused file are counted as CSV records when its header could be
 	// read, else as its lines after the first, so that they count as rejected.
-	counted := false
-	if ncols > 0 {
-		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(ncols), fr.Path)
+	counted := fr.Read > 0
+	if !counted && ncols > 0 {
+		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(ncols, skip), fr.Path)
 		if err == nil {
 			bad, err2 := r.count(ctx, `SELECT count(DISTINCT line) FROM csv_errors`)
 			if err2 == nil {

@@ -6,6 +6,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -345,17 +346,71 @@ func (r *run) finish(size int64) {
 
 // hashFile returns the SHA-256 (hex) and size of a file.
 func hashFile(p string) (string, int64, error) {
+	sum, size, _, err := scanFile(p)
+	return sum, size, err
+}
+
+// scanFile reads a file once for its SHA-256 (hex), its size and its blank lines.
+func scanFile(p string) (string, int64, *blankLines, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
 	defer f.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, f)
+	b := &blankLines{line: 1}
+	n, err := io.Copy(io.MultiWriter(h, b), f)
 	if err != nil {
-		return "", 0, err
+		return "", 0, nil, err
 	}
-	return hex.EncodeToString(h.Sum(nil)), n, nil
+	if b.text {
+		b.Text++ // a last line without a line end
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, b, nil
+}
+
+// blankLines finds the empty lines of a CSV file. DuckDB's reader skips them without
+// a word, and numbers the lines of rejected rows counting them, so the loader needs
+// them to give every row its true line number. Leading counts the empty lines before
+// the header; After holds the line numbers (1-based) of empty lines after it.
+type blankLines struct {
+	Leading int
+	After   []int64
+	// Text counts the lines with text, the header included.
+	Text   int64
+	line   int64
+	text   bool // the current line has a byte other than \r
+	header bool // a line with text has been seen
+}
+
+func (b *blankLines) Write(p []byte) (int, error) {
+	rest := p
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		seg := rest
+		if i >= 0 {
+			seg = rest[:i]
+		}
+		if len(bytes.Trim(seg, "\r")) > 0 {
+			b.text = true
+		}
+		if i < 0 {
+			break
+		}
+		switch {
+		case b.text:
+			b.header = true
+			b.Text++
+		case !b.header:
+			b.Leading++
+		default:
+			b.After = append(b.After, b.line)
+		}
+		b.line++
+		b.text = false
+		rest = rest[i+1:]
+	}
+	return len(p), nil
 }
 
 // checkLedger verifies from the ledger tables themselves that every file of this run

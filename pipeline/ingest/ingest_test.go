@@ -343,6 +343,49 @@ func TestLineNumbersAfterMalformedRows(t *testing.T) {
 	checkBalanced(t, db)
 }
 
+// TestLineNumbersAroundEmptyLines checks line numbers when the file has empty lines
+// before its header and between rows, which DuckDB's reader skips.
+func TestLineNumbersAroundEmptyLines(t *testing.T) {
+	files := fixture()
+	files["sessions.csv"] = "\n\n" + // lines 1-2: empty
+		"session_id,episode_id,patient_id,session_date,start_time,session_type,status,minutes,clinician_id\n" + // 3
+		"S1,E1,MRN-A1,2026-01-05,09:00,individual,attended,60,C1\n" + // 4
+		"\n\n" + // 5-6
+		"S2,E1,MRN-A1,2026-01-07,09:00,group,Show,180,C2\n" + // 7: unknown code
+		"S3,E1,MRN-A1,2026-01-08\n" + // 8: too few fields
+		"\n" + // 9
+		"S4,E1,MRN-A1,2026-01-09,09:00,group,attended,ninety,C1\n" + // 10: bad type
+		"S5,E1,MRN-A1,2026-01-10,09:00,group,attended,180,C1\n" // 11
+	env := newEnv(t)
+	env.load(t, writeExport(t, files))
+	db := env.open(t)
+	got := rejects(t, db)
+	want := []reject{
+		{"sessions.csv", 7, "status", "unknown_code"},
+		{"sessions.csv", 8, "", "malformed_row"},
+		{"sessions.csv", 10, "minutes", "bad_type"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rejects (-want +got):\n%s", diff)
+	}
+	if n := queryInt(t, db, `SELECT source_line FROM sessions WHERE session_id = 'S5'`); n != 11 {
+		t.Errorf("S5 recorded at line %d, want 11", n)
+	}
+	checkBalanced(t, db)
+}
+
+func TestMixedLineEndingsAreNotReadAsEmpty(t *testing.T) {
+	files := fixture()
+	files["programs.csv"] = "\r\n" + files["programs.csv"]
+	env := newEnv(t)
+	res := env.load(t, writeExport(t, files))
+	for _, f := range res.Files {
+		if f.Entity == "programs" && f.Status == StatusLoaded && f.Loaded == 0 {
+			t.Errorf("programs file with mixed line endings reported as loaded with no rows: %+v", f)
+		}
+	}
+}
+
 func TestMissingRequiredColumnFailsTheFile(t *testing.T) {
 	files := fixture()
 	files["sessions.csv"] = strings.Replace(files["sessions.csv"], ",status,", ",state,", 1)

@@ -181,6 +181,15 @@ func printSummary(w io.Writer, db string, res *ingest.Result, ok bool) {
 			fmt.Fprintf(w, "  %-28s %d\n", k, reasons[k])
 		}
 	}
+	if res.Moved > 0 {
+		fmt.Fprintf(w, "\n%d sessions and observations followed their episode to another patient, as a later export said.\n", res.Moved)
+	}
+	if res.Linked > 0 {
+		fmt.Fprintf(w, "\n%d observations without an episode were linked to the episode that now contains their date.\n", res.Linked)
+	}
+	if res.Outside > 0 {
+		fmt.Fprintf(w, "\nWarning: %d sessions lie outside their episode's admission and discharge dates after a later export changed the episode; they are kept, and left out of the models. Correct the episode or the sessions in the export.\n", res.Outside)
+	}
 	if len(res.Ignored) > 0 {
 		fmt.Fprintf(w, "\nIgnored %d file(s) that are not .csv: %s\n", len(res.Ignored), strings.Join(res.Ignored, ", "))
 	}

@@ -98,6 +98,12 @@ type Result struct {
 	Read       int64        `json:"rows_read"`
 	Rejected   int64        `json:"rows_rejected"`
 	KeyCreated string       `json:"key_created,omitempty"`
+	// Moved counts sessions and observations that followed their episode to another
+	// patient; Linked, observations newly linked to an episode; Outside, sessions that
+	// now lie outside their episode's dates (kept, and left out of the models).
+	Moved   int64 `json:"rows_moved_with_episode,omitempty"`
+	Linked  int64 `json:"observations_linked,omitempty"`
+	Outside int64 `json:"sessions_outside_episode,omitempty"`
 }
 
 // File statuses.
@@ -195,6 +201,7 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 
 	seen := map[string]bool{}
 	var loaded, failed, skipped int
+	episodesLoaded := false
 	for _, f := range files {
 		fr, err := r.file(ctx, f, seen)
 		if fr.Status != "" {
@@ -207,6 +214,7 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 		switch fr.Status {
 		case StatusLoaded:
 			loaded++
+			episodesLoaded = episodesLoaded || fr.Entity == "episodes"
 		case StatusFailed:
 			failed++
 		case StatusSkipped:
@@ -224,6 +232,11 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 		if rate := float64(res.Rejected) / float64(res.Read); rate > opt.MaxRejectRate {
 			return false, "", fmt.Errorf("%w: %d of %d rows rejected (%.1f%%, limit %.1f%%); nothing was loaded: fix the rejected rows, or raise --max-reject-rate",
 				ErrRejectRate, res.Rejected, res.Read, 100*rate, 100*opt.MaxRejectRate)
+		}
+	}
+	if episodesLoaded {
+		if err := r.followEpisodes(ctx, res); err != nil {
+			return false, "", err
 		}
 	}
 	if err := r.checkLedger(ctx); err != nil {
@@ -245,6 +258,46 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 		return false, "", err
 	}
 	return true, created, nil
+}
+
+// followEpisodes brings the rows that hang on episodes in line after episodes were
+// loaded: sessions and observations of an episode that a later export gave to another
+// patient follow it; observations loaded with no episode are linked to the patient's
+// one episode whose dates now contain them. Sessions that an episode's new dates
+// leave outside are kept (the models leave them out) and counted in the result.
+func (r *run) followEpisodes(ctx context.Context, res *Result) error {
+	steps := []struct {
+		what string
+		sql  string
+		n    *int64
+	}{
+		{"move sessions with their episode", `
+			UPDATE sessions SET patient_key = e.patient_key
+			FROM episodes e WHERE sessions.episode_id = e.episode_id AND sessions.patient_key <> e.patient_key`, &res.Moved},
+		{"move observations with their episode", `
+			UPDATE observations SET patient_key = e.patient_key
+			FROM episodes e WHERE observations.episode_id = e.episode_id AND observations.patient_key <> e.patient_key`, &res.Moved},
+		{"link observations to episodes", `
+			UPDATE observations SET episode_id = l.episode_id
+			FROM (SELECT o.rowid AS rid, min(e.episode_id) AS episode_id
+			      FROM observations o JOIN episodes e
+			        ON o.patient_key = e.patient_key
+			       AND o.obs_date BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
+			      WHERE o.episode_id IS NULL
+			      GROUP BY o.rowid HAVING count(*) = 1) l
+			WHERE observations.rowid = l.rid`, &res.Linked},
+	}
+	for _, s := range steps {
+		out, err := r.conn.ExecContext(ctx, s.sql)
+		if err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+		n, _ := out.RowsAffected()
+		*s.n += n
+	}
+	return r.conn.QueryRowContext(ctx, `
+		SELECT count(*) FROM sessions s JOIN episodes e USING (episode_id)
+		WHERE s.session_date < e.admit_date OR s.session_date > e.discharge_date`).Scan(&res.Outside)
 }
 
 // runKey is the site key of a run and whether the database is new to it.

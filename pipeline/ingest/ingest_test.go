@@ -529,6 +529,32 @@ func TestOverlappingExportUpdatesWithoutDuplicating(t *testing.T) {
 	}
 }
 
+// TestReexportedEpisodeCarriesItsRows checks that when a later export gives an
+// episode to another patient and moves its dates, its sessions and observations follow
+// it, a session now outside its dates is counted, and an observation loaded before
+// its episode existed is linked once the episode arrives.
+func TestReexportedEpisodeCarriesItsRows(t *testing.T) {
+	env := newEnv(t)
+	files := fixture()
+	files["observations.csv"] += "MRN-B2,,2026-01-20,phq9,7,points\n" // no episode of B2 contains it yet
+	env.load(t, writeExport(t, files))
+	later := map[string]string{
+		"episodes.csv": "episode_id,patient_id,program_id,admit_date,discharge_date,discharge_reason,primary_substance,co_occurring,on_medication,referral_source\n" +
+			"E1,MRN-B2,P1,2026-01-06,2026-03-01,completed,alcohol,true,false,self\n",
+	}
+	res := env.load(t, writeExport(t, later))
+	if res.Moved != 4 || res.Outside != 1 || res.Linked != 1 {
+		t.Errorf("moved %d, outside %d, linked %d; want 4 (2 sessions, 2 observations of E1), 1 (S1 on 01-05) and 1", res.Moved, res.Outside, res.Linked)
+	}
+	db := env.open(t)
+	if n := queryInt(t, db, `SELECT count(*) FROM sessions s JOIN episodes e USING (episode_id) WHERE s.patient_key <> e.patient_key`); n != 0 {
+		t.Errorf("%d sessions belong to another patient than their episode", n)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM observations WHERE obs_date = DATE '2026-01-20' AND episode_id = 'E1'`); n != 1 {
+		t.Error("the observation was not linked to the episode that arrived later")
+	}
+}
+
 func TestSessionWithoutEpisodeIsLinkedByPatientAndDate(t *testing.T) {
 	files := fixture()
 	files["sessions.csv"] += "S9,,MRN-A1,2026-01-20,09:00,group,attended,180,C1\n" +

@@ -84,7 +84,7 @@ CREATE TABLE sessions (
     load_file_id  INTEGER NOT NULL,
     source_line   BIGINT NOT NULL
 );
-COMMENT ON TABLE sessions IS 'Scheduled appointments, attended or not, one row per session_id. Every session lies within its episode''s admission and discharge dates.';
+COMMENT ON TABLE sessions IS 'Scheduled appointments, attended or not, one row per session_id. A session lies within its episode''s admission and discharge dates when loaded; if a later export changes the episode''s dates, etl warns, keeps the session and the models leave it out.';
 COMMENT ON COLUMN sessions.session_id IS 'Session identifier from the export (natural key).';
 COMMENT ON COLUMN sessions.episode_id IS 'Episode the session belongs to; when the export left it empty, the patient''s episode whose dates contain the session.';
 COMMENT ON COLUMN sessions.patient_key IS 'Pseudonymous patient (patients.patient_key).';

@@ -181,6 +181,9 @@ func printSummary(w io.Writer, db string, res *ingest.Result, ok bool) {
 			fmt.Fprintf(w, "  %-28s %d\n", k, reasons[k])
 		}
 	}
+	for _, warning := range res.Warnings {
+		fmt.Fprintf(w, "\nWarning: %s.\n", warning)
+	}
 	if res.Moved > 0 {
 		fmt.Fprintf(w, "\n%d sessions and observations followed their episode to another patient, as a later export said.\n", res.Moved)
 	}

@@ -101,9 +101,10 @@ type Result struct {
 	// Moved counts sessions and observations that followed their episode to another
 	// patient; Linked, observations newly linked to an episode; Outside, sessions that
 	// now lie outside their episode's dates (kept, and left out of the models).
-	Moved   int64 `json:"rows_moved_with_episode,omitempty"`
-	Linked  int64 `json:"observations_linked,omitempty"`
-	Outside int64 `json:"sessions_outside_episode,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	Moved    int64    `json:"rows_moved_with_episode,omitempty"`
+	Linked   int64    `json:"observations_linked,omitempty"`
+	Outside  int64    `json:"sessions_outside_episode,omitempty"`
 }
 
 // File statuses.
@@ -232,6 +233,21 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 		if rate := float64(res.Rejected) / float64(res.Read); rate > opt.MaxRejectRate {
 			return false, "", fmt.Errorf("%w: %d of %d rows rejected (%.1f%%, limit %.1f%%); nothing was loaded: fix the rejected rows, or raise --max-reject-rate",
 				ErrRejectRate, res.Rejected, res.Read, 100*rate, 100*opt.MaxRejectRate)
+		}
+	}
+	// A file loaded now that sorts before a file of the same table loaded by an
+	// earlier run overwrites the newer export's records: say so.
+	for i, a := range res.Files {
+		if a.Status != StatusLoaded {
+			continue
+		}
+		for _, b := range res.Files[i+1:] {
+			if b.Entity == a.Entity && b.Status == StatusSkipped {
+				res.Warnings = append(res.Warnings, fmt.Sprintf(
+					"%s was loaded now although %s, which sorts after it, was loaded by an earlier run: the records they share now hold %s's values; if it is the older export, correct the records with a new export named to sort last",
+					a.Path, b.Path, a.Path))
+				break
+			}
 		}
 	}
 	if episodesLoaded {

@@ -555,6 +555,21 @@ func TestReexportedEpisodeCarriesItsRows(t *testing.T) {
 	}
 }
 
+func TestOlderExportLoadedLaterIsReported(t *testing.T) {
+	env := newEnv(t)
+	root := t.TempDir()
+	for name, program := range map[string]string{"2026-10-01": "Old name", "2026-10-08": "New name"} {
+		os.MkdirAll(filepath.Join(root, name), 0o755)
+		os.WriteFile(filepath.Join(root, name, "programs.csv"),
+			[]byte("program_id,name,site,level_of_care,planned_weeks,planned_hours_per_week\nP1,"+program+",North,IOP,8,10\n"), 0o644)
+	}
+	env.load(t, filepath.Join(root, "2026-10-08"))
+	res := env.load(t, root)
+	if len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "2026-10-01") {
+		t.Errorf("warnings %q; want one about the older export loaded after the newer", res.Warnings)
+	}
+}
+
 func TestSessionWithoutEpisodeIsLinkedByPatientAndDate(t *testing.T) {
 	files := fixture()
 	files["sessions.csv"] += "S9,,MRN-A1,2026-01-20,09:00,group,attended,180,C1\n" +

@@ -1,0 +1,83 @@
+package query
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/xuri/excelize/v2"
+
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+)
+
+func memDB(t *testing.T) *store.DB {
+	t.Helper()
+	db, err := store.Open(context.Background(), store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestWorkbookSplitsPastTheRowLimit writes 7 rows with a limit of 3 rows a sheet
+// (header included) and reads them back from the sheets in order.
+func TestWorkbookSplitsPastTheRowLimit(t *testing.T) {
+	db := memDB(t)
+	rows, err := db.Query(`SELECT i, '=A' || i AS text FROM range(7) t(i) ORDER BY i`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := columnsOf(rows)
+	out := filepath.Join(t.TempDir(), "r.xlsx")
+	n, err := writeXLSXLimit(rows, cols, out, 3)
+	if err != nil || n != 7 {
+		t.Fatalf("wrote %d rows (%v)", n, err)
+	}
+	f, err := excelize.OpenFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if got := strings.Join(f.GetSheetList(), ","); got != "Result,Result 2,Result 3,Result 4" {
+		t.Fatalf("sheets %s", got)
+	}
+	var values []string
+	for _, sheet := range f.GetSheetList() {
+		rs, _ := f.GetRows(sheet)
+		if rs[0][0] != "i" {
+			t.Errorf("%s has no header row", sheet)
+		}
+		for _, r := range rs[1:] {
+			values = append(values, r[1])
+			if formula, _ := f.GetCellFormula(sheet, "B2"); formula != "" {
+				t.Errorf("%s: text became the formula %q", sheet, formula)
+			}
+		}
+	}
+	if got := strings.Join(values, " "); got != "=A0 =A1 =A2 =A3 =A4 =A5 =A6" {
+		t.Errorf("values read back %q", got)
+	}
+}
+
+func TestTableFitsTheWidth(t *testing.T) {
+	db := memDB(t)
+	var buf bytes.Buffer
+	n, err := Run(context.Background(), db, `SELECT repeat('x', 200) AS long_text, 42 AS n, 'short' AS s FROM range(3)`, Options{Format: "table", W: &buf, Width: 60})
+	if err != nil || n != 3 {
+		t.Fatalf("%d rows (%v)", n, err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	for _, l := range lines[:len(lines)-1] {
+		if w := utf8.RuneCountInString(l); w > 60 {
+			t.Errorf("line of %d characters in a 60-wide table: %q", w, l)
+		}
+	}
+	if !strings.Contains(buf.String(), "…") || !strings.HasSuffix(strings.TrimSpace(buf.String()), "(3 rows)") {
+		t.Errorf("table:\n%s", buf.String())
+	}
+}

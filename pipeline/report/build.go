@@ -1,0 +1,383 @@
+package report
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/iop-outcomes/outcomes/dashboards"
+	"github.com/iop-outcomes/outcomes/pipeline"
+	"github.com/iop-outcomes/outcomes/pipeline/query"
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+	"github.com/iop-outcomes/outcomes/pipeline/suppress"
+)
+
+// Period is what a report covers.
+type Period struct {
+	Label   string // 2026Q3
+	Prior   string // 2026Q2
+	Program string // a program_id, or ALL
+}
+
+// Options say which report to build.
+type Options struct {
+	// Period is a quarter such as 2026Q3; empty means the quarter of the data cutoff.
+	Period string
+	// Program is a program_id; empty means all programs.
+	Program string
+	// Audience is internal or external; external suppresses small counts.
+	Audience string
+	// Targets is a targets file (YAML); empty means no targets.
+	Targets string
+}
+
+// Result is a section with its rows.
+type Result struct {
+	Section
+	Rows   [][]any
+	Hidden [][]bool
+}
+
+// Measure is a row of the accreditors' Measures sheet.
+type Measure struct {
+	Measure, Definition       string
+	Numerator, Denominator    any
+	Rate, Lower, Upper, Prior any
+	Target                    any
+	Met                       string
+	Hidden                    bool
+}
+
+// Manifest says what a report was made from.
+type Manifest struct {
+	Version    string            `json:"version"`
+	DataAsOf   string            `json:"data_as_of"`
+	Period     string            `json:"period"`
+	Prior      string            `json:"prior_period"`
+	Program    string            `json:"program"`
+	Audience   string            `json:"audience"`
+	Suppressed int               `json:"cells_suppressed"`
+	Parameters map[string]string `json:"parameters"`
+	Ledger     []LedgerFile      `json:"ledger"`
+	Targets    string            `json:"targets,omitempty"`
+}
+
+// LedgerFile is one loaded export file, by its hash.
+type LedgerFile struct {
+	Path   string `json:"path"`
+	SHA256 string `json:"sha256"`
+	Rows   int64  `json:"rows_read"`
+}
+
+// Report is everything the renderers draw, suppressed already when external.
+type Report struct {
+	Manifest   Manifest
+	Sections   []Result
+	Measures   []Measure
+	Dictionary map[string]query.TableDoc
+}
+
+var quarterRe = regexp.MustCompile(`^(\d{4})Q([1-4])$`)
+
+// priorQuarter returns the quarter before q (2026Q1 -> 2025Q4).
+func priorQuarter(q string) string {
+	m := quarterRe.FindStringSubmatch(q)
+	y, _ := strconv.Atoi(m[1])
+	n, _ := strconv.Atoi(m[2])
+	if n == 1 {
+		return fmt.Sprintf("%dQ4", y-1)
+	}
+	return fmt.Sprintf("%dQ%d", y, n-1)
+}
+
+// params binds the parameters a section's SQL may use: $period, $prior, $program.
+func params(p Period) []any {
+	return []any{sql.Named("period", p.Label), sql.Named("prior", p.Prior), sql.Named("program", p.Program)}
+}
+
+// bind keeps the parameters a statement uses.
+func bind(stmt string, p Period) []any {
+	var out []any
+	for _, a := range params(p) {
+		if strings.Contains(stmt, "$"+a.(sql.NamedArg).Name) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// Build reads the sections and the model tables and assembles the report.
+func Build(ctx context.Context, db *store.DB, opt Options) (*Report, error) {
+	if opt.Audience == "" {
+		opt.Audience = "internal"
+	}
+	if opt.Audience != "internal" && opt.Audience != "external" {
+		return nil, fmt.Errorf("audience %q: use internal or external", opt.Audience)
+	}
+	var cutoff, asOf sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT (SELECT value FROM analysis_parameters WHERE name = 'cutoff'),
+		(SELECT strftime(max(finished_at), '%Y-%m-%dT%H:%M:%SZ') FROM load_runs)`).Scan(&cutoff, &asOf); err != nil {
+		return nil, fmt.Errorf("read the models: %w; load exports with etl first (it builds the models)", err)
+	}
+	if !cutoff.Valid {
+		return nil, fmt.Errorf("the database has no models yet: run etl models")
+	}
+	p := Period{Label: opt.Period, Program: opt.Program}
+	if p.Label == "" {
+		t, _ := time.Parse(time.DateOnly, cutoff.String)
+		p.Label = fmt.Sprintf("%dQ%d", t.Year(), (int(t.Month())+2)/3)
+	}
+	if !quarterRe.MatchString(p.Label) {
+		return nil, fmt.Errorf("period %q: give a quarter such as 2026Q3", p.Label)
+	}
+	p.Prior = priorQuarter(p.Label)
+	if p.Program == "" {
+		p.Program = "ALL"
+	} else {
+		var n int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM programs WHERE program_id = ?`, p.Program).Scan(&n); err != nil || n == 0 {
+			return nil, fmt.Errorf("program %q is not in the database; see SELECT program_id, name FROM programs", p.Program)
+		}
+	}
+	sections, err := LoadSections(ctx, dashboards.FS, db)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Manifest: Manifest{Version: pipeline.Version, DataAsOf: asOf.String, Period: p.Label, Prior: p.Prior,
+		Program: p.Program, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets}}
+	for _, s := range sections {
+		res, err := run(ctx, db, s, p)
+		if err != nil {
+			return nil, fmt.Errorf("dashboards/%s: %w", s.File, err)
+		}
+		if opt.Audience == "external" {
+			n, err := hide(&res)
+			if err != nil {
+				return nil, fmt.Errorf("dashboards/%s: %w", s.File, err)
+			}
+			rep.Manifest.Suppressed += n
+		}
+		rep.Sections = append(rep.Sections, res)
+	}
+	if err := rep.measures(ctx, db, p, opt); err != nil {
+		return nil, err
+	}
+	if rep.Dictionary, err = query.Describe(ctx, db); err != nil {
+		return nil, err
+	}
+	rows, err := db.QueryContext(ctx, `SELECT name, value FROM analysis_parameters ORDER BY name`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var k, v string
+		rows.Scan(&k, &v)
+		rep.Manifest.Parameters[k] = v
+	}
+	rows.Close()
+	rows, err = db.QueryContext(ctx, `SELECT path, sha256, rows_read FROM load_files ORDER BY file_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f LedgerFile
+		rows.Scan(&f.Path, &f.SHA256, &f.Rows)
+		rep.Manifest.Ledger = append(rep.Manifest.Ledger, f)
+	}
+	return rep, rows.Err()
+}
+
+func run(ctx context.Context, db *store.DB, s Section, p Period) (Result, error) {
+	res := Result{Section: s}
+	rows, err := db.QueryContext(ctx, s.SQL, bind(s.SQL, p)...)
+	if err != nil {
+		return res, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		vals := make([]any, len(s.Columns))
+		ptrs := make([]any, len(vals))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return res, err
+		}
+		res.Rows = append(res.Rows, vals)
+		res.Hidden = append(res.Hidden, make([]bool, len(vals)))
+	}
+	return res, rows.Err()
+}
+
+// number reads a value as a float; ok is false for NULL and text.
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case float64:
+		return x, true
+	case uint64:
+		return float64(x), true
+	}
+	return 0, false
+}
+
+// hide applies small-count suppression to a section through pipeline/suppress.
+func hide(res *Result) (int, error) {
+	t := &suppress.Table{}
+	for _, c := range res.Columns {
+		col := suppress.Column{Name: c.Name, Kind: suppress.Other}
+		switch c.Kind {
+		case "count":
+			col.Kind = suppress.Count
+		case "rate":
+			col.Kind = suppress.Rate
+			col.From = [2]string{c.From[0], c.From[1]}
+		case "label":
+			col.Kind = suppress.Label
+		}
+		t.Columns = append(t.Columns, col)
+	}
+	totalCol := -1
+	for i, c := range res.Columns {
+		if c.Name == res.Suppress.Total.Column {
+			totalCol = i
+		}
+	}
+	for _, r := range res.Rows {
+		row := suppress.Row{}
+		if totalCol >= 0 {
+			row.Group = "all"
+			row.Total = fmt.Sprint(r[totalCol]) == res.Suppress.Total.Value
+		}
+		for _, v := range r {
+			f, ok := number(v)
+			row.Cells = append(row.Cells, suppress.Cell{Value: f, Null: !ok})
+		}
+		t.Rows = append(t.Rows, row)
+	}
+	n, err := suppress.Apply(t)
+	if err != nil {
+		return 0, err
+	}
+	for i, row := range t.Rows {
+		for j, c := range row.Cells {
+			res.Hidden[i][j] = c.Suppressed
+		}
+	}
+	return n, nil
+}
+
+// Target is the goal of a measure.
+type Target struct {
+	Target    float64 `yaml:"target"`
+	Direction string  `yaml:"direction"` // higher (default) or lower is better
+}
+
+// Targets is the targets file: per measure, and per program over them.
+type Targets struct {
+	Measures map[string]Target            `yaml:"measures"`
+	Programs map[string]map[string]Target `yaml:"programs"`
+}
+
+// LoadTargets reads a targets file.
+func LoadTargets(path string) (Targets, error) {
+	var t Targets
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return t, err
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil {
+		return t, fmt.Errorf("%s: %v; the format is in the README", path, err)
+	}
+	for name, m := range t.Measures {
+		if m.Direction != "" && m.Direction != "higher" && m.Direction != "lower" {
+			return t, fmt.Errorf("%s: measures.%s.direction %q: use higher or lower", path, name, m.Direction)
+		}
+	}
+	return t, nil
+}
+
+// definitions are the measure definitions printed for accreditors.
+func definitions() map[string]string {
+	return map[string]string{
+		"admissions":                "Episodes admitted in the quarter.",
+		"discharges":                "Episodes discharged in the quarter.",
+		"census":                    "Episodes in treatment at any time in the quarter.",
+		"completion_rate":           "Episodes discharged as completed / all episodes discharged in the quarter.",
+		"retention_30":              "Kaplan-Meier probability of not having dropped out by day 30, episodes admitted in the quarter at least 30 days before the cutoff; completion and transfer censor.",
+		"retention_60":              "As retention_30, at day 60.",
+		"retention_90":              "As retention_30, at day 90.",
+		"attendance_rate":           "Sessions attended / sessions attended, missed or cancelled by the patient, sessions in the quarter.",
+		"initiation":                "Episodes with an attended session on days 0-13 / episodes admitted in the quarter at least 14 days before the cutoff (after HEDIS IET).",
+		"engagement":                "Episodes with 2 further attended sessions within 34 days of initiation / episodes admitted in the quarter at least 48 days before the cutoff.",
+		"relapse_rate":              "Episodes discharged in the quarter that relapsed under the default definition / episodes discharged in the quarter.",
+		"readmission_30":            "Episodes discharged in the quarter followed by a new admission within 30 days / episodes discharged in the quarter at least 30 days before the cutoff.",
+		"readmission_90":            "As readmission_30, within 90 days.",
+		"phq9_reliable_improvement": "Episodes discharged in the quarter whose PHQ-9 fell by 6 points or more from baseline / those with a baseline and a later score.",
+		"gad7_reliable_improvement": "Episodes discharged in the quarter whose GAD-7 fell by 4 points or more from baseline / those with a baseline and a later score.",
+	}
+}
+
+func (rep *Report) measures(ctx context.Context, db *store.DB, p Period, opt Options) error {
+	var targets Targets
+	if opt.Targets != "" {
+		var err error
+		if targets, err = LoadTargets(opt.Targets); err != nil {
+			return err
+		}
+	}
+	rows, err := db.QueryContext(ctx, `
+		SELECT k.measure, k.numerator, k.denominator, k.rate, k.lower, k.upper, p.rate
+		FROM kpis k LEFT JOIN kpis p ON p.program_id = k.program_id AND p.measure = k.measure AND p.period = ?
+		WHERE k.program_id = ? AND k.period = ?
+		ORDER BY k.measure`, p.Prior, p.Program, p.Label)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	defs := definitions()
+	for rows.Next() {
+		var m Measure
+		if err := rows.Scan(&m.Measure, &m.Numerator, &m.Denominator, &m.Rate, &m.Lower, &m.Upper, &m.Prior); err != nil {
+			return err
+		}
+		m.Definition = defs[m.Measure]
+		t, ok := targets.Measures[m.Measure]
+		if pt, pok := targets.Programs[p.Program][m.Measure]; pok {
+			t, ok = pt, true
+		}
+		if opt.Audience == "external" {
+			num, nok := number(m.Numerator)
+			den, dok := number(m.Denominator)
+			if (nok && num >= suppress.Min && num <= suppress.Max) || (dok && den >= suppress.Min && den <= suppress.Max) ||
+				(nok && dok && den-num >= suppress.Min && den-num <= suppress.Max) {
+				m.Hidden = true
+			}
+		}
+		if ok {
+			m.Target = t.Target
+			if r, rok := number(m.Rate); rok && !m.Hidden {
+				met := r >= t.Target
+				if t.Direction == "lower" {
+					met = r <= t.Target
+				}
+				m.Met = map[bool]string{true: "yes", false: "no"}[met]
+			}
+		}
+		rep.Measures = append(rep.Measures, m)
+	}
+	return rows.Err()
+}

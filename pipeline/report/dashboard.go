@@ -1,0 +1,185 @@
+// Package report is the reports stage of the data flow: it reads the report sections
+// defined in dashboards/, runs their SQL against the model tables, suppresses small
+// counts once for an external audience, and renders the result as one self-contained
+// HTML page (ECharts inlined) and one Excel workbook, with a manifest.
+package report
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"slices"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+)
+
+// Section is one report section, as defined by a YAML file in dashboards/.
+type Section struct {
+	File        string   `yaml:"-"`
+	Title       string   `yaml:"title"`
+	Description string   `yaml:"description"`
+	Sheet       string   `yaml:"sheet"`
+	Chart       Chart    `yaml:"chart"`
+	SQL         string   `yaml:"sql"`
+	Columns     []Column `yaml:"columns"`
+	Suppress    struct {
+		Total struct {
+			Column string `yaml:"column"`
+			Value  string `yaml:"value"`
+		} `yaml:"total"`
+	} `yaml:"suppress"`
+}
+
+// Chart says how a section is drawn; the fields name columns of the section.
+type Chart struct {
+	Type       string `yaml:"type"`
+	X          string `yaml:"x"`
+	Y          string `yaml:"y"`
+	Series     string `yaml:"series"`
+	Label      string `yaml:"label"`
+	Value      string `yaml:"value"`
+	Lower      string `yaml:"lower"`
+	Upper      string `yaml:"upper"`
+	LowerOuter string `yaml:"lower_outer"`
+	UpperOuter string `yaml:"upper_outer"`
+}
+
+// Column is one column of a section's table.
+type Column struct {
+	Name   string   `yaml:"name"`
+	Label  string   `yaml:"label"`
+	Kind   string   `yaml:"kind"`   // label, count, rate, number
+	Format string   `yaml:"format"` // percent, or an Excel number format such as 0.00
+	From   []string `yaml:"from"`   // for a rate: its numerator and denominator columns
+}
+
+// ChartTypes are the chart types a section may use.
+func ChartTypes() []string {
+	return []string{"kpi_tiles", "line", "bar_error", "km", "forest", "funnel", "table"}
+}
+
+// LoadSections reads every section file of fsys in name order and checks it: the
+// fields it must have, the chart type, that every column a chart or rate names is a
+// column of the section, and, against db, that its SQL runs and returns exactly the
+// columns it lists. Errors name the file and the field.
+func LoadSections(ctx context.Context, fsys fs.FS, db *store.DB) ([]Section, error) {
+	names, err := fs.Glob(fsys, "*.yaml")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var out []Section
+	for _, name := range names {
+		b, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, err
+		}
+		var s Section
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		dec.KnownFields(true)
+		if err := dec.Decode(&s); err != nil {
+			return nil, fmt.Errorf("dashboards/%s: %v", name, err)
+		}
+		s.File = name
+		if err := s.check(); err != nil {
+			return nil, fmt.Errorf("dashboards/%s: %w", name, err)
+		}
+		if db != nil {
+			if err := s.checkSQL(ctx, db); err != nil {
+				return nil, fmt.Errorf("dashboards/%s: field sql: %w", name, err)
+			}
+		}
+		out = append(out, s)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no report sections (*.yaml) found")
+	}
+	return out, nil
+}
+
+func (s Section) check() error {
+	for field, v := range map[string]string{"title": s.Title, "sheet": s.Sheet, "sql": s.SQL, "chart.type": s.Chart.Type} {
+		if strings.TrimSpace(v) == "" {
+			return fmt.Errorf("field %s is missing", field)
+		}
+	}
+	if !slices.Contains(ChartTypes(), s.Chart.Type) {
+		return fmt.Errorf("field chart.type: %q is not a chart type; use one of %s", s.Chart.Type, strings.Join(ChartTypes(), ", "))
+	}
+	if len(s.Sheet) > 31 || strings.ContainsAny(s.Sheet, `:\/?*[]`) {
+		return fmt.Errorf("field sheet: %q is not a valid sheet name (at most 31 characters, none of : \\ / ? * [ ])", s.Sheet)
+	}
+	if len(s.Columns) == 0 {
+		return fmt.Errorf("field columns is missing")
+	}
+	cols := map[string]Column{}
+	for i, c := range s.Columns {
+		if c.Name == "" {
+			return fmt.Errorf("field columns[%d].name is missing", i)
+		}
+		if !slices.Contains([]string{"label", "count", "rate", "number"}, c.Kind) {
+			return fmt.Errorf("field columns[%d].kind: %q; use label, count, rate or number", i, c.Kind)
+		}
+		cols[c.Name] = c
+	}
+	for i, c := range s.Columns {
+		if c.Kind == "rate" {
+			if len(c.From) != 2 {
+				return fmt.Errorf("field columns[%d].from: a rate names its numerator and denominator columns", i)
+			}
+			for _, f := range c.From {
+				if cols[f].Kind != "count" {
+					return fmt.Errorf("field columns[%d].from: %q is not a count column of this section", i, f)
+				}
+			}
+		}
+	}
+	ch := s.Chart
+	for field, v := range map[string]string{"chart.x": ch.X, "chart.y": ch.Y, "chart.series": ch.Series, "chart.label": ch.Label,
+		"chart.value": ch.Value, "chart.lower": ch.Lower, "chart.upper": ch.Upper, "chart.lower_outer": ch.LowerOuter, "chart.upper_outer": ch.UpperOuter} {
+		if _, ok := cols[v]; v != "" && !ok {
+			return fmt.Errorf("field %s: %q is not a column of this section", field, v)
+		}
+	}
+	need := map[string][]string{
+		"kpi_tiles": {ch.Label, ch.Value}, "line": {ch.X, ch.Y, ch.Series}, "bar_error": {ch.X, ch.Y, ch.Lower, ch.Upper},
+		"km": {ch.X, ch.Y, ch.Series}, "forest": {ch.Label, ch.Y, ch.Lower, ch.Upper}, "funnel": {ch.X, ch.Y, ch.Label, ch.Lower, ch.Upper},
+	}[ch.Type]
+	for _, v := range need {
+		if v == "" {
+			return fmt.Errorf("field chart: a %s chart needs the columns it draws (see the other sections)", ch.Type)
+		}
+	}
+	if t := s.Suppress.Total.Column; t != "" {
+		if _, ok := cols[t]; !ok {
+			return fmt.Errorf("field suppress.total.column: %q is not a column of this section", t)
+		}
+	}
+	return nil
+}
+
+// checkSQL runs the section's SQL with no rows and compares its columns.
+func (s Section) checkSQL(ctx context.Context, db *store.DB) error {
+	rows, err := db.QueryContext(ctx, "SELECT * FROM ("+s.SQL+") LIMIT 0", bind(s.SQL, Period{Label: "2000Q1", Prior: "1999Q4", Program: "ALL"})...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	got, err := rows.Columns()
+	if err != nil {
+		return err
+	}
+	var want []string
+	for _, c := range s.Columns {
+		want = append(want, c.Name)
+	}
+	if !slices.Equal(got, want) {
+		return fmt.Errorf("returns the columns %s but the section lists %s", strings.Join(got, ", "), strings.Join(want, ", "))
+	}
+	return nil
+}

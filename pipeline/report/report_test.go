@@ -1,0 +1,151 @@
+package report
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/iop-outcomes/outcomes/dashboards"
+	"github.com/iop-outcomes/outcomes/pipeline/ingest"
+	"github.com/iop-outcomes/outcomes/pipeline/models"
+	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+	"github.com/iop-outcomes/outcomes/pipeline/suppress"
+)
+
+// sampleDB loads the sample data with models and opens it read-only.
+func sampleDB(t *testing.T) *store.DB {
+	t.Helper()
+	t.Setenv(pseudo.EnvKey, "")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "outcomes.duckdb")
+	_, err := ingest.Run(context.Background(), store.Config{Path: path}, []string{"../../sample-data/synthetic"}, ingest.Options{
+		MaxRejectRate: 0.1, KeyFile: filepath.Join(dir, "site.key"),
+		Then: func(ctx context.Context, d *store.DB) error {
+			conn, err := d.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_, err = models.Rebuild(ctx, conn, models.DefaultParams(), nil)
+			return err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), store.Config{Path: path, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func TestSectionsLoadAndCheckAgainstTheDatabase(t *testing.T) {
+	db := sampleDB(t)
+	sections, err := LoadSections(context.Background(), dashboards.FS, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir("../../dashboards")
+	yamls := 0
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".yaml") {
+			yamls++
+		}
+	}
+	if len(sections) != yamls {
+		t.Errorf("%d sections from %d files", len(sections), yamls)
+	}
+}
+
+func TestSectionErrorsNameFileAndField(t *testing.T) {
+	db := sampleDB(t)
+	good := `title: T
+sheet: S
+chart: {type: table}
+sql: SELECT program_id FROM programs
+columns:
+  - {name: program_id, label: Program, kind: label}
+`
+	tests := map[string]string{
+		strings.Replace(good, "type: table", "type: pie", 1):                             "chart.type",
+		strings.Replace(good, "sheet: S", "sheet: 'a/b'", 1):                             "field sheet",
+		strings.Replace(good, "title: T\n", "", 1):                                       "field title",
+		strings.Replace(good, "kind: label", "kind: money", 1):                           "columns[0].kind",
+		strings.Replace(good, "FROM programs", "FROM no_such_table", 1):                  "field sql",
+		strings.Replace(good, "SELECT program_id", "SELECT program_id, name", 1):         "field sql",
+		strings.Replace(good, "chart: {type: table}", "chart: {type: line, x: nope}", 1): "chart.x",
+		good + "colour: red\n": "colour",
+	}
+	for body, want := range tests {
+		fsys := fstest.MapFS{"09_bad.yaml": {Data: []byte(body)}}
+		_, err := LoadSections(context.Background(), fsys, db)
+		if err == nil || !strings.Contains(err.Error(), "dashboards/09_bad.yaml") || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: error %v; want one naming the file and %s", body, err, want)
+		}
+	}
+}
+
+// TestExternalReportHidesSmallCounts builds the external report of the sample data
+// and checks every section: no count from 1 to 10 shown, and nothing hidden that the
+// shown cells give back.
+func TestExternalReportHidesSmallCounts(t *testing.T) {
+	db := sampleDB(t)
+	rep, err := Build(context.Background(), db, Options{Audience: "external"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Manifest.Suppressed == 0 || rep.Manifest.Period != "2026Q3" || len(rep.Manifest.Ledger) != 10 {
+		t.Errorf("manifest %+v", rep.Manifest)
+	}
+	for _, s := range rep.Sections {
+		t.Run(s.File, func(t *testing.T) {
+			tab := &suppress.Table{}
+			for _, c := range s.Columns {
+				kind := map[string]suppress.Kind{"count": suppress.Count, "rate": suppress.Rate, "label": suppress.Label}[c.Kind]
+				if c.Kind == "number" {
+					kind = suppress.Other
+				}
+				col := suppress.Column{Name: c.Name, Kind: kind}
+				if c.Kind == "rate" {
+					col.From = [2]string{c.From[0], c.From[1]}
+				}
+				tab.Columns = append(tab.Columns, col)
+			}
+			for i, r := range s.Rows {
+				row := suppress.Row{}
+				if s.Suppress.Total.Column != "" {
+					row.Group = "all"
+					for j, c := range s.Columns {
+						if c.Name == s.Suppress.Total.Column && r[j] == s.Suppress.Total.Value {
+							row.Total = true
+						}
+					}
+				}
+				for j, v := range r {
+					f, ok := number(v)
+					row.Cells = append(row.Cells, suppress.Cell{Value: f, Null: !ok, Suppressed: s.Hidden[i][j]})
+					if s.Columns[j].Kind == "count" && ok && !s.Hidden[i][j] && f >= 1 && f <= 10 {
+						t.Errorf("row %d shows the count %s = %v", i, s.Columns[j].Name, f)
+					}
+				}
+				tab.Rows = append(tab.Rows, row)
+			}
+			if d := suppress.Derivable(tab); len(d) > 0 {
+				t.Errorf("hidden cells can be recomputed: %v", d)
+			}
+		})
+	}
+	internal, err := Build(context.Background(), db, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if internal.Manifest.Suppressed != 0 {
+		t.Errorf("the internal report suppressed %d cells", internal.Manifest.Suppressed)
+	}
+}

@@ -1,5 +1,6 @@
 // Command report reads the outcomes database and reports on it.
 //
+//	report [--db FILE] [--out DIR] [--period Q] [--program ID] [--audience A] [--targets FILE]
 //	report ledger [--db FILE]                  what was loaded, from which files, and what was rejected
 //	report query [--db FILE] [--format F] [--out FILE] (SQL | -f FILE.sql)
 //	report dictionary [--db FILE] [--out FILE] the data dictionary, as Markdown
@@ -38,6 +39,8 @@ var errUsage = errors.New("usage")
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
+  report [--db FILE] [--out DIR] [--period 2026Q3] [--program ID] [--audience internal|external] [--targets FILE]
+                                               the quarterly report: report.html, report.xlsx, manifest.json
   report ledger [--db FILE]                    files loaded, row accounting and rejects by reason
   report query [--db FILE] [--format table|csv|json|xlsx|parquet|arrow] [--out FILE] (SQL | -f FILE.sql)
                                                run SQL on a read-only connection
@@ -48,9 +51,8 @@ func usage(w io.Writer) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		usage(stderr)
-		return errUsage
+	if len(args) == 0 || args[0] == "" || args[0][0] == '-' {
+		return runReport(ctx, args, stdout, stderr)
 	}
 	switch args[0] {
 	case "ledger":

@@ -67,7 +67,7 @@ func norm(rows []string) []string {
 	return out
 }
 
-func report(t *testing.T, args ...string) (string, error) {
+func runCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	err := run(context.Background(), args, &out, &errOut)
@@ -107,7 +107,7 @@ func TestQueryFormatsReadBack(t *testing.T) {
 
 	t.Run("parquet", func(t *testing.T) {
 		out := filepath.Join(dir, "r.parquet")
-		if _, err := report(t, "query", "--db", db, "--format", "parquet", "--out", out, wantQuery); err != nil {
+		if _, err := runCLI(t, "query", "--db", db, "--format", "parquet", "--out", out, wantQuery); err != nil {
 			t.Fatal(err)
 		}
 		var got []string
@@ -128,7 +128,7 @@ func TestQueryFormatsReadBack(t *testing.T) {
 
 	t.Run("arrow", func(t *testing.T) {
 		out := filepath.Join(dir, "r.arrow")
-		if _, err := report(t, "query", "--db", db, "--format", "arrow", "--out", out, wantQuery); err != nil {
+		if _, err := runCLI(t, "query", "--db", db, "--format", "arrow", "--out", out, wantQuery); err != nil {
 			t.Fatal(err)
 		}
 		f, err := os.Open(out)
@@ -176,7 +176,7 @@ func TestQueryFormatsReadBack(t *testing.T) {
 
 	t.Run("xlsx", func(t *testing.T) {
 		out := filepath.Join(dir, "r.xlsx")
-		if _, err := report(t, "query", "--db", db, "--format", "xlsx", "--out", out, wantQuery); err != nil {
+		if _, err := runCLI(t, "query", "--db", db, "--format", "xlsx", "--out", out, wantQuery); err != nil {
 			t.Fatal(err)
 		}
 		f, err := excelize.OpenFile(out)
@@ -200,7 +200,7 @@ func TestQueryFormatsReadBack(t *testing.T) {
 	})
 
 	t.Run("json and csv", func(t *testing.T) {
-		out, err := report(t, "query", "--db", db, "--format", "json", wantQuery)
+		out, err := runCLI(t, "query", "--db", db, "--format", "json", wantQuery)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -208,7 +208,7 @@ func TestQueryFormatsReadBack(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &objs); err != nil || len(objs) != len(want) {
 			t.Fatalf("json: %d objects (%v)", len(objs), err)
 		}
-		out, err = report(t, "query", "--db", db, "--format", "csv", wantQuery)
+		out, err = runCLI(t, "query", "--db", db, "--format", "csv", wantQuery)
 		if err != nil || strings.Count(out, "\n") != len(want)+1 {
 			t.Fatalf("csv: %d lines (%v)", strings.Count(out, "\n"), err)
 		}
@@ -222,7 +222,7 @@ func TestQueryCannotChangeData(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sql := range []string{"DROP TABLE sessions", "INSERT INTO programs SELECT * FROM programs", "DELETE FROM rejects", "UPDATE sessions SET status = 'attended'"} {
-		_, err := report(t, "query", "--db", db, sql)
+		_, err := runCLI(t, "query", "--db", db, sql)
 		if err == nil || !strings.Contains(err.Error(), "read-only") || !strings.Contains(err.Error(), "etl") {
 			t.Errorf("%s: %v; want a read-only refusal that says to use etl", sql, err)
 		}
@@ -237,7 +237,7 @@ func TestQueryCannotChangeData(t *testing.T) {
 // database's comments give (go test -update rewrites it).
 func TestDataDictionary(t *testing.T) {
 	db := sampleDB(t)
-	got, err := report(t, "dictionary", "--db", db)
+	got, err := runCLI(t, "dictionary", "--db", db)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestExtractIsDeidentified(t *testing.T) {
 		if offsets {
 			args = append(args, "--date-offsets")
 		}
-		if _, err := report(t, args...); err != nil {
+		if _, err := runCLI(t, args...); err != nil {
 			t.Fatal(err)
 		}
 		readme, err := os.ReadFile(filepath.Join(dir, "README.md"))

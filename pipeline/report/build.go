@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math/big"
 	"os"
 	"regexp"
 	"strconv"
@@ -224,10 +225,23 @@ func number(v any) (float64, bool) {
 		return float64(x), true
 	case int32:
 		return float64(x), true
-	case float64:
-		return x, true
+	case int16:
+		return float64(x), true
+	case int8:
+		return float64(x), true
+	case int:
+		return float64(x), true
 	case uint64:
 		return float64(x), true
+	case uint32:
+		return float64(x), true
+	case float64:
+		return x, true
+	case float32:
+		return float64(x), true
+	case *big.Int:
+		f, _ := new(big.Float).SetInt(x).Float64()
+		return f, true
 	}
 	return 0, false
 }

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/iop-outcomes/outcomes/pipeline/report"
+)
+
+// runReport is `report` itself: the quarterly report as report.html, report.xlsx and
+// manifest.json in a folder.
+func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := flag.NewFlagSet("report", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
+	out := fl.String("out", "out", "`folder` to write report.html, report.xlsx and manifest.json into")
+	var opt report.Options
+	fl.StringVar(&opt.Period, "period", "", "`quarter` to report, such as 2026Q3 (default: the quarter of the data cutoff)")
+	fl.StringVar(&opt.Program, "program", "", "program `id` to report on (default: all programs)")
+	fl.StringVar(&opt.Audience, "audience", "internal", "internal, or external to suppress small counts")
+	fl.StringVar(&opt.Targets, "targets", "", "targets `file` (YAML; see the README)")
+	fl.Usage = func() { usage(stderr); fmt.Fprintln(stderr, "\nFlags of report:"); fl.PrintDefaults() }
+	if ok, err := parse(fl, args); !ok {
+		return err
+	}
+	if fl.NArg() > 0 {
+		fl.Usage()
+		return errUsage
+	}
+	db, err := openReadOnly(ctx, *dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	rep, err := report.Build(ctx, db, opt)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*out, 0o700); err != nil {
+		return err
+	}
+	write := func(name string, render func(io.Writer) error) error {
+		var b bytes.Buffer
+		if err := render(&b); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return os.WriteFile(filepath.Join(*out, name), b.Bytes(), 0o600)
+	}
+	if err := write("report.html", func(w io.Writer) error { return report.RenderHTML(w, rep) }); err != nil {
+		return err
+	}
+	if err := write("report.xlsx", func(w io.Writer) error { return report.RenderXLSX(w, rep) }); err != nil {
+		return err
+	}
+	if err := write("manifest.json", func(w io.Writer) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep.Manifest)
+	}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Wrote report.html, report.xlsx and manifest.json to %s: quarter %s, program %s, audience %s",
+		*out, rep.Manifest.Period, rep.Manifest.Program, rep.Manifest.Audience)
+	if rep.Manifest.Suppressed > 0 {
+		fmt.Fprintf(stdout, ", %d cells suppressed", rep.Manifest.Suppressed)
+	}
+	fmt.Fprintln(stdout, ".")
+	return nil
+}

@@ -1,0 +1,333 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+)
+
+// echartsJS is Apache ECharts 5.6.0, inlined into every page (see assets/README.md).
+//
+//go:embed assets/echarts.min.js
+var echartsJS string
+
+// cellText formats a value for a person: percentages, numbers without noise, "*" for
+// a suppressed cell.
+func cellText(v any, c Column, hidden bool) string {
+	if hidden {
+		return "*"
+	}
+	if v == nil {
+		return ""
+	}
+	f, ok := number(v)
+	if !ok {
+		return fmt.Sprint(v)
+	}
+	switch {
+	case c.Format == "percent":
+		return fmt.Sprintf("%.1f%%", 100*f)
+	case c.Format == "0.00":
+		return fmt.Sprintf("%.2f", f)
+	case c.Format == "0.0000":
+		return fmt.Sprintf("%.4f", f)
+	case f == math.Trunc(f) && math.Abs(f) < 1e15:
+		return fmt.Sprintf("%.0f", f)
+	}
+	return fmt.Sprintf("%.3g", f)
+}
+
+// chartOptions builds the ECharts option of a section, from its ordered rows, so
+// that the same data always give the same page. Suppressed values are left out.
+func chartOptions(r Result) map[string]any {
+	col := map[string]int{}
+	for i, c := range r.Columns {
+		col[c.Name] = i
+	}
+	ch := r.Chart
+	val := func(row int, name string) any {
+		i := col[name]
+		if r.Hidden[row][i] {
+			return nil
+		}
+		if f, ok := number(r.Rows[row][i]); ok {
+			return f
+		}
+		if v := r.Rows[row][i]; v != nil {
+			return fmt.Sprint(v)
+		}
+		return nil
+	}
+	pct := map[string]any{"type": "value", "min": 0, "max": 1, "name": "share (1 = 100%)"}
+	base := map[string]any{
+		"animation": false,
+		"grid":      map[string]any{"left": 60, "right": 30, "top": 40, "bottom": 50},
+		"tooltip":   map[string]any{"trigger": "item"},
+	}
+	switch ch.Type {
+	case "line", "km":
+		var names []string
+		data := map[string][][]any{}
+		var xs []string
+		seenX := map[string]bool{}
+		for i := range r.Rows {
+			s := fmt.Sprint(r.Rows[i][col[ch.Series]])
+			if _, ok := data[s]; !ok {
+				names = append(names, s)
+			}
+			x := val(i, ch.X)
+			data[s] = append(data[s], []any{x, val(i, ch.Y)})
+			if k := fmt.Sprint(x); !seenX[k] {
+				seenX[k] = true
+				xs = append(xs, k)
+			}
+		}
+		var series []map[string]any
+		for _, n := range names {
+			s := map[string]any{"name": n, "type": "line", "data": data[n], "showSymbol": ch.Type == "line", "connectNulls": false}
+			if ch.Type == "km" {
+				s["step"] = "end"
+			}
+			series = append(series, s)
+		}
+		if ch.Type == "km" && ch.Lower != "" {
+			for _, n := range names {
+				for _, lim := range []string{ch.Lower, ch.Upper} {
+					var d [][]any
+					for i := range r.Rows {
+						if fmt.Sprint(r.Rows[i][col[ch.Series]]) == n {
+							d = append(d, []any{val(i, ch.X), val(i, lim)})
+						}
+					}
+					series = append(series, map[string]any{"name": n, "type": "line", "step": "end", "data": d, "showSymbol": false,
+						"lineStyle": map[string]any{"type": "dashed", "width": 1, "opacity": 0.5}})
+				}
+			}
+		}
+		x := map[string]any{"type": "category", "data": xs}
+		if ch.Type == "km" {
+			x = map[string]any{"type": "value", "name": "days from admission", "nameLocation": "middle", "nameGap": 28}
+		}
+		base["xAxis"] = x
+		base["yAxis"] = pct
+		base["legend"] = map[string]any{"data": names, "top": 5}
+		base["series"] = series
+	case "bar_error":
+		var cats []string
+		var bars []any
+		var whiskers [][]any
+		for i := range r.Rows {
+			cats = append(cats, fmt.Sprint(r.Rows[i][col[ch.X]]))
+			y, lo, hi := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
+			bars = append(bars, y)
+			if y == nil || lo == nil || hi == nil {
+				whiskers = append(whiskers, nil)
+			} else {
+				whiskers = append(whiskers, []any{lo, y, y, y, hi})
+			}
+		}
+		base["xAxis"] = map[string]any{"type": "category", "data": cats}
+		base["yAxis"] = pct
+		base["series"] = []map[string]any{
+			{"type": "bar", "data": bars, "barMaxWidth": 60},
+			{"type": "boxplot", "data": whiskers, "boxWidth": []int{1, 1}, "itemStyle": map[string]any{"color": "#333", "borderColor": "#333"}},
+		}
+	case "forest":
+		var cats []string
+		var points [][]any
+		var whiskers [][]any
+		for i := range r.Rows {
+			label := fmt.Sprint(r.Rows[i][col[ch.Label]])
+			cats = append(cats, label)
+			y, lo, hi := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
+			points = append(points, []any{y, label})
+			if y == nil || lo == nil || hi == nil {
+				whiskers = append(whiskers, nil)
+			} else {
+				whiskers = append(whiskers, []any{lo, y, y, y, hi})
+			}
+		}
+		base["grid"] = map[string]any{"left": 200, "right": 30, "top": 30, "bottom": 50}
+		base["yAxis"] = map[string]any{"type": "category", "data": cats, "inverse": true}
+		base["xAxis"] = map[string]any{"type": "log", "name": "ratio per additional weekly session", "nameLocation": "middle", "nameGap": 28}
+		base["series"] = []map[string]any{
+			{"type": "boxplot", "layout": "horizontal", "data": whiskers, "boxWidth": []int{1, 1}, "itemStyle": map[string]any{"color": "#333", "borderColor": "#333"}},
+			{"type": "scatter", "data": points, "symbolSize": 10,
+				"markLine": map[string]any{"silent": true, "symbol": "none", "data": []map[string]any{{"xAxis": 1}}}},
+		}
+	case "funnel":
+		var points [][]any
+		p0, maxN := math.NaN(), 1.0
+		for i := range r.Rows {
+			label := fmt.Sprint(r.Rows[i][col[ch.Label]])
+			n, y := val(i, ch.X), val(i, ch.Y)
+			if label == r.Suppress.Total.Value {
+				if f, ok := y.(float64); ok {
+					p0 = f
+				}
+				continue
+			}
+			nf, nok := n.(float64)
+			if !nok || y == nil {
+				continue
+			}
+			points = append(points, []any{nf, y, label})
+			maxN = math.Max(maxN, nf)
+		}
+		series := []map[string]any{{"type": "scatter", "data": points, "symbolSize": 12,
+			"label": map[string]any{"show": true, "formatter": "{@[2]}", "position": "right"}}}
+		if !math.IsNaN(p0) {
+			for _, z := range []struct {
+				name string
+				z    float64
+				dash string
+			}{{"95% limits", 1.959964, "dashed"}, {"99.8% limits", 3.090232, "dotted"}} {
+				var lo, hi [][]any
+				for k := 1; k <= 60; k++ {
+					n := maxN * 1.2 * float64(k) / 60
+					w := z.z * math.Sqrt(p0*(1-p0)/n)
+					lo = append(lo, []any{round4(n), round4(math.Max(0, p0-w))})
+					hi = append(hi, []any{round4(n), round4(math.Min(1, p0+w))})
+				}
+				for _, d := range [][][]any{lo, hi} {
+					series = append(series, map[string]any{"name": z.name, "type": "line", "data": d, "showSymbol": false,
+						"lineStyle": map[string]any{"type": z.dash, "width": 1}})
+				}
+			}
+			series = append(series, map[string]any{"name": "all programs", "type": "line", "showSymbol": false,
+				"data": [][]any{{0, round4(p0)}, {round4(maxN * 1.2), round4(p0)}}})
+		}
+		base["xAxis"] = map[string]any{"type": "value", "name": "episodes in the denominator", "nameLocation": "middle", "nameGap": 28}
+		base["yAxis"] = pct
+		base["series"] = series
+	default:
+		return nil
+	}
+	return base
+}
+
+func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+
+// htmlSection is what the page template needs of a section.
+type htmlSection struct {
+	ID, Title, Description string
+	Tiles                  []tile
+	Header                 []string
+	Rows                   [][]htmlCell
+	Options                map[string]any
+	Suppressed             bool
+}
+
+type htmlCell struct {
+	Text    string
+	Numeric bool
+}
+
+type tile struct{ Label, Value, Sub string }
+
+// RenderHTML writes the report as one self-contained page: ECharts is inlined and
+// nothing is fetched; every value from the data is escaped by html/template.
+func RenderHTML(w io.Writer, rep *Report) error {
+	var sections []htmlSection
+	for _, r := range rep.Sections {
+		hs := htmlSection{ID: "chart-" + strings.TrimSuffix(r.File, ".yaml"), Title: r.Title, Description: r.Description}
+		for _, c := range r.Columns {
+			hs.Header = append(hs.Header, c.Label)
+		}
+		for i, row := range r.Rows {
+			var cells []htmlCell
+			for j, v := range row {
+				_, num := number(v)
+				cells = append(cells, htmlCell{Text: cellText(v, r.Columns[j], r.Hidden[i][j]), Numeric: num})
+				hs.Suppressed = hs.Suppressed || r.Hidden[i][j]
+			}
+			hs.Rows = append(hs.Rows, cells)
+		}
+		if r.Chart.Type == "kpi_tiles" {
+			col := map[string]int{}
+			for i, c := range r.Columns {
+				col[c.Name] = i
+			}
+			for i, row := range r.Rows {
+				t := tile{Label: fmt.Sprint(row[col[r.Chart.Label]])}
+				t.Value = cellText(row[col[r.Chart.Value]], r.Columns[col[r.Chart.Value]], r.Hidden[i][col[r.Chart.Value]])
+				if j, ok := col["denominator"]; ok {
+					t.Sub = "of " + cellText(row[j], r.Columns[j], r.Hidden[i][j])
+				}
+				hs.Tiles = append(hs.Tiles, t)
+			}
+		} else {
+			hs.Options = chartOptions(r)
+		}
+		sections = append(sections, hs)
+	}
+	return pageTemplate().Execute(w, map[string]any{
+		"Manifest": rep.Manifest,
+		"Sections": sections,
+		"ECharts":  template.JS(echartsJS),
+	})
+}
+
+// pageTemplate is the page; html/template escapes every value from the data, in text,
+// attributes and the chart options alike.
+func pageTemplate() *template.Template {
+	return template.Must(template.New("page").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Quarterly outcomes report {{.Manifest.Period}}, {{.Manifest.Program}}</title>
+<style>
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1100px; padding: 16px 24px; color: #222; }
+header { border-bottom: 2px solid #2f5597; margin-bottom: 16px; }
+h1 { font-size: 1.6em; margin: 0 0 4px; }
+h2 { font-size: 1.25em; margin: 28px 0 4px; color: #2f5597; }
+.meta { color: #555; font-size: 0.9em; margin: 0 0 10px; }
+.chart { width: 100%; height: 380px; }
+.tiles { display: flex; flex-wrap: wrap; gap: 10px; }
+.tile { border: 1px solid #ccd; border-radius: 6px; padding: 10px 14px; min-width: 150px; }
+.tile .v { font-size: 1.6em; font-weight: 600; }
+.tile .l, .tile .s { font-size: 0.85em; color: #555; }
+table { border-collapse: collapse; font-size: 0.85em; margin-top: 8px; width: 100%; }
+th, td { border-bottom: 1px solid #ddd; padding: 3px 6px; text-align: left; vertical-align: top; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+th { background: #eef2f8; }
+details { margin-top: 6px; }
+.note { font-size: 0.85em; color: #555; }
+@media print {
+  body { max-width: none; padding: 0; }
+  section { break-inside: avoid; page-break-inside: avoid; }
+  .chart { break-inside: avoid; page-break-inside: avoid; height: 320px; }
+  details { display: block; }
+  details > summary { display: none; }
+}
+</style>
+<script>{{.ECharts}}</script>
+</head>
+<body>
+<header>
+<h1>Quarterly outcomes report</h1>
+<p class="meta">Quarter {{.Manifest.Period}} (prior {{.Manifest.Prior}}) · program {{.Manifest.Program}} · audience {{.Manifest.Audience}} · data as of {{.Manifest.DataAsOf}} · version {{.Manifest.Version}}{{if .Manifest.Suppressed}} · {{.Manifest.Suppressed}} cells suppressed (*){{end}}</p>
+</header>
+{{range .Sections}}<section>
+<h2>{{.Title}}</h2>
+<p class="note">{{.Description}}</p>
+{{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
+{{else if .Options}}<div class="chart" id="{{.ID}}"></div>
+{{end}}<details{{if not .Options}} open{{end}}><summary>Table</summary>
+<table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Numeric}} class="n"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{end}}</tbody></table></details>
+{{if .Suppressed}}<p class="note">* suppressed: a count from 1 to 10, or a value from which one could be worked out.</p>{{end}}
+</section>
+{{end}}
+<script>
+{{range .Sections}}{{if .Options}}echarts.init(document.getElementById({{.ID}}), null, {renderer: "canvas"}).setOption({{.Options}});
+{{end}}{{end}}</script>
+</body>
+</html>
+`))
+}

@@ -1,0 +1,250 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/google/go-cmp/cmp"
+	"github.com/xuri/excelize/v2"
+
+	"github.com/iop-outcomes/outcomes/pipeline/store"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func render(t *testing.T, db *store.DB, opt Options) (html, xlsx []byte, rep *Report) {
+	t.Helper()
+	rep, err := Build(context.Background(), db, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h, x bytes.Buffer
+	if err := RenderHTML(&h, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderXLSX(&x, rep); err != nil {
+		t.Fatal(err)
+	}
+	return h.Bytes(), x.Bytes(), rep
+}
+
+// withoutLibrary drops the inlined ECharts library from a page, for golden files.
+func withoutLibrary(page []byte) string {
+	return strings.Replace(string(page), echartsJS, "/* echarts.min.js */", 1)
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v; run go test ./pipeline/report -update", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s differs (-want +got); if the change is meant, run go test ./pipeline/report -update:\n%s", name, diff)
+	}
+}
+
+// sheets reads every sheet of a workbook as rows of text.
+func sheets(t *testing.T, xlsx []byte) map[string][][]string {
+	t.Helper()
+	f, err := excelize.OpenReader(bytes.NewReader(xlsx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][][]string{}
+	for _, s := range f.GetSheetList() {
+		rows, err := f.GetRows(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[s] = rows
+	}
+	return out
+}
+
+func TestGoldenReport(t *testing.T) {
+	db := sampleDB(t)
+	for _, audience := range []string{"internal", "external"} {
+		html, xlsx, _ := render(t, db, Options{Audience: audience})
+		golden(t, "report-"+audience+".html", withoutLibrary(html))
+		b, _ := json.MarshalIndent(sheets(t, xlsx), "", " ")
+		golden(t, "workbook-"+audience+".json", string(b)+"\n")
+		again, _, _ := render(t, db, Options{Audience: audience})
+		if !bytes.Equal(html, again) {
+			t.Errorf("%s: the same database and parameters gave different pages", audience)
+		}
+		if page := withoutLibrary(html); strings.Contains(page, "http://") || strings.Contains(page, "https://") || regexp.MustCompile(`src=`).MatchString(page) {
+			t.Errorf("%s: the page refers to a network address", audience)
+		}
+	}
+}
+
+// TestWorkbookMatchesTheDatabase reads the Measures sheet back and compares it with
+// the kpis table.
+func TestWorkbookMatchesTheDatabase(t *testing.T) {
+	db := sampleDB(t)
+	_, xlsx, rep := render(t, db, Options{})
+	rows := sheets(t, xlsx)["Measures"]
+	if len(rows) < 10 {
+		t.Fatalf("Measures sheet has %d rows", len(rows))
+	}
+	for _, r := range rows[1:] {
+		r = append(r, make([]string, 10)...)
+		var num, den string
+		if err := db.QueryRow(`SELECT CAST(numerator AS VARCHAR), coalesce(CAST(denominator AS VARCHAR), '') FROM kpis WHERE program_id = 'ALL' AND period = ? AND measure = ?`,
+			rep.Manifest.Period, r[0]).Scan(&num, &den); err != nil {
+			t.Fatalf("%s: %v", r[0], err)
+		}
+		if strings.ReplaceAll(r[2], ",", "") != num || strings.ReplaceAll(r[3], ",", "") != den {
+			t.Errorf("%s: workbook %s of %s, database %s of %s", r[0], r[2], r[3], num, den)
+		}
+	}
+}
+
+// TestWorkbookOpensInOpenpyxl opens the workbook with an independent reader
+// (python3-openpyxl, from Debian) and compares a sheet's cells.
+func TestWorkbookOpensInOpenpyxl(t *testing.T) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import openpyxl").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("python3-openpyxl is needed (.ci/run installs it): %v", err)
+		}
+		t.Skip("python3-openpyxl not installed")
+	}
+	db := sampleDB(t)
+	_, xlsx, _ := render(t, db, Options{Audience: "external"})
+	path := filepath.Join(t.TempDir(), "report.xlsx")
+	os.WriteFile(path, xlsx, 0o600)
+	out, err := exec.Command(py, "-c", `
+import json, sys, openpyxl
+wb = openpyxl.load_workbook(sys.argv[1])
+print(json.dumps({ws.title: [[("" if c is None else str(c)) for c in row] for row in ws.iter_rows(values_only=True)] for ws in wb.worksheets}))
+`, path).CombinedOutput()
+	if err != nil {
+		t.Fatalf("openpyxl could not read the workbook: %v\n%s", err, out)
+	}
+	var got map[string][][]string
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := sheets(t, xlsx)
+	for _, name := range []string{"Measures", "Methods", "Data dictionary"} {
+		if len(got[name]) != len(want[name]) || len(got[name]) < 2 {
+			t.Errorf("%s: openpyxl reads %d rows, excelize %d", name, len(got[name]), len(want[name]))
+			continue
+		}
+		if got[name][0][0] != want[name][0][0] {
+			t.Errorf("%s: first header %q vs %q", name, got[name][0][0], want[name][0][0])
+		}
+	}
+}
+
+// TestPageInChromium opens the page in headless Chromium with the network blocked:
+// every chart draws on its canvas, nothing is requested, the console has no error. A
+// screenshot is kept in testdata/artifacts.
+func TestPageInChromium(t *testing.T) {
+	browser := "/usr/bin/chromium"
+	if _, err := os.Stat(browser); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium is needed (.ci/run installs it): %v", err)
+		}
+		t.Skip("chromium not installed")
+	}
+	db := sampleDB(t)
+	html, _, _ := render(t, db, Options{})
+	page := filepath.Join(t.TempDir(), "report.html")
+	os.WriteFile(page, html, 0o600)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND"), chromedp.ProxyServer("127.0.0.1:9"),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancel()
+	ctx, cancel := chromedp.NewContext(actx)
+	defer cancel()
+	ctx, cancel = context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var requests, problems []string
+	chromedp.ListenTarget(ctx, func(ev any) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch e := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			if !strings.HasPrefix(e.Request.URL, "file://") && !strings.HasPrefix(e.Request.URL, "data:") {
+				requests = append(requests, e.Request.URL)
+			}
+		case *runtime.EventConsoleAPICalled:
+			if e.Type == runtime.APITypeError {
+				problems = append(problems, "console error")
+			}
+		case *runtime.EventExceptionThrown:
+			problems = append(problems, e.ExceptionDetails.Text)
+		}
+	})
+	var drawn []struct {
+		ID    string `json:"id"`
+		Inked int    `json:"inked"`
+	}
+	var shot []byte
+	err := chromedp.Run(ctx,
+		network.Enable(),
+		chromedp.Navigate("file://"+page),
+		chromedp.WaitReady("body"),
+		chromedp.Sleep(500*time.Millisecond),
+		chromedp.Evaluate(`Array.from(document.querySelectorAll('.chart')).map(div => {
+			const c = div.querySelector('canvas');
+			let inked = 0;
+			if (c) {
+				const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+				for (let i = 3; i < d.length; i += 4 * 7) { if (d[i] > 0) inked++; }
+			}
+			return {id: div.id, inked: inked};
+		})`, &drawn),
+		chromedp.FullScreenshot(&shot, 100),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll("testdata/artifacts", 0o755)
+	os.WriteFile("testdata/artifacts/report.png", shot, 0o644)
+	if len(drawn) < 4 {
+		t.Errorf("%d charts on the page, want at least 4", len(drawn))
+	}
+	for _, d := range drawn {
+		if d.Inked < 100 {
+			t.Errorf("chart %s drew %d sampled pixels: blank", d.ID, d.Inked)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(requests) > 0 {
+		t.Errorf("the page requested %v", requests)
+	}
+	if len(problems) > 0 {
+		t.Errorf("console: %v", problems)
+	}
+}

@@ -1,0 +1,325 @@
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// sheetStyles are the cell styles of the workbook.
+type sheetStyles struct {
+	header, percent, decimal, integer, text int
+}
+
+func newStyles(f *excelize.File) (sheetStyles, error) {
+	var s sheetStyles
+	var err error
+	mk := func(st *excelize.Style) int {
+		if err != nil {
+			return 0
+		}
+		var id int
+		id, err = f.NewStyle(st)
+		return id
+	}
+	s.header = mk(&excelize.Style{Font: &excelize.Font{Bold: true, Color: "FFFFFF"},
+		Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"2F5597"}}, Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
+	s.percent = mk(&excelize.Style{NumFmt: 10}) // 0.00%
+	s.decimal = mk(&excelize.Style{CustomNumFmt: strPtr("0.00")})
+	s.integer = mk(&excelize.Style{NumFmt: 3}) // #,##0
+	s.text = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: false}})
+	return s, err
+}
+
+func strPtr(s string) *string { return &s }
+
+// cellValue is what a workbook cell holds: numbers as numbers, text as text (never
+// a formula: excelize writes strings as strings), a suppressed cell as "*".
+func cellValue(v any, hidden bool) any {
+	if hidden {
+		return "*"
+	}
+	if f, ok := number(v); ok {
+		return f
+	}
+	if v == nil {
+		return nil
+	}
+	return fmt.Sprint(v)
+}
+
+// table writes a formatted table at the top left of a sheet: a styled, frozen header
+// row with a filter, number formats by column, and widths from the contents.
+func table(f *excelize.File, sheet string, st sheetStyles, header []string, formats []string, rows [][]any) error {
+	for j, h := range header {
+		cell, _ := excelize.CoordinatesToCellName(j+1, 1)
+		if err := f.SetCellValue(sheet, cell, h); err != nil {
+			return err
+		}
+	}
+	last, _ := excelize.CoordinatesToCellName(len(header), 1)
+	if err := f.SetCellStyle(sheet, "A1", last, st.header); err != nil {
+		return err
+	}
+	widths := make([]int, len(header))
+	for j, h := range header {
+		widths[j] = min(40, max(10, len(h)+2))
+	}
+	for i, row := range rows {
+		for j, v := range row {
+			cell, _ := excelize.CoordinatesToCellName(j+1, i+2)
+			if err := f.SetCellValue(sheet, cell, v); err != nil {
+				return err
+			}
+			style := st.text
+			if _, isNum := v.(float64); isNum {
+				switch formats[j] {
+				case "percent":
+					style = st.percent
+				case "0.00", "0.0000":
+					style = st.decimal
+				case "integer":
+					style = st.integer
+				}
+			}
+			if err := f.SetCellStyle(sheet, cell, cell, style); err != nil {
+				return err
+			}
+			if s, ok := v.(string); ok {
+				widths[j] = min(60, max(widths[j], len(s)+2))
+			}
+		}
+	}
+	for j, w := range widths {
+		col, _ := excelize.ColumnNumberToName(j + 1)
+		if err := f.SetColWidth(sheet, col, col, float64(w)); err != nil {
+			return err
+		}
+	}
+	if err := f.SetPanes(sheet, &excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft"}); err != nil {
+		return err
+	}
+	end, _ := excelize.CoordinatesToCellName(len(header), max(2, len(rows)+1))
+	return f.AutoFilter(sheet, "A1:"+end, nil)
+}
+
+// RenderXLSX writes the report as a workbook: a sheet per section with native charts
+// for the trends and the dose-response, a Measures sheet for accreditors, a Methods
+// sheet and a Data dictionary sheet. Report sheets hold aggregates (thousands of rows
+// at most); row-level output goes through report query, which streams and splits.
+func RenderXLSX(w io.Writer, rep *Report) error {
+	f := excelize.NewFile()
+	defer f.Close()
+	st, err := newStyles(f)
+	if err != nil {
+		return err
+	}
+	when, _ := time.Parse("2006-01-02T15:04:05Z", rep.Manifest.DataAsOf)
+	if err := f.SetDocProps(&excelize.DocProperties{Title: "Quarterly outcomes report " + rep.Manifest.Period,
+		Creator: "iop-outcomes " + rep.Manifest.Version, Created: when.Format(time.RFC3339), Modified: when.Format(time.RFC3339)}); err != nil {
+		return err
+	}
+	first := true
+	for _, r := range rep.Sections {
+		name := r.Sheet
+		if first {
+			if err := f.SetSheetName("Sheet1", name); err != nil {
+				return err
+			}
+			first = false
+		} else if _, err := f.NewSheet(name); err != nil {
+			return err
+		}
+		var header, formats []string
+		for _, c := range r.Columns {
+			header = append(header, c.Label)
+			format := c.Format
+			if c.Kind == "count" {
+				format = "integer"
+			}
+			formats = append(formats, format)
+		}
+		var rows [][]any
+		for i, row := range r.Rows {
+			var out []any
+			for j, v := range row {
+				out = append(out, cellValue(v, r.Hidden[i][j]))
+			}
+			rows = append(rows, out)
+		}
+		if err := table(f, name, st, header, formats, rows); err != nil {
+			return fmt.Errorf("sheet %s: %w", name, err)
+		}
+		if err := nativeChart(f, name, r, len(header)); err != nil {
+			return fmt.Errorf("sheet %s: chart: %w", name, err)
+		}
+	}
+	if err := measuresSheet(f, st, rep); err != nil {
+		return err
+	}
+	if err := methodsSheet(f, st, rep); err != nil {
+		return err
+	}
+	if err := dictionarySheet(f, st, rep); err != nil {
+		return err
+	}
+	f.SetActiveSheet(0)
+	return f.Write(w)
+}
+
+// nativeChart adds an Excel chart for line (trends) and bar_error (dose-response)
+// sections. A trend is drawn from a small wide table (quarters by measure) written
+// beside the section's own table.
+func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
+	col := map[string]int{}
+	for i, c := range r.Columns {
+		col[c.Name] = i
+	}
+	quote := "'" + strings.ReplaceAll(sheet, "'", "''") + "'"
+	switch r.Chart.Type {
+	case "line":
+		var xs, names []string
+		seenX, seenS := map[string]bool{}, map[string]bool{}
+		values := map[[2]string]any{}
+		for i, row := range r.Rows {
+			x, s := fmt.Sprint(row[col[r.Chart.X]]), fmt.Sprint(row[col[r.Chart.Series]])
+			if !seenX[x] {
+				seenX[x] = true
+				xs = append(xs, x)
+			}
+			if !seenS[s] {
+				seenS[s] = true
+				names = append(names, s)
+			}
+			values[[2]string{x, s}] = cellValue(row[col[r.Chart.Y]], r.Hidden[i][col[r.Chart.Y]])
+		}
+		sort.Strings(xs)
+		if len(xs) == 0 {
+			return nil
+		}
+		left := ncols + 2
+		at := func(c, row int) string { s, _ := excelize.CoordinatesToCellName(c, row); return s }
+		f.SetCellValue(sheet, at(left, 1), r.Chart.X)
+		for j, n := range names {
+			f.SetCellValue(sheet, at(left+1+j, 1), n)
+		}
+		for i, x := range xs {
+			f.SetCellValue(sheet, at(left, i+2), x)
+			for j, n := range names {
+				if v, ok := values[[2]string{x, n}].(float64); ok {
+					f.SetCellValue(sheet, at(left+1+j, i+2), v)
+				}
+			}
+		}
+		var series []excelize.ChartSeries
+		for j := range names {
+			series = append(series, excelize.ChartSeries{
+				Name:       quote + "!$" + colName(left+1+j) + "$1",
+				Categories: fmt.Sprintf("%s!$%s$2:$%s$%d", quote, colName(left), colName(left), len(xs)+1),
+				Values:     fmt.Sprintf("%s!$%s$2:$%s$%d", quote, colName(left+1+j), colName(left+1+j), len(xs)+1),
+			})
+		}
+		return f.AddChart(sheet, at(left, len(xs)+3), &excelize.Chart{Type: excelize.Line, Series: series,
+			Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 640, Height: 320}})
+	case "bar_error":
+		n := len(r.Rows)
+		if n == 0 {
+			return nil
+		}
+		return f.AddChart(sheet, colName(ncols+2)+"2", &excelize.Chart{Type: excelize.Col,
+			Series: []excelize.ChartSeries{{
+				Name:       quote + "!$" + colName(col[r.Chart.Y]+1) + "$1",
+				Categories: fmt.Sprintf("%s!$%s$2:$%s$%d", quote, colName(col[r.Chart.X]+1), colName(col[r.Chart.X]+1), n+1),
+				Values:     fmt.Sprintf("%s!$%s$2:$%s$%d", quote, colName(col[r.Chart.Y]+1), colName(col[r.Chart.Y]+1), n+1),
+			}},
+			Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 560, Height: 320}})
+	}
+	return nil
+}
+
+func colName(n int) string { s, _ := excelize.ColumnNumberToName(n); return s }
+
+func measuresSheet(f *excelize.File, st sheetStyles, rep *Report) error {
+	const name = "Measures"
+	if _, err := f.NewSheet(name); err != nil {
+		return err
+	}
+	header := []string{"Measure", "Definition", "Numerator", "Denominator", "Rate", "95% CI lower", "95% CI upper", "Target", "Met", "Prior period"}
+	formats := []string{"", "", "integer", "integer", "percent", "percent", "percent", "percent", "", "percent"}
+	var rows [][]any
+	for _, m := range rep.Measures {
+		rows = append(rows, []any{m.Measure, m.Definition, cellValue(m.Numerator, m.Hidden), cellValue(m.Denominator, m.Hidden),
+			cellValue(m.Rate, m.Hidden), cellValue(m.Lower, m.Hidden), cellValue(m.Upper, m.Hidden), cellValue(m.Target, false),
+			m.Met, cellValue(m.Prior, m.Hidden)})
+	}
+	return table(f, name, st, header, formats, rows)
+}
+
+func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
+	const name = "Methods"
+	if _, err := f.NewSheet(name); err != nil {
+		return err
+	}
+	m := rep.Manifest
+	rows := [][]any{
+		{"Report", "quarter", m.Period},
+		{"Report", "prior quarter", m.Prior},
+		{"Report", "program", m.Program},
+		{"Report", "audience", m.Audience},
+		{"Report", "data as of (last load)", m.DataAsOf},
+		{"Report", "tool version", m.Version},
+		{"Suppression", "rule", "external audience: every count from 1 to 10, every cell from which one could be worked out (the other rows and the total), and every rate on a hidden count, shown as *"},
+		{"Suppression", "cells suppressed", fmt.Sprint(m.Suppressed)},
+	}
+	var keys []string
+	for k := range m.Parameters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		rows = append(rows, []any{"Parameter", k, m.Parameters[k]})
+	}
+	defs := definitions()
+	var measures []string
+	for k := range defs {
+		measures = append(measures, k)
+	}
+	sort.Strings(measures)
+	for _, k := range measures {
+		rows = append(rows, []any{"Definition", k, defs[k]})
+	}
+	for _, s := range rep.Sections {
+		if s.Description != "" {
+			rows = append(rows, []any{"Section", s.Title, s.Description})
+		}
+	}
+	for _, l := range m.Ledger {
+		rows = append(rows, []any{"Ledger", l.Path, fmt.Sprintf("sha256 %s, %d rows read", l.SHA256, l.Rows)})
+	}
+	return table(f, name, st, []string{"Topic", "Item", "Value"}, []string{"", "", ""}, rows)
+}
+
+func dictionarySheet(f *excelize.File, st sheetStyles, rep *Report) error {
+	const name = "Data dictionary"
+	if _, err := f.NewSheet(name); err != nil {
+		return err
+	}
+	var tables []string
+	for t := range rep.Dictionary {
+		tables = append(tables, t)
+	}
+	sort.Strings(tables)
+	var rows [][]any
+	for _, t := range tables {
+		d := rep.Dictionary[t]
+		rows = append(rows, []any{t, "", "", d.Comment})
+		for _, c := range d.Columns {
+			rows = append(rows, []any{t, c.Name, c.Type, c.Comment})
+		}
+	}
+	return table(f, name, st, []string{"Table", "Column", "Type", "Description"}, []string{"", "", "", ""}, rows)
+}

@@ -25,7 +25,7 @@ func sampleDB(t *testing.T) *store.DB {
 	path := filepath.Join(dir, "outcomes.duckdb")
 	_, err := ingest.Run(context.Background(), store.Config{Path: path}, []string{"../../sample-data/synthetic"}, ingest.Options{
 		MaxRejectRate: 0.1, KeyFile: filepath.Join(dir, "site.key"),
-		Now:  func() time.Time { return time.Date(2026, 10, 2, 8, 30, 0, 0, time.UTC) },
+		Now: func() time.Time { return time.Date(2026, 10, 2, 8, 30, 0, 0, time.UTC) },
 		Then: func(ctx context.Context, d *store.DB) error {
 			conn, err := d.Conn(ctx)
 			if err != nil {

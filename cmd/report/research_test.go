@@ -221,11 +221,31 @@ func TestQueryCannotChangeData(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, sql := range []string{"DROP TABLE sessions", "INSERT INTO programs SELECT * FROM programs", "DELETE FROM rejects", "UPDATE sessions SET status = 'attended'"} {
+	victim := filepath.Join(t.TempDir(), "victim.txt")
+	os.WriteFile(victim, []byte("keep"), 0o600)
+	for _, sql := range []string{
+		"DROP TABLE sessions", "INSERT INTO programs SELECT * FROM programs", "DELETE FROM rejects",
+		"UPDATE sessions SET status = 'attended'",
+		"COPY (SELECT 1) TO '" + db + "'", "COPY (SELECT * FROM patients) TO '" + victim + "'",
+		"EXPORT DATABASE '" + filepath.Join(t.TempDir(), "dump") + "'",
+		"ATTACH '" + filepath.Join(t.TempDir(), "other.duckdb") + "' AS y", "CHECKPOINT", "SET threads = 1",
+		"CREATE TEMP TABLE x AS SELECT 1", "INSTALL httpfs",
+		"SELECT 1; DROP TABLE sessions", "SELECT 1; COPY (SELECT 1) TO '" + victim + "'",
+	} {
 		_, err := runCLI(t, "query", "--db", db, sql)
 		if err == nil || !strings.Contains(err.Error(), "read-only") || !strings.Contains(err.Error(), "etl") {
-			t.Errorf("%s: %v; want a read-only refusal that says to use etl", sql, err)
+			t.Errorf("%s: %v; want a refusal that says the database is read-only and to use etl", sql, err)
 		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Error("a query overwrote a file")
+	}
+	if _, err := os.Stat(filepath.Join(t.TempDir(), "dump")); err == nil {
+		t.Error("a query exported the database")
+	}
+	// One SELECT with a trailing comment works in every format, Parquet included.
+	if _, err := runCLI(t, "query", "--db", db, "--format", "parquet", "--out", filepath.Join(t.TempDir(), "c.parquet"), "SELECT 1 AS x -- a comment"); err != nil {
+		t.Errorf("a SELECT with a trailing comment to Parquet: %v", err)
 	}
 	after, _ := os.ReadFile(db)
 	if !bytes.Equal(before, after) {

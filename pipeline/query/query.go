@@ -23,6 +23,9 @@ func Formats() []string { return []string{"table", "csv", "json", "xlsx", "parqu
 // ErrReadOnly is returned for a statement that would change the database.
 var ErrReadOnly = errors.New("queries cannot change the database")
 
+// ErrNotQuery is returned for anything but one SELECT statement.
+var ErrNotQuery = errors.New("only one SELECT statement can run here")
+
 // Options says how to write a result.
 type Options struct {
 	Format string
@@ -46,6 +49,9 @@ func Run(ctx context.Context, db *store.DB, query string, opt Options) (int64, e
 	needsFile := opt.Format == "xlsx" || opt.Format == "parquet" || opt.Format == "arrow"
 	if needsFile && opt.Out == "" {
 		return 0, fmt.Errorf("format %s writes a file: name it with --out", opt.Format)
+	}
+	if err := onlyOneSelect(ctx, db, query); err != nil {
+		return 0, err
 	}
 	if opt.Format == "parquet" {
 		return parquet(ctx, db, query, opt.Out)
@@ -78,6 +84,30 @@ func Run(ctx context.Context, db *store.DB, query string, opt Options) (int64, e
 		return n, explain(err)
 	}
 	return n, explain(rows.Err())
+}
+
+// onlyOneSelect checks, without running anything, that query is exactly one SELECT
+// statement (WITH ... SELECT included): DuckDB's own parser serializes SELECT
+// statements only. A read-only connection still lets COPY, ATTACH, EXPORT, SET or
+// INSTALL write files or reach out, so nothing else may run.
+func onlyOneSelect(ctx context.Context, db *store.DB, query string) error {
+	var failed bool
+	var n int
+	// json_serialize_sql takes a constant only: the statement goes in as a string
+	// literal, its quotes doubled, which nothing inside it can end.
+	literal := "'" + strings.ReplaceAll(query, "'", "''") + "'"
+	if err := db.QueryRowContext(ctx, `
+		SELECT coalesce(CAST(json_extract(j, '$.error') AS BOOLEAN), true), coalesce(json_array_length(j, '$.statements'), 0)
+		FROM (SELECT json_serialize_sql(`+literal+`) AS j)`).Scan(&failed, &n); err != nil {
+		return fmt.Errorf("read the statement: %w", err)
+	}
+	if failed {
+		return fmt.Errorf("%w (SELECT or WITH ... SELECT; SHOW, DESCRIBE, PRAGMA, COPY, ATTACH, SET and changes are refused, or the SQL has a syntax error): the database is read-only for queries; change data with etl, and write files with --format and --out", ErrNotQuery)
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: the SQL holds %d statements; give one", ErrNotQuery, n)
+	}
+	return nil
 }
 
 // explain turns DuckDB's refusal to change a read-only database into ErrReadOnly with
@@ -134,7 +164,9 @@ func toWriter(opt Options, fn func(io.Writer) (int64, error)) (int64, error) {
 
 // parquet writes the result with DuckDB's own Parquet writer.
 func parquet(ctx context.Context, db *store.DB, query, out string) (int64, error) {
-	res, err := db.ExecContext(ctx, fmt.Sprintf("COPY (%s) TO '%s' (FORMAT parquet)", query, strings.ReplaceAll(out, "'", "''")))
+	// The statement was checked to be one SELECT; the line breaks keep a trailing
+	// comment from swallowing the closing parenthesis.
+	res, err := db.ExecContext(ctx, fmt.Sprintf("COPY (\n%s\n) TO '%s' (FORMAT parquet)", query, strings.ReplaceAll(out, "'", "''")))
 	if err != nil {
 		return 0, explain(err)
 	}

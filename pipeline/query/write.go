@@ -51,7 +51,16 @@ func Text(v any, typ string) string {
 // createFile creates an output file readable by its owner only: results come from
 // protected health information.
 func createFile(p string) (*os.File, error) {
-	return os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	// The mode of an existing file is not changed by opening it: restrict it too.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 func restrict(p string) error { return os.Chmod(p, 0o600) }

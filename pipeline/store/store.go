@@ -58,6 +58,10 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.ReadOnly {
 		q.Set("access_mode", "read_only")
 	}
+	// Nothing is ever downloaded: extensions are neither installed nor loaded on
+	// their own (the machines that hold patient data may have no network at all).
+	q.Set("autoinstall_known_extensions", "false")
+	q.Set("autoload_known_extensions", "false")
 	dsn := cfg.Path
 	if len(q) > 0 {
 		dsn += "?" + q.Encode()

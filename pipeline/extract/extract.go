@@ -72,8 +72,19 @@ func tables(offsets bool) []table {
 			SELECT k.episode_key, r.* EXCLUDE (episode_id)
 			FROM relapse_events r JOIN %s k USING (episode_id)
 			ORDER BY k.episode_key, r.definition, r.missing_policy`, keys), derived: derived},
-		{name: "analysis_parameters", source: "analysis_parameters", sql: `SELECT * FROM analysis_parameters ORDER BY name`},
+		{name: "analysis_parameters", source: "analysis_parameters", sql: parametersSQL(offsets)},
 	}
+}
+
+// parametersSQL lists the model parameters; with day offsets the cutoff is given as
+// its year only, since an active episode's length of stay counts to the cutoff and
+// would give its admission date back.
+func parametersSQL(offsets bool) string {
+	if !offsets {
+		return `SELECT * FROM analysis_parameters ORDER BY name`
+	}
+	return `SELECT name, CASE WHEN name = 'cutoff' THEN strftime(CAST(value AS DATE), '%Y') ELSE value END AS value, description
+		FROM analysis_parameters ORDER BY name`
 }
 
 // Run writes the extract into opt.Dir and returns the files written.
@@ -131,7 +142,7 @@ func Run(ctx context.Context, db *store.DB, opt Options) ([]string, error) {
 		}
 	}
 	readme.WriteString("\n## Parameters of the models\n\n| name | value | description |\n|---|---|---|\n")
-	rows, err := db.QueryContext(ctx, `SELECT name, value, description FROM analysis_parameters ORDER BY name`)
+	rows, err := db.QueryContext(ctx, parametersSQL(opt.DateOffsets))
 	if err != nil {
 		return files, err
 	}

@@ -145,19 +145,29 @@ func Apply(t *Table) (int, error) {
 					continue
 				}
 				totalHidden := t.Rows[total].Cells[c].Suppressed
-				// Exactly one unknown in total = sum(members) reveals it.
+				// The hidden members of a group with its total shown add up to the
+				// total minus the shown ones: that sum must be unknown (two or more
+				// hidden with the total hidden, or none) and never itself a small
+				// count. One unknown in total = sum(members) is revealed outright.
 				unknowns := len(hiddenMembers)
 				if totalHidden {
 					unknowns++
 				}
-				if unknowns != 1 {
+				hiddenSum := 0.0
+				for _, r := range hiddenMembers {
+					hiddenSum += t.Rows[r].Cells[c].Value
+				}
+				leak := unknowns == 1 || (!totalHidden && len(hiddenMembers) > 1 && small(hiddenSum))
+				if !leak {
 					continue
 				}
-				// Hide the smallest shown member; with none left, hide the total.
+				// Hide the smallest shown member that is not zero (a zero is known
+				// to a reader from its denominator, and hides nothing); with none
+				// left, hide the total.
 				best := -1
 				for _, r := range members {
 					cell := t.Rows[r].Cells[c]
-					if !cell.Suppressed && (best < 0 || cell.Value < t.Rows[best].Cells[c].Value) {
+					if !cell.Suppressed && cell.Value > 0 && (best < 0 || cell.Value < t.Rows[best].Cells[c].Value) {
 						best = r
 					}
 				}
@@ -249,6 +259,11 @@ func Derivable(t *Table) [][2]int {
 					learn(r, c)
 					learn(r, num)
 					learn(r, den)
+				}
+				// 0 <= numerator <= denominator: a known zero denominator gives a
+				// zero numerator.
+				if known[r][den] && t.Rows[r].Cells[den].Value == 0 {
+					learn(r, num)
 				}
 			}
 		}

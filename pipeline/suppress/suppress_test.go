@@ -85,6 +85,34 @@ func TestDerivableFindsWhatLeaks(t *testing.T) {
 	}
 }
 
+// TestZeroIsNoCover reproduces a table where hiding a zero beside a small count gave
+// the count back (a zero denominator shows the zero), and one where two hidden counts
+// added up to a small number.
+func TestZeroIsNoCover(t *testing.T) {
+	tab := kpiTable([][][2]float64{{{9, 17}, {0, 0}, {12, 24}}})
+	Apply(tab)
+	if shown(tab, 0, 1) || shown(tab, 2, 1) {
+		t.Error("9 of 17 must be hidden with 12 of 24 as its cover, not the 0 of 0")
+	}
+	tab = kpiTable([][][2]float64{{{3, 7}, {0, 1}, {20, 25}}})
+	Apply(tab)
+	if d := Derivable(tab); len(d) > 0 {
+		t.Errorf("derivable: %v", d)
+	}
+	if !shown(tab, 3, 2) {
+		return
+	}
+	sum := 0.0
+	for r := 0; r < 3; r++ {
+		if !shown(tab, r, 2) {
+			sum += tab.Rows[r].Cells[2].Value
+		}
+	}
+	if small(sum) {
+		t.Errorf("hidden denominators add up to %v beside a shown total", sum)
+	}
+}
+
 func TestApplyRejectsABadTable(t *testing.T) {
 	tab := &Table{Columns: []Column{{Name: "n", Kind: Count}, {Name: "r", Kind: Rate, From: [2]string{"n", "missing"}}}}
 	if _, err := Apply(tab); err == nil {
@@ -97,12 +125,15 @@ func TestApplyRejectsABadTable(t *testing.T) {
 // out from the shown cells through the totals and the rates.
 func TestNothingHiddenCanBeRecomputed(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	for trial := 0; trial < 2000; trial++ {
+	for trial := 0; trial < 20000; trial++ {
 		var groups [][][2]float64
 		for g := 0; g < 1+rng.IntN(4); g++ {
 			var programs [][2]float64
 			for p := 0; p < 1+rng.IntN(6); p++ {
 				den := float64(rng.IntN(60))
+				if rng.IntN(6) == 0 {
+					den = 0 // programs with nobody in the denominator
+				}
 				num := 0.0
 				if den > 0 {
 					num = float64(rng.IntN(int(den) + 1))
@@ -129,6 +160,24 @@ func TestNothingHiddenCanBeRecomputed(t *testing.T) {
 		}
 		if d := Derivable(tab); len(d) > 0 {
 			t.Fatalf("trial %d: hidden cells %v can be recomputed from the shown ones", trial, d)
+		}
+		// The hidden members of a group whose total is shown must not add up to a
+		// small count (the reader gets their sum as total minus the rest).
+		for c := 1; c <= 2; c++ {
+			sums := map[string]float64{}
+			totalShown := map[string]bool{}
+			for _, row := range tab.Rows {
+				if row.Total {
+					totalShown[row.Group] = !row.Cells[c].Suppressed
+				} else if row.Cells[c].Suppressed {
+					sums[row.Group] += row.Cells[c].Value
+				}
+			}
+			for g, sum := range sums {
+				if totalShown[g] && small(sum) {
+					t.Fatalf("trial %d: hidden %s in group %s add up to %v, which the total gives away", trial, tab.Columns[c].Name, g, sum)
+				}
+			}
 		}
 	}
 }

@@ -158,7 +158,9 @@ func survival(ctx context.Context, conn *sql.Conn, p Params) error {
 // episodes are censored, not counted as retained): per program and for ALL, among the
 // episodes admitted in the quarter at least N days before the cutoff. The numerator is
 // the episodes that had not dropped out by day N, the denominator the cohort; the rate
-// is the estimate, with its log-log 95% interval, and the funnel limits follow it.
+// is the estimate, with its log-log 95% interval (Wilson's where that has no width, at
+// 0 or 1), and the funnel limits follow it. When no episode of the cohort was followed
+// to day N, the rate and its limits are null: nobody observed it.
 func retentionKPIs(ctx context.Context, conn *sql.Conn, p Params) error {
 	eps, err := loadEpisodes(ctx, conn, p)
 	if err != nil {
@@ -180,22 +182,33 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, p Params) error {
 	for k, idx := range groups {
 		var ts []float64
 		var evs []bool
-		var through int
+		var through, followed int
 		for _, i := range idx {
 			ts, evs = append(ts, eps[i].retention), append(evs, eps[i].dropout)
 			if !(eps[i].dropout && eps[i].retention < float64(k.n)) {
 				through++
 			}
-		}
-		s, lo, hi := 1.0, 1.0, 1.0
-		for _, pt := range stats.KaplanMeier(ts, evs, 0.95) {
-			if pt.Time < float64(k.n) {
-				s, lo, hi = pt.Survival, pt.Lower, pt.Upper
+			if eps[i].retention >= float64(k.n) {
+				followed++
 			}
+		}
+		var rate, lower, upper any // null when nobody was followed to day N
+		if followed > 0 {
+			s, lo, hi := 1.0, 1.0, 1.0
+			for _, pt := range stats.KaplanMeier(ts, evs, 0.95) {
+				if pt.Time < float64(k.n) {
+					s, lo, hi = pt.Survival, pt.Lower, pt.Upper
+				}
+			}
+			if lo == hi {
+				// The log-log band has no width at 0 or 1: fall back to Wilson.
+				lo, hi = stats.Wilson(through, len(idx), 0.95)
+			}
+			rate, lower, upper = s, lo, hi
 		}
 		if _, err := conn.ExecContext(ctx, `UPDATE kpis SET numerator = ?, denominator = ?, rate = ?, lower = ?, upper = ?
 			WHERE program_id = ? AND period = ? AND measure = ?`,
-			through, len(idx), s, lo, hi, k.program, k.period, fmt.Sprintf("retention_%d", k.n)); err != nil {
+			through, len(idx), rate, lower, upper, k.program, k.period, fmt.Sprintf("retention_%d", k.n)); err != nil {
 			return err
 		}
 	}

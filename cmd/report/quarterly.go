@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/iop-outcomes/outcomes/pipeline/report"
 )
@@ -25,6 +26,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fl.StringVar(&opt.Program, "program", "", "program `id` to report on (default: all programs)")
 	fl.StringVar(&opt.Audience, "audience", "internal", "internal, or external to suppress small counts")
 	fl.StringVar(&opt.Targets, "targets", "", "targets `file` (YAML; see the README)")
+	verbose := fl.Bool("verbose", false, "print the time of the queries and of each renderer to stderr")
 	fl.Usage = func() { usage(stderr); fmt.Fprintln(stderr, "\nFlags of report:"); fl.PrintDefaults() }
 	if ok, err := parse(fl, args); !ok {
 		return err
@@ -38,14 +40,24 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer db.Close()
+	start := time.Now()
 	rep, err := report.Build(ctx, db, opt)
 	if err != nil {
 		return err
+	}
+	if *verbose {
+		fmt.Fprintf(stderr, "queries: %v\n", time.Since(start).Round(time.Millisecond))
 	}
 	if err := os.MkdirAll(*out, 0o700); err != nil {
 		return err
 	}
 	write := func(name string, render func(io.Writer) error) error {
+		start := time.Now()
+		defer func() {
+			if *verbose {
+				fmt.Fprintf(stderr, "%s: %v\n", name, time.Since(start).Round(time.Millisecond))
+			}
+		}()
 		var b bytes.Buffer
 		if err := render(&b); err != nil {
 			return fmt.Errorf("%s: %w", name, err)

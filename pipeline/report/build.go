@@ -58,16 +58,18 @@ type Measure struct {
 
 // Manifest says what a report was made from.
 type Manifest struct {
-	Version    string            `json:"version"`
-	DataAsOf   string            `json:"data_as_of"`
-	Period     string            `json:"period"`
-	Prior      string            `json:"prior_period"`
-	Program    string            `json:"program"`
-	Audience   string            `json:"audience"`
-	Suppressed int               `json:"cells_suppressed"`
-	Parameters map[string]string `json:"parameters"`
-	Ledger     []LedgerFile      `json:"ledger"`
-	Targets    string            `json:"targets,omitempty"`
+	Version  string `json:"version"`
+	DataAsOf string `json:"data_as_of"`
+	Period   string `json:"period"`
+	Prior    string `json:"prior_period"`
+	Program  string `json:"program"`
+	// ProgramName is the program's name, or "All programs".
+	ProgramName string            `json:"program_name"`
+	Audience    string            `json:"audience"`
+	Suppressed  int               `json:"cells_suppressed"`
+	Parameters  map[string]string `json:"parameters"`
+	Ledger      []LedgerFile      `json:"ledger"`
+	Targets     string            `json:"targets,omitempty"`
 }
 
 // LedgerFile is one loaded export file, by its hash.
@@ -139,20 +141,18 @@ func Build(ctx context.Context, db *store.DB, opt Options) (*Report, error) {
 		return nil, fmt.Errorf("period %q: give a quarter such as 2026Q3", p.Label)
 	}
 	p.Prior = priorQuarter(p.Label)
+	programName := "All programs"
 	if p.Program == "" {
 		p.Program = "ALL"
-	} else {
-		var n int
-		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM programs WHERE program_id = ?`, p.Program).Scan(&n); err != nil || n == 0 {
-			return nil, fmt.Errorf("program %q is not in the database; see SELECT program_id, name FROM programs", p.Program)
-		}
+	} else if err := db.QueryRowContext(ctx, `SELECT name FROM programs WHERE program_id = ?`, p.Program).Scan(&programName); err != nil {
+		return nil, fmt.Errorf("program %q is not in the database; see SELECT program_id, name FROM programs", p.Program)
 	}
 	sections, err := LoadSections(ctx, dashboards.FS, db)
 	if err != nil {
 		return nil, err
 	}
 	rep := &Report{Manifest: Manifest{Version: pipeline.Version, DataAsOf: asOf.String, Period: p.Label, Prior: p.Prior,
-		Program: p.Program, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets}}
+		Program: p.Program, ProgramName: programName, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets}}
 	for _, s := range sections {
 		res, err := run(ctx, db, s, p)
 		if err != nil {

@@ -279,7 +279,7 @@ func pageTemplate() *template.Template {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Quarterly outcomes report {{.Manifest.Period}}, {{.Manifest.Program}}</title>
+<title>Quarterly outcomes report {{.Manifest.Period}}, {{.Manifest.ProgramName}}</title>
 <style>
 body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 0 auto; max-width: 1100px; padding: 16px 24px; color: #222; }
 header { border-bottom: 2px solid #2f5597; margin-bottom: 16px; }
@@ -310,7 +310,7 @@ details { margin-top: 6px; }
 <body>
 <header>
 <h1>Quarterly outcomes report</h1>
-<p class="meta">Quarter {{.Manifest.Period}} (prior {{.Manifest.Prior}}) · program {{.Manifest.Program}} · audience {{.Manifest.Audience}} · data as of {{.Manifest.DataAsOf}} · version {{.Manifest.Version}}{{if .Manifest.Suppressed}} · {{.Manifest.Suppressed}} cells suppressed (*){{end}}</p>
+<p class="meta">{{.Manifest.ProgramName}} ({{.Manifest.Program}}) · quarter {{.Manifest.Period}} (prior {{.Manifest.Prior}}) · audience {{.Manifest.Audience}} · data as of {{.Manifest.DataAsOf}} · version {{.Manifest.Version}}{{if .Manifest.Suppressed}} · {{.Manifest.Suppressed}} cells suppressed (*){{end}}</p>
 </header>
 {{range .Sections}}<section>
 <h2>{{.Title}}</h2>

@@ -20,6 +20,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
+	"github.com/iop-outcomes/outcomes/pipeline/ingest"
+	"github.com/iop-outcomes/outcomes/pipeline/models"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
 
@@ -246,5 +248,70 @@ func TestPageInChromium(t *testing.T) {
 	}
 	if len(problems) > 0 {
 		t.Errorf("console: %v", problems)
+	}
+}
+
+// TestValuesFromTheDataStayText loads a program whose name and id are markup and
+// checks that the page shows them as text, in the page and in the chart data alike.
+func TestValuesFromTheDataStayText(t *testing.T) {
+	t.Setenv("OUTCOMES_SITE_KEY", "")
+	dir := t.TempDir()
+	exp := filepath.Join(dir, "export")
+	os.MkdirAll(exp, 0o755)
+	files := map[string]string{
+		"programs.csv": "program_id,name,site,level_of_care,planned_weeks,planned_hours_per_week\n" +
+			"\"<b>P1</b>\",<script>alert(1)</script>,North,IOP,8,10\n",
+		"patients.csv": "patient_id,birth_year,sex\nA,1980,female\n",
+		"episodes.csv": "episode_id,patient_id,program_id,admit_date,discharge_date,discharge_reason,primary_substance,co_occurring,on_medication\n" +
+			"E1,A,<b>P1</b>,2026-07-01,2026-08-01,completed,alcohol,false,false\n",
+		"sessions.csv":     "session_id,episode_id,patient_id,session_date,session_type,status,minutes\nS1,E1,A,2026-07-01,group,attended,180\n",
+		"observations.csv": "patient_id,episode_id,obs_date,measure,value\n",
+	}
+	for n, b := range files {
+		os.WriteFile(filepath.Join(exp, n), []byte(b), 0o644)
+	}
+	path := filepath.Join(dir, "x.duckdb")
+	_, err := ingest.Run(context.Background(), store.Config{Path: path}, []string{exp}, ingest.Options{
+		MaxRejectRate: 1, KeyFile: filepath.Join(dir, "site.key"),
+		Then: func(ctx context.Context, d *store.DB) error {
+			conn, err := d.Conn(ctx)
+			if err != nil {
+				return err
+			}
+			defer conn.Close()
+			_, err = models.Rebuild(ctx, conn, models.DefaultParams(), nil)
+			return err
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(context.Background(), store.Config{Path: path, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	html, xlsx, _ := render(t, db, Options{Program: "<b>P1</b>"})
+	page := withoutLibrary(html)
+	if strings.Contains(page, "<script>alert(1)</script>") || strings.Contains(page, "<b>P1</b>") {
+		t.Error("markup from the data reached the page as markup")
+	}
+	if !strings.Contains(page, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Error("the program name is not shown as text")
+	}
+	f, err := excelize.OpenReader(bytes.NewReader(xlsx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, _ := f.GetRows("Methods")
+	found := false
+	for _, r := range rows {
+		if len(r) > 2 && strings.Contains(r[2], "<script>alert(1)</script>") {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the workbook does not carry the program name as text")
 	}
 }

@@ -268,7 +268,7 @@ func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 	rows := [][]any{
 		{"Report", "quarter", m.Period},
 		{"Report", "prior quarter", m.Prior},
-		{"Report", "program", m.Program},
+		{"Report", "program", m.Program + " " + m.ProgramName},
 		{"Report", "audience", m.Audience},
 		{"Report", "data as of (last load)", m.DataAsOf},
 		{"Report", "tool version", m.Version},

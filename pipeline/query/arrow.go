@@ -3,12 +3,14 @@ package query
 import (
 	"database/sql"
 	"math/big"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/duckdb/duckdb-go/v2"
 )
 
 // batchRows is the number of rows in one Arrow record batch.
@@ -17,10 +19,13 @@ const batchRows = 64 * 1024
 // arrowType maps a DuckDB column type to an Arrow type; types without a direct
 // counterpart are written as their text.
 func arrowType(typ string) arrow.DataType {
+	if strings.HasPrefix(typ, "DECIMAL") {
+		return arrow.PrimitiveTypes.Float64
+	}
 	switch typ {
 	case "BOOLEAN":
 		return arrow.FixedWidthTypes.Boolean
-	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER":
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "UTINYINT", "USMALLINT", "UINTEGER", "HUGEINT":
 		return arrow.PrimitiveTypes.Int64
 	case "FLOAT", "DOUBLE":
 		return arrow.PrimitiveTypes.Float64
@@ -94,6 +99,12 @@ func appendValue(fb array.Builder, v any, typ string) {
 		fb.AppendNull()
 		return
 	}
+	if d, ok := v.(duckdb.Decimal); ok {
+		if b, ok := fb.(*array.Float64Builder); ok {
+			b.Append(d.Float64())
+			return
+		}
+	}
 	switch b := fb.(type) {
 	case *array.BooleanBuilder:
 		b.Append(v.(bool))
@@ -114,6 +125,10 @@ func appendValue(fb array.Builder, v any, typ string) {
 		case uint32:
 			b.Append(int64(x))
 		case *big.Int:
+			if !x.IsInt64() {
+				b.AppendNull()
+				return
+			}
 			b.Append(x.Int64())
 		default:
 			b.AppendNull()

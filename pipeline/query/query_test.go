@@ -3,6 +3,7 @@ package query
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -79,5 +80,46 @@ func TestTableFitsTheWidth(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "…") || !strings.HasSuffix(strings.TrimSpace(buf.String()), "(3 rows)") {
 		t.Errorf("table:\n%s", buf.String())
+	}
+}
+
+// TestTypesKeepTheirMeaning checks that sums (HUGEINT), decimals, lists, structs,
+// UUIDs, intervals and time zones come out as a researcher would read them.
+func TestTypesKeepTheirMeaning(t *testing.T) {
+	db := memDB(t)
+	q := `SELECT sum(i) AS total, 0.5 AS half, [1, 2, NULL] AS list, {'x': 1, 'y': 'z'} AS rec,
+	             '00112233-4455-6677-8899-aabbccddeeff'::UUID AS id, INTERVAL 1 DAY AS one_day,
+	             TIMESTAMPTZ '2024-01-01 12:00:00+05' AS at
+	      FROM range(10) t(i)`
+	var buf bytes.Buffer
+	if _, err := Run(context.Background(), db, q, Options{Format: "json", W: &buf}); err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]any
+	if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	r := got[0]
+	if r["total"] != 45.0 || r["half"] != 0.5 {
+		t.Errorf("numbers came out as %#v and %#v", r["total"], r["half"])
+	}
+	if l, ok := r["list"].([]any); !ok || len(l) != 3 || l[2] != nil {
+		t.Errorf("list came out as %#v", r["list"])
+	}
+	if m, ok := r["rec"].(map[string]any); !ok || m["y"] != "z" {
+		t.Errorf("struct came out as %#v", r["rec"])
+	}
+	if r["id"] != "00112233-4455-6677-8899-aabbccddeeff" {
+		t.Errorf("uuid came out as %#v", r["id"])
+	}
+	if r["at"] != "2024-01-01T07:00:00Z" {
+		t.Errorf("time with zone came out as %#v", r["at"])
+	}
+	buf.Reset()
+	if _, err := Run(context.Background(), db, q, Options{Format: "csv", W: &buf}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"[1,2,null]"`) || !strings.Contains(buf.String(), "P0M1DT0S") {
+		t.Errorf("csv: %s", buf.String())
 	}
 }

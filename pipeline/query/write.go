@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/duckdb/duckdb-go/v2"
 	"github.com/xuri/excelize/v2"
 )
 
@@ -27,25 +28,79 @@ func Text(v any, typ string) string {
 	case string:
 		return x
 	case []byte:
-		return hex.EncodeToString(x)
-	case time.Time:
-		switch typ {
-		case "DATE":
-			return x.Format(time.DateOnly)
-		case "TIME":
-			return x.Format("15:04:05")
+		if typ == "UUID" && len(x) == 16 {
+			h := hex.EncodeToString(x)
+			return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 		}
-		return x.Format("2006-01-02T15:04:05.999999")
+		return hex.EncodeToString(x)
+	case duckdb.UUID:
+		return x.String()
+	case time.Time:
+		switch {
+		case typ == "DATE":
+			return x.Format(time.DateOnly)
+		case strings.HasPrefix(typ, "TIME") && !strings.HasPrefix(typ, "TIMESTAMP"):
+			return x.Format("15:04:05.999999")
+		case strings.Contains(typ, "TIME ZONE") || typ == "TIMESTAMPTZ":
+			return x.UTC().Format("2006-01-02T15:04:05.999999Z")
+		}
+		return x.Format("2006-01-02T15:04:05.999999999")
 	case float64:
 		return strconv.FormatFloat(x, 'g', -1, 64)
 	case float32:
 		return strconv.FormatFloat(float64(x), 'g', -1, 32)
 	case *big.Int:
 		return x.String()
+	case duckdb.Decimal:
+		return strconv.FormatFloat(x.Float64(), 'f', int(x.Scale), 64)
+	case duckdb.Interval:
+		return fmt.Sprintf("P%dM%dDT%sS", x.Months, x.Days, strconv.FormatFloat(float64(x.Micros)/1e6, 'f', -1, 64))
 	case bool:
 		return strconv.FormatBool(x)
+	case []any, map[string]any, duckdb.Map, duckdb.OrderedMap:
+		// Lists, structs and maps as JSON: unambiguous, unlike Go's own printing.
+		if b, err := json.Marshal(jsonValue(x)); err == nil {
+			return string(b)
+		}
 	}
 	return fmt.Sprint(v)
+}
+
+// jsonValue turns a scanned value into one encoding/json writes as JSON: numbers as
+// numbers, lists and structs as arrays and objects, the rest as text.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case nil, bool, string, int8, int16, int32, int64, uint8, uint16, uint32, uint64, *big.Int:
+		return x
+	case float32:
+		return float64(x)
+	case float64:
+		if x != x || x > 1e308 || x < -1e308 {
+			return nil
+		}
+		return x
+	case duckdb.Decimal:
+		return x.Float64()
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonValue(e)
+		}
+		return out
+	case map[string]any:
+		out := map[string]any{}
+		for k, e := range x {
+			out[k] = jsonValue(e)
+		}
+		return out
+	case duckdb.Map:
+		out := map[string]any{}
+		for k, e := range x {
+			out[fmt.Sprint(k)] = jsonValue(e)
+		}
+		return out
+	}
+	return Text(v, "")
 }
 
 // createFile creates an output file readable by its owner only: results come from
@@ -113,17 +168,11 @@ func writeJSON(rows *sql.Rows, cols []column, w io.Writer) (int64, error) {
 			bw.Write(k)
 			bw.WriteString(": ")
 			var b []byte
-			switch x := v.(type) {
-			case nil, bool, int8, int16, int32, int64, uint8, uint16, uint32, uint64:
-				b, _ = json.Marshal(x)
-			case float64:
-				if x != x || x > 1e308 || x < -1e308 {
-					b = []byte("null")
-				} else {
-					b, _ = json.Marshal(x)
-				}
-			default:
+			switch v.(type) {
+			case time.Time, []byte, duckdb.UUID, duckdb.Interval:
 				b, _ = json.Marshal(Text(v, cols[i].typ))
+			default:
+				b, _ = json.Marshal(jsonValue(v))
 			}
 			bw.Write(b)
 		}
@@ -340,6 +389,17 @@ func cellValue(v any, typ string) any {
 			return nil
 		}
 		return x
+	case *big.Int:
+		if x.IsInt64() {
+			return x.Int64()
+		}
+	case duckdb.Decimal:
+		return x.Float64()
 	}
-	return Text(v, typ)
+	text := Text(v, typ)
+	if len(text) > 32767 {
+		// Excel's limit for one cell: say so in the cell rather than cut silently.
+		return text[:32700] + " [cut: longer than Excel allows in one cell]"
+	}
+	return text
 }

@@ -79,11 +79,19 @@ type LedgerFile struct {
 	Rows   int64  `json:"rows_read"`
 }
 
+// Step is one step of the cohort flow: how many episodes are left.
+type Step struct {
+	Step   string
+	N      int64
+	Hidden bool
+}
+
 // Report is everything the renderers draw, suppressed already when external.
 type Report struct {
 	Manifest   Manifest
 	Sections   []Result
 	Measures   []Measure
+	CohortFlow []Step
 	Dictionary map[string]query.TableDoc
 }
 
@@ -171,6 +179,9 @@ func Build(ctx context.Context, db *store.DB, opt Options) (*Report, error) {
 		return nil, err
 	}
 	if rep.Dictionary, err = query.Describe(ctx, db); err != nil {
+		return nil, err
+	}
+	if err := rep.cohortFlow(ctx, db, opt); err != nil {
 		return nil, err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT name, value FROM analysis_parameters ORDER BY name`)
@@ -394,4 +405,26 @@ func (rep *Report) measures(ctx context.Context, db *store.DB, p Period, opt Opt
 		rep.Measures = append(rep.Measures, m)
 	}
 	return rows.Err()
+}
+
+// cohortFlow counts the episodes from those loaded to those in the headline analysis.
+func (rep *Report) cohortFlow(ctx context.Context, db *store.DB, opt Options) error {
+	steps := []struct{ step, sql string }{
+		{"episodes loaded", `SELECT count(*) FROM episodes`},
+		{"admitted by the cutoff", `SELECT count(*) FROM episode_outcomes`},
+		{"admitted at least landmark_days before the cutoff", `SELECT count(*) FROM episode_outcomes
+			WHERE admit_date + CAST((SELECT value FROM analysis_parameters WHERE name = 'landmark_days') AS INTEGER)
+			      <= CAST((SELECT value FROM analysis_parameters WHERE name = 'cutoff') AS DATE)`},
+		{"still in treatment at the landmark (the landmark cohort)", `SELECT count(*) FROM episode_outcomes WHERE in_landmark_cohort`},
+		{"in the landmark model of dropout (complete covariates)", `SELECT coalesce(max(n), 0) FROM model_estimates WHERE model = 'landmark_cox_dropout'`},
+	}
+	for _, s := range steps {
+		var n int64
+		if err := db.QueryRowContext(ctx, s.sql).Scan(&n); err != nil {
+			return fmt.Errorf("cohort flow: %w", err)
+		}
+		rep.CohortFlow = append(rep.CohortFlow, Step{Step: s.step, N: n,
+			Hidden: opt.Audience == "external" && n >= suppress.Min && n <= suppress.Max})
+	}
+	return nil
 }

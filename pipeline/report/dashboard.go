@@ -60,7 +60,7 @@ type Column struct {
 
 // ChartTypes are the chart types a section may use.
 func ChartTypes() []string {
-	return []string{"kpi_tiles", "line", "bar_error", "km", "forest", "funnel", "table"}
+	return []string{"kpi_tiles", "line", "bar_error", "km", "forest", "funnel", "heatmap", "table"}
 }
 
 // LoadSections reads every section file of fsys in name order and checks it: the
@@ -149,6 +149,7 @@ func (s Section) check() error {
 	need := map[string][]string{
 		"kpi_tiles": {ch.Label, ch.Value}, "line": {ch.X, ch.Y, ch.Series}, "bar_error": {ch.X, ch.Y, ch.Lower, ch.Upper},
 		"km": {ch.X, ch.Y, ch.Series}, "forest": {ch.Label, ch.Y, ch.Lower, ch.Upper}, "funnel": {ch.X, ch.Y, ch.Label, ch.Lower, ch.Upper},
+		"heatmap": {ch.X, ch.Y, ch.Value},
 	}[ch.Type]
 	for _, v := range need {
 		if v == "" {

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"sort"
 	"strings"
 )
 
@@ -122,9 +123,13 @@ func chartOptions(r Result) map[string]any {
 		for i := range r.Rows {
 			cats = append(cats, fmt.Sprint(r.Rows[i][col[ch.X]]))
 			y, lo, hi := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
-			bars = append(bars, y)
+			if y == nil {
+				bars = append(bars, "-") // ECharts' mark for a missing value
+			} else {
+				bars = append(bars, y)
+			}
 			if y == nil || lo == nil || hi == nil {
-				whiskers = append(whiskers, nil)
+				whiskers = append(whiskers, missingBox())
 			} else {
 				whiskers = append(whiskers, []any{lo, y, y, y, hi})
 			}
@@ -143,9 +148,13 @@ func chartOptions(r Result) map[string]any {
 			label := fmt.Sprint(r.Rows[i][col[ch.Label]])
 			cats = append(cats, label)
 			y, lo, hi := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
-			points = append(points, []any{y, label})
+			if y == nil {
+				points = append(points, []any{"-", label})
+			} else {
+				points = append(points, []any{y, label})
+			}
 			if y == nil || lo == nil || hi == nil {
-				whiskers = append(whiskers, nil)
+				whiskers = append(whiskers, missingBox())
 			} else {
 				whiskers = append(whiskers, []any{lo, y, y, y, hi})
 			}
@@ -203,6 +212,29 @@ func chartOptions(r Result) map[string]any {
 		base["xAxis"] = map[string]any{"type": "value", "name": "episodes in the denominator", "nameLocation": "middle", "nameGap": 28}
 		base["yAxis"] = pct
 		base["series"] = series
+	case "heatmap":
+		var xs, ys []string
+		xi, yi := map[string]int{}, map[string]int{}
+		var data [][]any
+		for i, row := range r.Rows {
+			x, y := fmt.Sprint(row[col[ch.X]]), fmt.Sprint(row[col[ch.Y]])
+			if _, ok := xi[x]; !ok {
+				xi[x] = len(xs)
+				xs = append(xs, x)
+			}
+			if _, ok := yi[y]; !ok {
+				yi[y] = len(ys)
+				ys = append(ys, y)
+			}
+			if v := val(i, ch.Value); v != nil {
+				data = append(data, []any{xi[x], yi[y], v})
+			}
+		}
+		base["grid"] = map[string]any{"left": 170, "right": 30, "top": 20, "bottom": 80}
+		base["xAxis"] = map[string]any{"type": "category", "data": xs}
+		base["yAxis"] = map[string]any{"type": "category", "data": ys}
+		base["visualMap"] = map[string]any{"min": 0, "max": 1, "calculable": true, "orient": "horizontal", "left": "center", "bottom": 0}
+		base["series"] = []map[string]any{{"type": "heatmap", "data": data, "label": map[string]any{"show": false}}}
 	default:
 		return nil
 	}
@@ -210,6 +242,9 @@ func chartOptions(r Result) map[string]any {
 }
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
+
+// missingBox is a whisker with no values, which ECharts skips.
+func missingBox() []any { return []any{"-", "-", "-", "-", "-"} }
 
 // htmlSection is what the page template needs of a section.
 type htmlSection struct {
@@ -251,12 +286,27 @@ func RenderHTML(w io.Writer, rep *Report) error {
 			for i, c := range r.Columns {
 				col[c.Name] = i
 			}
+			measures := map[string]Measure{}
+			for _, m := range rep.Measures {
+				measures[m.Measure] = m
+			}
+			pct := Column{Format: "percent"}
 			for i, row := range r.Rows {
 				t := tile{Label: fmt.Sprint(row[col[r.Chart.Label]])}
 				t.Value = cellText(row[col[r.Chart.Value]], r.Columns[col[r.Chart.Value]], r.Hidden[i][col[r.Chart.Value]])
+				var sub []string
 				if j, ok := col["denominator"]; ok {
-					t.Sub = "of " + cellText(row[j], r.Columns[j], r.Hidden[i][j])
+					sub = append(sub, "of "+cellText(row[j], r.Columns[j], r.Hidden[i][j]))
 				}
+				if m, ok := measures[t.Label]; ok {
+					if m.Prior != nil && !m.Hidden {
+						sub = append(sub, "prior "+cellText(m.Prior, pct, false))
+					}
+					if m.Target != nil {
+						sub = append(sub, "target "+cellText(m.Target, pct, false)+map[string]string{"yes": " (met)", "no": " (not met)"}[m.Met])
+					}
+				}
+				t.Sub = strings.Join(sub, " · ")
 				hs.Tiles = append(hs.Tiles, t)
 			}
 		} else {
@@ -264,9 +314,28 @@ func RenderHTML(w io.Writer, rep *Report) error {
 		}
 		sections = append(sections, hs)
 	}
+	var flow [][2]string
+	for _, st := range rep.CohortFlow {
+		n := fmt.Sprint(st.N)
+		if st.Hidden {
+			n = "*"
+		}
+		flow = append(flow, [2]string{st.Step, n})
+	}
+	var params [][2]string
+	var keys []string
+	for k := range rep.Manifest.Parameters {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		params = append(params, [2]string{k, rep.Manifest.Parameters[k]})
+	}
 	return pageTemplate().Execute(w, map[string]any{
 		"Manifest": rep.Manifest,
 		"Sections": sections,
+		"Flow":     flow,
+		"Params":   params,
 		"ECharts":  template.JS(echartsJS),
 	})
 }
@@ -324,6 +393,15 @@ details { margin-top: 6px; }
 {{if .Suppressed}}<p class="note">* suppressed: a count from 1 to 10, or a value from which one could be worked out.</p>{{end}}
 </section>
 {{end}}
+<section>
+<h2>Methods</h2>
+<p class="note">Definitions follow the project's design (day 0 is admission; attendance counts attended against attended, no-show and patient cancellations; dropout is discharge as dropped out or terminated, at the last attended session). The landmark analysis relates attendance in the first weeks to what happens after, among episodes still in treatment then; the naive model is biased and shown only for comparison. The workbook's Methods and Data dictionary sheets, and manifest.json, give every definition, parameter and export file (by SHA-256).</p>
+<table><thead><tr><th>Cohort flow</th><th>Episodes</th></tr></thead>
+<tbody>{{range .Flow}}<tr><td>{{index . 0}}</td><td class="n">{{index . 1}}</td></tr>{{end}}</tbody></table>
+<table><thead><tr><th>Parameter</th><th>Value</th></tr></thead>
+<tbody>{{range .Params}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</tbody></table>
+<p class="note">Suppression: {{if eq .Manifest.Audience "external"}}every count from 1 to 10, every cell from which one could be worked out, and every rate on a hidden count are shown as * ({{.Manifest.Suppressed}} cells).{{else}}none (internal audience).{{end}} Export files loaded: {{len .Manifest.Ledger}}.</p>
+</section>
 <script>
 {{range .Sections}}{{if .Options}}echarts.init(document.getElementById({{.ID}}), null, {renderer: "canvas"}).setOption({{.Options}});
 {{end}}{{end}}</script>

@@ -275,6 +275,13 @@ func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 		{"Suppression", "rule", "external audience: every count from 1 to 10, every cell from which one could be worked out (the other rows and the total), and every rate on a hidden count, shown as *"},
 		{"Suppression", "cells suppressed", fmt.Sprint(m.Suppressed)},
 	}
+	for _, st := range rep.CohortFlow {
+		n := any(st.N)
+		if st.Hidden {
+			n = "*"
+		}
+		rows = append(rows, []any{"Cohort flow", st.Step, n})
+	}
 	var keys []string
 	for k := range m.Parameters {
 		keys = append(keys, k)

@@ -19,10 +19,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
-	"github.com/iop-outcomes/outcomes/pipeline/ingest"
 	"github.com/iop-outcomes/outcomes/pipeline/models"
-	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
+	"github.com/iop-outcomes/outcomes/pipeline/testdb"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed data dictionary")
@@ -30,25 +29,7 @@ var update = flag.Bool("update", false, "rewrite the committed data dictionary")
 // sampleDB loads the sample data with models into a new database and returns its path.
 func sampleDB(t *testing.T) string {
 	t.Helper()
-	t.Setenv(pseudo.EnvKey, "")
-	dir := t.TempDir()
-	db := filepath.Join(dir, "outcomes.duckdb")
-	_, err := ingest.Run(context.Background(), store.Config{Path: db}, []string{"../../sample-data/synthetic"}, ingest.Options{
-		MaxRejectRate: 0.1, KeyFile: filepath.Join(dir, "site.key"),
-		Then: func(ctx context.Context, d *store.DB) error {
-			conn, err := d.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			_, err = models.Rebuild(ctx, conn, models.DefaultParams(), nil)
-			return err
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return db
+	return testdb.Load(t, []string{"../../sample-data/synthetic"}, models.DefaultParams(), nil)
 }
 
 // norm writes the numbers of a "|"-joined row the same way, whichever writer

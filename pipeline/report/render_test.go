@@ -20,9 +20,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
-	"github.com/iop-outcomes/outcomes/pipeline/ingest"
 	"github.com/iop-outcomes/outcomes/pipeline/models"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
+	"github.com/iop-outcomes/outcomes/pipeline/testdb"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -261,7 +261,6 @@ func openInChromium(t *testing.T, browser string, db *store.DB, audience string)
 // TestValuesFromTheDataStayText loads a program whose name and id are markup and
 // checks that the page shows them as text, in the page and in the chart data alike.
 func TestValuesFromTheDataStayText(t *testing.T) {
-	t.Setenv("OUTCOMES_SITE_KEY", "")
 	dir := t.TempDir()
 	exp := filepath.Join(dir, "export")
 	os.MkdirAll(exp, 0o755)
@@ -277,27 +276,7 @@ func TestValuesFromTheDataStayText(t *testing.T) {
 	for n, b := range files {
 		os.WriteFile(filepath.Join(exp, n), []byte(b), 0o644)
 	}
-	path := filepath.Join(dir, "x.duckdb")
-	_, err := ingest.Run(context.Background(), store.Config{Path: path}, []string{exp}, ingest.Options{
-		MaxRejectRate: 1, KeyFile: filepath.Join(dir, "site.key"),
-		Then: func(ctx context.Context, d *store.DB) error {
-			conn, err := d.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			_, err = models.Rebuild(ctx, conn, models.DefaultParams(), nil)
-			return err
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), store.Config{Path: path, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := testdb.Open(t, testdb.Load(t, []string{exp}, models.DefaultParams(), nil))
 	html, xlsx, _ := render(t, db, Options{Program: "<b>P1</b>"})
 	page := withoutLibrary(html)
 	if strings.Contains(page, "<script>alert(1)</script>") || strings.Contains(page, "<b>P1</b>") {

@@ -3,48 +3,25 @@ package report
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
 	"github.com/iop-outcomes/outcomes/dashboards"
-	"github.com/iop-outcomes/outcomes/pipeline/ingest"
 	"github.com/iop-outcomes/outcomes/pipeline/models"
-	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 	"github.com/iop-outcomes/outcomes/pipeline/suppress"
+	"github.com/iop-outcomes/outcomes/pipeline/testdb"
 )
 
-// sampleDB loads the sample data with models and opens it read-only.
+// sampleDB loads the sample data with models, with the ledger stamped by a fixed clock
+// for the golden files, and opens it read-only.
 func sampleDB(t *testing.T) *store.DB {
 	t.Helper()
-	t.Setenv(pseudo.EnvKey, "")
-	dir := t.TempDir()
-	path := filepath.Join(dir, "outcomes.duckdb")
-	_, err := ingest.Run(context.Background(), store.Config{Path: path}, []string{"../../sample-data/synthetic"}, ingest.Options{
-		MaxRejectRate: 0.1, KeyFile: filepath.Join(dir, "site.key"),
-		Now: func() time.Time { return time.Date(2026, 10, 2, 8, 30, 0, 0, time.UTC) },
-		Then: func(ctx context.Context, d *store.DB) error {
-			conn, err := d.Conn(ctx)
-			if err != nil {
-				return err
-			}
-			defer conn.Close()
-			_, err = models.Rebuild(ctx, conn, models.DefaultParams(), nil)
-			return err
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	db, err := store.Open(context.Background(), store.Config{Path: path, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
+	path := testdb.Load(t, []string{"../../sample-data/synthetic"}, models.DefaultParams(),
+		func() time.Time { return time.Date(2026, 10, 2, 8, 30, 0, 0, time.UTC) })
+	return testdb.Open(t, path)
 }
 
 func TestSectionsLoadAndCheckAgainstTheDatabase(t *testing.T) {

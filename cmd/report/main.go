@@ -1,6 +1,6 @@
 // Command report reads the outcomes database and reports on it.
 //
-//	report [--db FILE] [--out DIR] [--period Q] [--program ID] [--audience A] [--targets FILE]
+//	report [--db FILE] [--out DIR] [--period Q | --from D --to D] [--program ID] [--audience A] [--targets FILE]
 //	report ledger [--db FILE]                  what was loaded, from which files, and what was rejected
 //	report query [--db FILE] [--format F] [--out FILE] (SQL | -f FILE.sql)
 //	report dictionary [--db FILE] [--out FILE] the data dictionary, as Markdown
@@ -39,7 +39,8 @@ var errUsage = errors.New("usage")
 
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
-  report [--db FILE] [--out DIR] [--period 2026Q3] [--program ID] [--audience internal|external] [--targets FILE]
+  report [--db FILE] [--out DIR] [--period 2026Q3 | --from DATE --to DATE] [--program ID]
+         [--audience internal|external] [--targets FILE]
                                                the quarterly report: report.html, report.xlsx, manifest.json
   report ledger [--db FILE]                    files loaded, row accounting and rejects by reason
   report query [--db FILE] [--format table|csv|json|xlsx|parquet|arrow] [--out FILE] (SQL | -f FILE.sql)

@@ -23,6 +23,8 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fl.String("out", "out", "`folder` to write report.html, report.xlsx and manifest.json into")
 	var opt report.Options
 	fl.StringVar(&opt.Period, "period", "", "`quarter` to report, such as 2026Q3 (default: the quarter of the data cutoff)")
+	fl.StringVar(&opt.From, "from", "", "first `date` (YYYY-MM-DD) of a window to report instead of a quarter")
+	fl.StringVar(&opt.To, "to", "", "last `date` (YYYY-MM-DD) of that window")
 	fl.StringVar(&opt.Program, "program", "", "program `id` to report on (default: all programs)")
 	fl.StringVar(&opt.Audience, "audience", "internal", "internal, or external to suppress small counts")
 	fl.StringVar(&opt.Targets, "targets", "", "targets `file` (YAML; see the README)")
@@ -77,7 +79,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Wrote report.html, report.xlsx and manifest.json to %s: quarter %s, program %s, audience %s",
+	fmt.Fprintf(stdout, "Wrote report.html, report.xlsx and manifest.json to %s: period %s, program %s, audience %s",
 		*out, rep.Manifest.Period, rep.Manifest.Program, rep.Manifest.Audience)
 	if rep.Manifest.Suppressed > 0 {
 		fmt.Fprintf(stdout, ", %d cells suppressed", rep.Manifest.Suppressed)

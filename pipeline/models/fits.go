@@ -182,30 +182,10 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, p Params) error {
 	for k, idx := range groups {
 		var ts []float64
 		var evs []bool
-		var through, followed int
 		for _, i := range idx {
 			ts, evs = append(ts, eps[i].retention), append(evs, eps[i].dropout)
-			if !(eps[i].dropout && eps[i].retention < float64(k.n)) {
-				through++
-			}
-			if eps[i].retention >= float64(k.n) {
-				followed++
-			}
 		}
-		var rate, lower, upper any // null when nobody was followed to day N
-		if followed > 0 {
-			s, lo, hi := 1.0, 1.0, 1.0
-			for _, pt := range stats.KaplanMeier(ts, evs, 0.95) {
-				if pt.Time < float64(k.n) {
-					s, lo, hi = pt.Survival, pt.Lower, pt.Upper
-				}
-			}
-			if lo == hi {
-				// The log-log band has no width at 0 or 1: fall back to Wilson.
-				lo, hi = stats.Wilson(through, len(idx), 0.95)
-			}
-			rate, lower, upper = s, lo, hi
-		}
+		through, rate, lower, upper := RetentionEstimate(ts, evs, k.n)
 		if _, err := conn.ExecContext(ctx, `UPDATE kpis SET numerator = ?, denominator = ?, rate = ?, lower = ?, upper = ?
 			WHERE program_id = ? AND period = ? AND measure = ?`,
 			through, len(idx), rate, lower, upper, k.program, k.period, fmt.Sprintf("retention_%d", k.n)); err != nil {
@@ -221,6 +201,37 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, p Params) error {
 		FROM (SELECT period, measure, rate FROM kpis WHERE program_id = 'ALL') a
 		WHERE kpis.measure LIKE 'retention_%' AND a.period = kpis.period AND a.measure = kpis.measure AND kpis.denominator > 0`)
 	return err
+}
+
+// RetentionEstimate is N-day retention over a cohort of episodes, given each one's
+// retention time (days to the last attended session, or to the cutoff while active)
+// and whether it ended in dropout: the Kaplan-Meier probability of not having dropped
+// out by day N with its log-log 95% limits (Wilson's where that band has no width, at
+// 0 or 1), and the number of episodes that had not dropped out by day N. The rate and
+// limits are nil when no episode was followed to day N: nobody observed it.
+func RetentionEstimate(retention []float64, dropout []bool, n int) (notDropped int, rate, lower, upper any) {
+	followed := 0
+	for i, t := range retention {
+		if !(dropout[i] && t < float64(n)) {
+			notDropped++
+		}
+		if t >= float64(n) {
+			followed++
+		}
+	}
+	if followed == 0 {
+		return notDropped, nil, nil, nil
+	}
+	s, lo, hi := 1.0, 1.0, 1.0
+	for _, pt := range stats.KaplanMeier(retention, dropout, 0.95) {
+		if pt.Time < float64(n) {
+			s, lo, hi = pt.Survival, pt.Lower, pt.Upper
+		}
+	}
+	if lo == hi {
+		lo, hi = stats.Wilson(notDropped, len(retention), 0.95)
+	}
+	return notDropped, s, lo, hi
 }
 
 // relapseTime is the landmark relapse outcome of an episode in days from admission:

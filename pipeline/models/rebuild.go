@@ -89,6 +89,7 @@ func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*
 		{"episode_weeks", func() error { return runSQL("0010_episode_weeks.sql") }},
 		{"relapse_events", func() error { return relapseEvents(ctx, conn) }},
 		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
+		{"kpi_facts", func() error { return runSQL("0035_kpi_facts.sql") }},
 		{"kpis", func() error { return runSQL("0040_kpis.sql") }},
 		{"retention_kpis", func() error { return retentionKPIs(ctx, conn, p) }},
 		{"survival", func() error { return survival(ctx, conn, p) }},

@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"slices"
 	"strings"
@@ -37,8 +38,13 @@ type ColumnDoc struct {
 	Name, Type, Comment string
 }
 
+// Querier is what Describe reads with: a database or one connection to it.
+type Querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
 // Describe reads the comments of every table and column of the main schema.
-func Describe(ctx context.Context, db *store.DB) (map[string]TableDoc, error) {
+func Describe(ctx context.Context, db Querier) (map[string]TableDoc, error) {
 	docs := map[string]TableDoc{}
 	rows, err := db.QueryContext(ctx, `
 		SELECT t.table_name, coalesce(t.comment, ''), c.column_name, c.data_type, coalesce(c.comment, '')

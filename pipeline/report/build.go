@@ -20,17 +20,23 @@ import (
 	"github.com/iop-outcomes/outcomes/pipeline/suppress"
 )
 
-// Period is what a report covers.
+// Period is what a report covers: a window of dates, the window of the same length
+// before it, and a program.
 type Period struct {
-	Label   string // 2026Q3
-	Prior   string // 2026Q2
-	Program string // a program_id, or ALL
+	Label, Prior       string // 2026Q3 and 2026Q2, or the windows' dates
+	From, To           time.Time
+	PriorFrom, PriorTo time.Time
+	LastQuarter        string // the quarter of To, where the trends end
+	Program            string // a program_id, or ALL
 }
 
 // Options say which report to build.
 type Options struct {
-	// Period is a quarter such as 2026Q3; empty means the quarter of the data cutoff.
+	// Period is a quarter such as 2026Q3; empty (and no From and To) means the
+	// quarter of the data cutoff.
 	Period string
+	// From and To (YYYY-MM-DD) give any other window instead of a quarter.
+	From, To string
 	// Program is a program_id; empty means all programs.
 	Program string
 	// Audience is internal or external; external suppresses small counts.
@@ -108,9 +114,11 @@ func priorQuarter(q string) string {
 	return fmt.Sprintf("%dQ%d", y, n-1)
 }
 
-// params binds the parameters a section's SQL may use: $period, $prior, $program.
+// params binds the parameters a section's SQL may use: $from and $to (the window's
+// dates), $last_quarter (the quarter of $to) and $program.
 func params(p Period) []any {
-	return []any{sql.Named("period", p.Label), sql.Named("prior", p.Prior), sql.Named("program", p.Program)}
+	return []any{sql.Named("from", p.From), sql.Named("to", p.To), sql.Named("last_quarter", p.LastQuarter),
+		sql.Named("program", p.Program)}
 }
 
 // bind keeps the parameters a statement uses.
@@ -126,6 +134,15 @@ func bind(stmt string, p Period) []any {
 
 // Build reads the sections and the model tables and assembles the report.
 func Build(ctx context.Context, db *store.DB, opt Options) (*Report, error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	return build(ctx, conn, opt)
+}
+
+func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	if opt.Audience == "" {
 		opt.Audience = "internal"
 	}
@@ -141,19 +158,43 @@ func Build(ctx context.Context, db *store.DB, opt Options) (*Report, error) {
 		return nil, fmt.Errorf("the database has no models yet: run etl models")
 	}
 	p := Period{Label: opt.Period, Program: opt.Program}
-	if p.Label == "" {
-		t, _ := time.Parse(time.DateOnly, cutoff.String)
-		p.Label = fmt.Sprintf("%dQ%d", t.Year(), (int(t.Month())+2)/3)
+	switch {
+	case opt.From != "" || opt.To != "":
+		if opt.Period != "" {
+			return nil, fmt.Errorf("give either a quarter (--period) or a window (--from and --to), not both")
+		}
+		from, err1 := time.Parse(time.DateOnly, opt.From)
+		to, err2 := time.Parse(time.DateOnly, opt.To)
+		if err1 != nil || err2 != nil || to.Before(from) {
+			return nil, fmt.Errorf("window %q to %q: give --from and --to as YYYY-MM-DD, from not after to", opt.From, opt.To)
+		}
+		days := int(to.Sub(from).Hours()/24) + 1
+		p.From, p.To = from, to
+		p.PriorTo = from.AddDate(0, 0, -1)
+		p.PriorFrom = p.PriorTo.AddDate(0, 0, -(days - 1))
+		p.Label = from.Format(time.DateOnly) + " to " + to.Format(time.DateOnly)
+		p.Prior = p.PriorFrom.Format(time.DateOnly) + " to " + p.PriorTo.Format(time.DateOnly)
+	default:
+		if p.Label == "" {
+			t, _ := time.Parse(time.DateOnly, cutoff.String)
+			p.Label = quarterOf(t)
+		}
+		if !quarterRe.MatchString(p.Label) {
+			return nil, fmt.Errorf("period %q: give a quarter such as 2026Q3", p.Label)
+		}
+		p.Prior = priorQuarter(p.Label)
+		p.From, p.To = quarterDates(p.Label)
+		p.PriorFrom, p.PriorTo = quarterDates(p.Prior)
 	}
-	if !quarterRe.MatchString(p.Label) {
-		return nil, fmt.Errorf("period %q: give a quarter such as 2026Q3", p.Label)
-	}
-	p.Prior = priorQuarter(p.Label)
+	p.LastQuarter = quarterOf(p.To)
 	programName := "All programs"
 	if p.Program == "" {
 		p.Program = "ALL"
 	} else if err := db.QueryRowContext(ctx, `SELECT name FROM programs WHERE program_id = ?`, p.Program).Scan(&programName); err != nil {
 		return nil, fmt.Errorf("program %q is not in the database; see SELECT program_id, name FROM programs", p.Program)
+	}
+	if err := windowMeasures(ctx, db, p); err != nil {
+		return nil, err
 	}
 	sections, err := LoadSections(ctx, dashboards.FS, db)
 	if err != nil {
@@ -207,7 +248,7 @@ func Build(ctx context.Context, db *store.DB, opt Options) (*Report, error) {
 	return rep, rows.Err()
 }
 
-func run(ctx context.Context, db *store.DB, s Section, p Period) (Result, error) {
+func run(ctx context.Context, db querier, s Section, p Period) (Result, error) {
 	res := Result{Section: s}
 	rows, err := db.QueryContext(ctx, s.SQL, bind(s.SQL, p)...)
 	if err != nil {
@@ -356,7 +397,7 @@ func definitions() map[string]string {
 	}
 }
 
-func (rep *Report) measures(ctx context.Context, db *store.DB, p Period, opt Options) error {
+func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Options) error {
 	var targets Targets
 	if opt.Targets != "" {
 		var err error
@@ -366,9 +407,9 @@ func (rep *Report) measures(ctx context.Context, db *store.DB, p Period, opt Opt
 	}
 	rows, err := db.QueryContext(ctx, `
 		SELECT k.measure, k.numerator, k.denominator, k.rate, k.lower, k.upper, p.rate
-		FROM kpis k LEFT JOIN kpis p ON p.program_id = k.program_id AND p.measure = k.measure AND p.period = ?
-		WHERE k.program_id = ? AND k.period = ?
-		ORDER BY k.measure`, p.Prior, p.Program, p.Label)
+		FROM period_kpis k LEFT JOIN period_kpis p ON p.program_id = k.program_id AND p.measure = k.measure AND p."window" = 'prior'
+		WHERE k."window" = 'current' AND k.program_id = ?
+		ORDER BY k.measure`, p.Program)
 	if err != nil {
 		return err
 	}
@@ -408,7 +449,7 @@ func (rep *Report) measures(ctx context.Context, db *store.DB, p Period, opt Opt
 }
 
 // cohortFlow counts the episodes from those loaded to those in the headline analysis.
-func (rep *Report) cohortFlow(ctx context.Context, db *store.DB, opt Options) error {
+func (rep *Report) cohortFlow(ctx context.Context, db querier, opt Options) error {
 	steps := []struct{ step, sql string }{
 		{"episodes loaded", `SELECT count(*) FROM episodes`},
 		{"admitted by the cutoff", `SELECT count(*) FROM episode_outcomes`},

@@ -14,8 +14,6 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
-
-	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
 
 // Section is one report section, as defined by a YAML file in dashboards/.
@@ -67,7 +65,7 @@ func ChartTypes() []string {
 // fields it must have, the chart type, that every column a chart or rate names is a
 // column of the section, and, against db, that its SQL runs and returns exactly the
 // columns it lists. Errors name the file and the field.
-func LoadSections(ctx context.Context, fsys fs.FS, db *store.DB) ([]Section, error) {
+func LoadSections(ctx context.Context, fsys fs.FS, db querier) ([]Section, error) {
 	names, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
 		return nil, err
@@ -165,8 +163,8 @@ func (s Section) check() error {
 }
 
 // checkSQL runs the section's SQL with no rows and compares its columns.
-func (s Section) checkSQL(ctx context.Context, db *store.DB) error {
-	rows, err := db.QueryContext(ctx, "SELECT * FROM ("+s.SQL+") LIMIT 0", bind(s.SQL, Period{Label: "2000Q1", Prior: "1999Q4", Program: "ALL"})...)
+func (s Section) checkSQL(ctx context.Context, db querier) error {
+	rows, err := db.QueryContext(ctx, "SELECT * FROM ("+s.SQL+") LIMIT 0", bind(s.SQL, Period{Program: "ALL"})...)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/google/go-cmp/cmp"
 	"time"
 
 	"github.com/iop-outcomes/outcomes/dashboards"
@@ -26,10 +28,11 @@ func sampleDB(t *testing.T) *store.DB {
 
 func TestSectionsLoadAndCheckAgainstTheDatabase(t *testing.T) {
 	db := sampleDB(t)
-	sections, err := LoadSections(context.Background(), dashboards.FS, db)
+	rep, err := Build(context.Background(), db, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	sections := rep.Sections
 	entries, _ := os.ReadDir("../../dashboards")
 	yamls := 0
 	for _, e := range entries {
@@ -39,6 +42,55 @@ func TestSectionsLoadAndCheckAgainstTheDatabase(t *testing.T) {
 	}
 	if len(sections) != yamls {
 		t.Errorf("%d sections from %d files", len(sections), yamls)
+	}
+	if _, err := LoadSections(context.Background(), dashboards.FS, nil); err != nil {
+		t.Errorf("the sections do not load without a database: %v", err)
+	}
+}
+
+// TestWindowReportMatchesQuarterReport checks that a report for a window of dates
+// that is a quarter gives the same measures as the report for that quarter (the same
+// facts summed the same way), and that another window works.
+func TestWindowReportMatchesQuarterReport(t *testing.T) {
+	db := sampleDB(t)
+	q, err := Build(context.Background(), db, Options{Period: "2026Q2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := Build(context.Background(), db, Options{From: "2026-04-01", To: "2026-06-30"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The prior windows differ by a day (2026Q1 has 90 days, 2026Q2 91), so compare
+	// the current window only.
+	for _, ms := range [][]Measure{q.Measures, w.Measures} {
+		for i := range ms {
+			ms[i].Prior = nil
+		}
+	}
+	if diff := cmp.Diff(q.Measures, w.Measures); diff != "" {
+		t.Errorf("measures of 2026Q2 and of 2026-04-01 to 2026-06-30 differ (-quarter +window):\n%s", diff)
+	}
+	if w.Manifest.Prior != "2025-12-31 to 2026-03-31" {
+		t.Errorf("prior window %q", w.Manifest.Prior)
+	}
+	var kpi float64
+	if err := db.QueryRow(`SELECT numerator FROM kpis WHERE program_id = 'ALL' AND period = '2026Q2' AND measure = 'admissions'`).Scan(&kpi); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range q.Measures {
+		if m.Measure == "admissions" && m.Numerator != kpi {
+			t.Errorf("admissions %v in the report, %v in kpis", m.Numerator, kpi)
+		}
+	}
+	odd, err := Build(context.Background(), db, Options{From: "2026-05-15", To: "2026-08-14"})
+	if err != nil || len(odd.Measures) < 10 {
+		t.Fatalf("a window across quarters: %v (%d measures)", err, len(odd.Measures))
+	}
+	for _, bad := range []Options{{From: "2026-08-14", To: "2026-05-15"}, {From: "2026-05-15"}, {Period: "2026Q2", From: "2026-05-15", To: "2026-06-01"}} {
+		if _, err := Build(context.Background(), db, bad); err == nil {
+			t.Errorf("options %+v were accepted", bad)
+		}
 	}
 }
 

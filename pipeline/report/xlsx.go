@@ -266,8 +266,8 @@ func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 	}
 	m := rep.Manifest
 	rows := [][]any{
-		{"Report", "quarter", m.Period},
-		{"Report", "prior quarter", m.Prior},
+		{"Report", "period", m.Period},
+		{"Report", "prior period", m.Prior},
 		{"Report", "program", m.Program + " " + m.ProgramName},
 		{"Report", "audience", m.Audience},
 		{"Report", "data as of (last load)", m.DataAsOf},

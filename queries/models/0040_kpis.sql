@@ -1,14 +1,10 @@
 -- kpis: quarterly measures per program and for all programs ('ALL'), each with its
--- numerator and denominator and a Wilson 95% interval for rates. Admission measures
--- count episodes by the quarter of admission, end-of-treatment measures by the quarter
--- of discharge, attendance by the quarter of the session. A rate whose follow-up has
--- not elapsed by the cutoff leaves the episode out of the denominator.
+-- numerator and denominator and a Wilson 95% interval for rates: the facts of the view
+-- kpi_facts (0035) summed by quarter, and the census. A report for any other window of
+-- dates sums the same facts over it.
 CREATE OR REPLACE TABLE kpis AS
 WITH o AS (
-    SELECT *,
-           date_trunc('quarter', admit_date) AS admit_q,
-           date_trunc('quarter', discharge_date) AS discharge_q
-    FROM episode_outcomes
+    SELECT * FROM episode_outcomes
 ),
 quarters AS (
     SELECT unnest(generate_series(
@@ -17,43 +13,12 @@ quarters AS (
         INTERVAL 3 MONTH))::DATE AS q
 ),
 facts AS (
-    SELECT program_id, admit_q AS q, 'admissions' AS measure, 1 AS num, NULL::INTEGER AS den FROM o
-    UNION ALL
-    SELECT program_id, discharge_q, 'discharges', 1, NULL FROM o WHERE discharge_date IS NOT NULL
+    SELECT program_id, CAST(date_trunc('quarter', fact_date) AS DATE) AS q, measure, num, den FROM kpi_facts
     UNION ALL
     SELECT o.program_id, quarters.q, 'census', 1, NULL
     FROM o JOIN quarters
       ON o.admit_date < quarters.q + INTERVAL 3 MONTH
      AND coalesce(o.discharge_date, param_date('cutoff')) >= quarters.q
-    UNION ALL
-    SELECT program_id, discharge_q, 'completion_rate', (discharge_reason = 'completed')::INTEGER, 1
-    FROM o WHERE discharge_date IS NOT NULL
-    UNION ALL
-    -- Placeholders: the models runner replaces the retention rows by Kaplan-Meier
-    -- estimates (retentionKPIs in pipeline/models).
-    SELECT program_id, admit_q, 'retention_' || n, (NOT (dropout_event AND retention_days < n))::INTEGER, 1
-    FROM o, (VALUES (30), (60), (90)) v(n)
-    WHERE admit_date + n <= param_date('cutoff')
-    UNION ALL
-    SELECT program_id, admit_q, 'initiation', initiated::INTEGER, 1 FROM o WHERE admit_date + 14 <= param_date('cutoff')
-    UNION ALL
-    SELECT program_id, admit_q, 'engagement', engaged::INTEGER, 1 FROM o WHERE admit_date + 48 <= param_date('cutoff')
-    UNION ALL
-    SELECT program_id, discharge_q, 'relapse_rate', relapse_event::INTEGER, 1
-    FROM o WHERE discharge_date IS NOT NULL AND relapse_event IS NOT NULL
-    UNION ALL
-    SELECT program_id, discharge_q, 'readmission_30', readmit_30::INTEGER, 1 FROM o WHERE readmit_30 IS NOT NULL
-    UNION ALL
-    SELECT program_id, discharge_q, 'readmission_90', readmit_90::INTEGER, 1 FROM o WHERE readmit_90 IS NOT NULL
-    UNION ALL
-    SELECT program_id, discharge_q, 'phq9_reliable_improvement', phq9_reliable_improvement::INTEGER, 1
-    FROM o WHERE discharge_date IS NOT NULL AND phq9_reliable_improvement IS NOT NULL
-    UNION ALL
-    SELECT program_id, discharge_q, 'gad7_reliable_improvement', gad7_reliable_improvement::INTEGER, 1
-    FROM o WHERE discharge_date IS NOT NULL AND gad7_reliable_improvement IS NOT NULL
-    UNION ALL
-    SELECT e.program_id, date_trunc('quarter', w.week_start), 'attendance_rate', w.attended, w.expected
-    FROM episode_weeks w JOIN episodes e USING (episode_id)
 ),
 k AS (
     SELECT

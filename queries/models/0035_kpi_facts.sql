@@ -1,0 +1,46 @@
+-- kpi_facts: the facts the quarterly measures are summed from, one row per episode
+-- (or per episode-week for attendance) and measure, dated by the day that places it in
+-- a period: admission measures by the admission date, end-of-treatment measures by the
+-- discharge date, attendance by the week. kpis sums them by quarter; the report sums
+-- them over any window. A rate whose follow-up has not elapsed by the cutoff leaves the
+-- episode out. It is a view so that it always follows the model tables; it reads the
+-- cutoff from analysis_parameters.
+CREATE OR REPLACE VIEW kpi_facts AS
+WITH o AS (
+    SELECT o.*, (SELECT CAST(value AS DATE) FROM analysis_parameters WHERE name = 'cutoff') AS cutoff
+    FROM episode_outcomes o
+)
+SELECT program_id, admit_date AS fact_date, 'admissions' AS measure, 1 AS num, NULL::INTEGER AS den FROM o
+UNION ALL
+SELECT program_id, discharge_date, 'discharges', 1, NULL FROM o WHERE discharge_date IS NOT NULL
+UNION ALL
+SELECT program_id, discharge_date, 'completion_rate', (discharge_reason = 'completed')::INTEGER, 1
+FROM o WHERE discharge_date IS NOT NULL
+UNION ALL
+-- Placeholders: the models runner and the report replace the retention rates by
+-- Kaplan-Meier estimates over the same episodes (pipeline/models RetentionEstimate).
+SELECT program_id, admit_date, 'retention_' || n, (NOT (dropout_event AND retention_days < n))::INTEGER, 1
+FROM o, (VALUES (30), (60), (90)) v(n)
+WHERE admit_date + n <= cutoff
+UNION ALL
+SELECT program_id, admit_date, 'initiation', initiated::INTEGER, 1 FROM o WHERE admit_date + 14 <= cutoff
+UNION ALL
+SELECT program_id, admit_date, 'engagement', engaged::INTEGER, 1 FROM o WHERE admit_date + 48 <= cutoff
+UNION ALL
+SELECT program_id, discharge_date, 'relapse_rate', relapse_event::INTEGER, 1
+FROM o WHERE discharge_date IS NOT NULL AND relapse_event IS NOT NULL
+UNION ALL
+SELECT program_id, discharge_date, 'readmission_30', readmit_30::INTEGER, 1 FROM o WHERE readmit_30 IS NOT NULL
+UNION ALL
+SELECT program_id, discharge_date, 'readmission_90', readmit_90::INTEGER, 1 FROM o WHERE readmit_90 IS NOT NULL
+UNION ALL
+SELECT program_id, discharge_date, 'phq9_reliable_improvement', phq9_reliable_improvement::INTEGER, 1
+FROM o WHERE discharge_date IS NOT NULL AND phq9_reliable_improvement IS NOT NULL
+UNION ALL
+SELECT program_id, discharge_date, 'gad7_reliable_improvement', gad7_reliable_improvement::INTEGER, 1
+FROM o WHERE discharge_date IS NOT NULL AND gad7_reliable_improvement IS NOT NULL
+UNION ALL
+SELECT e.program_id, w.week_start::DATE, 'attendance_rate', w.attended, w.expected
+FROM episode_weeks w JOIN episodes e USING (episode_id);
+
+COMMENT ON VIEW kpi_facts IS 'The facts the measures of kpis are summed from: one row per episode (per episode-week for attendance) and measure, dated by the day that places it in a period. Sum num and den over any window of fact_date for that window''s measure; retention rows hold the simple share, which kpis and the report replace by the Kaplan-Meier estimate.';

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"math/big"
 	"os"
 	"regexp"
@@ -60,6 +61,7 @@ type Measure struct {
 	Target                    any
 	Met                       string
 	Hidden                    bool
+	PriorHidden               bool
 }
 
 // Manifest says what a report was made from.
@@ -82,7 +84,7 @@ type Manifest struct {
 type LedgerFile struct {
 	Path   string `json:"path"`
 	SHA256 string `json:"sha256"`
-	Rows   int64  `json:"rows_read"`
+	Rows   int64  `json:"rows_read,omitempty"`
 }
 
 // Step is one step of the cohort flow: how many episodes are left.
@@ -203,6 +205,9 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	rep := &Report{Manifest: Manifest{Version: pipeline.Version, DataAsOf: asOf.String, Period: p.Label, Prior: p.Prior,
 		Program: p.Program, ProgramName: programName, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets}}
 	for _, s := range sections {
+		if (s.InternalOnly && opt.Audience == "external") || (s.AllProgramsOnly && p.Program != "ALL") {
+			continue
+		}
 		res, err := run(ctx, db, s, p)
 		if err != nil {
 			return nil, fmt.Errorf("dashboards/%s: %w", s.File, err)
@@ -243,6 +248,9 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	for rows.Next() {
 		var f LedgerFile
 		rows.Scan(&f.Path, &f.SHA256, &f.Rows)
+		if opt.Audience == "external" {
+			f.Rows = 0 // row counts of files are counts of people's records
+		}
 		rep.Manifest.Ledger = append(rep.Manifest.Ledger, f)
 	}
 	return rep, rows.Err()
@@ -336,6 +344,28 @@ func hide(res *Result) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Columns built on the total row's value go with it.
+	for j, c := range res.Columns {
+		if c.WithTotal == "" {
+			continue
+		}
+		k := -1
+		for i, cc := range res.Columns {
+			if cc.Name == c.WithTotal {
+				k = i
+			}
+		}
+		for _, row := range t.Rows {
+			if row.Total && row.Cells[k].Suppressed {
+				for r := range t.Rows {
+					if !t.Rows[r].Cells[j].Suppressed && !t.Rows[r].Cells[j].Null {
+						t.Rows[r].Cells[j].Suppressed = true
+						n++
+					}
+				}
+			}
+		}
+	}
 	for i, row := range t.Rows {
 		for j, c := range row.Cells {
 			res.Hidden[i][j] = c.Suppressed
@@ -346,8 +376,13 @@ func hide(res *Result) (int, error) {
 
 // Target is the goal of a measure.
 type Target struct {
-	Target    float64 `yaml:"target"`
-	Direction string  `yaml:"direction"` // higher (default) or lower is better
+	Target    *float64 `yaml:"target"`
+	Direction string   `yaml:"direction"` // higher (default) or lower is better
+}
+
+// isCount reports whether a measure is a count (its target is a number, not a share).
+func isCount(measure string) bool {
+	return measure == "admissions" || measure == "discharges" || measure == "census"
 }
 
 // Targets is the targets file: per measure, and per program over them.
@@ -368,12 +403,40 @@ func LoadTargets(path string) (Targets, error) {
 	if err := dec.Decode(&t); err != nil {
 		return t, fmt.Errorf("%s: %v; the format is in the README", path, err)
 	}
-	for name, m := range t.Measures {
+	check := func(where, name string, m Target) error {
+		if _, ok := definitions()[name]; !ok {
+			return fmt.Errorf("%s: %s.%s: not a measure; the measures are listed in the Measures sheet", path, where, name)
+		}
 		if m.Direction != "" && m.Direction != "higher" && m.Direction != "lower" {
-			return t, fmt.Errorf("%s: measures.%s.direction %q: use higher or lower", path, name, m.Direction)
+			return fmt.Errorf("%s: %s.%s.direction %q: use higher or lower", path, where, name, m.Direction)
+		}
+		if m.Target == nil || math.IsNaN(*m.Target) || *m.Target < 0 || (*m.Target > 1 && !isCount(name)) {
+			return fmt.Errorf("%s: %s.%s.target: give the target as a share from 0 to 1 (0.5 for 50%%)", path, where, name)
+		}
+		return nil
+	}
+	for name, m := range t.Measures {
+		if err := check("measures", name, m); err != nil {
+			return t, err
+		}
+	}
+	for prog, ms := range t.Programs {
+		for name, m := range ms {
+			if err := check("programs."+prog, name, m); err != nil {
+				return t, err
+			}
 		}
 	}
 	return t, nil
+}
+
+// smallPair reports whether a numerator, its denominator or their difference is a
+// count from 1 to 10.
+func smallPair(num, den any) bool {
+	n, nok := number(num)
+	d, dok := number(den)
+	in := func(v float64) bool { return v >= suppress.Min && v <= suppress.Max }
+	return (nok && in(n)) || (dok && in(d)) || (nok && dok && in(d-n))
 }
 
 // definitions are the measure definitions printed for accreditors.
@@ -406,7 +469,7 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 		}
 	}
 	rows, err := db.QueryContext(ctx, `
-		SELECT k.measure, k.numerator, k.denominator, k.rate, k.lower, k.upper, p.rate
+		SELECT k.measure, k.numerator, k.denominator, k.rate, k.lower, k.upper, p.rate, p.numerator, p.denominator
 		FROM period_kpis k LEFT JOIN period_kpis p ON p.program_id = k.program_id AND p.measure = k.measure AND p."window" = 'prior'
 		WHERE k."window" = 'current' AND k.program_id = ?
 		ORDER BY k.measure`, p.Program)
@@ -417,7 +480,8 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 	defs := definitions()
 	for rows.Next() {
 		var m Measure
-		if err := rows.Scan(&m.Measure, &m.Numerator, &m.Denominator, &m.Rate, &m.Lower, &m.Upper, &m.Prior); err != nil {
+		var priorNum, priorDen any
+		if err := rows.Scan(&m.Measure, &m.Numerator, &m.Denominator, &m.Rate, &m.Lower, &m.Upper, &m.Prior, &priorNum, &priorDen); err != nil {
 			return err
 		}
 		m.Definition = defs[m.Measure]
@@ -426,19 +490,20 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 			t, ok = pt, true
 		}
 		if opt.Audience == "external" {
-			num, nok := number(m.Numerator)
-			den, dok := number(m.Denominator)
-			if (nok && num >= suppress.Min && num <= suppress.Max) || (dok && den >= suppress.Min && den <= suppress.Max) ||
-				(nok && dok && den-num >= suppress.Min && den-num <= suppress.Max) {
-				m.Hidden = true
-			}
+			m.Hidden = smallPair(m.Numerator, m.Denominator)
+			m.PriorHidden = smallPair(priorNum, priorDen)
 		}
-		if ok {
-			m.Target = t.Target
-			if r, rok := number(m.Rate); rok && !m.Hidden {
-				met := r >= t.Target
+		if ok && t.Target != nil {
+			goal := *t.Target
+			m.Target = goal
+			value := m.Rate
+			if isCount(m.Measure) {
+				value = m.Numerator
+			}
+			if r, rok := number(value); rok && !m.Hidden {
+				met := r >= goal
 				if t.Direction == "lower" {
-					met = r <= t.Target
+					met = r <= goal
 				}
 				m.Met = map[bool]string{true: "yes", false: "no"}[met]
 			}
@@ -451,7 +516,7 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 // cohortFlow counts the episodes from those loaded to those in the headline analysis.
 func (rep *Report) cohortFlow(ctx context.Context, db querier, opt Options) error {
 	steps := []struct{ step, sql string }{
-		{"episodes loaded", `SELECT count(*) FROM episodes`},
+		{"episodes loaded (all programs)", `SELECT count(*) FROM episodes`},
 		{"admitted by the cutoff", `SELECT count(*) FROM episode_outcomes`},
 		{"admitted at least landmark_days before the cutoff", `SELECT count(*) FROM episode_outcomes
 			WHERE admit_date + CAST((SELECT value FROM analysis_parameters WHERE name = 'landmark_days') AS INTEGER)

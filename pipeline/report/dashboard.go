@@ -18,14 +18,18 @@ import (
 
 // Section is one report section, as defined by a YAML file in dashboards/.
 type Section struct {
-	File        string   `yaml:"-"`
-	Title       string   `yaml:"title"`
-	Description string   `yaml:"description"`
-	Sheet       string   `yaml:"sheet"`
-	Chart       Chart    `yaml:"chart"`
-	SQL         string   `yaml:"sql"`
-	Columns     []Column `yaml:"columns"`
-	Suppress    struct {
+	File        string `yaml:"-"`
+	Title       string `yaml:"title"`
+	Description string `yaml:"description"`
+	Sheet       string `yaml:"sheet"`
+	// InternalOnly leaves the section out of a report for an external audience.
+	InternalOnly bool `yaml:"internal_only"`
+	// AllProgramsOnly leaves the section out of a single program's report.
+	AllProgramsOnly bool     `yaml:"all_programs_only"`
+	Chart           Chart    `yaml:"chart"`
+	SQL             string   `yaml:"sql"`
+	Columns         []Column `yaml:"columns"`
+	Suppress        struct {
 		Total struct {
 			Column string `yaml:"column"`
 			Value  string `yaml:"value"`
@@ -54,6 +58,9 @@ type Column struct {
 	Kind   string   `yaml:"kind"`   // label, count, rate, number
 	Format string   `yaml:"format"` // percent, or an Excel number format such as 0.00
 	From   []string `yaml:"from"`   // for a rate: its numerator and denominator columns
+	// WithTotal names a column of the total row: when that cell is suppressed, this
+	// column is suppressed in every row (funnel limits are built on the total's rate).
+	WithTotal string `yaml:"with_total"`
 }
 
 // ChartTypes are the chart types a section may use.
@@ -152,6 +159,14 @@ func (s Section) check() error {
 	for _, v := range need {
 		if v == "" {
 			return fmt.Errorf("field chart: a %s chart needs the columns it draws (see the other sections)", ch.Type)
+		}
+	}
+	for i, c := range s.Columns {
+		if c.WithTotal == "" {
+			continue
+		}
+		if _, ok := cols[c.WithTotal]; !ok || s.Suppress.Total.Column == "" {
+			return fmt.Errorf("field columns[%d].with_total: %q must be a column, and the section must name its total row (suppress.total)", i, c.WithTotal)
 		}
 	}
 	if t := s.Suppress.Total.Column; t != "" {

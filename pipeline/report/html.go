@@ -186,6 +186,9 @@ func chartOptions(r Result) map[string]any {
 			points = append(points, []any{nf, y, label})
 			maxN = math.Max(maxN, nf)
 		}
+		if len(points) == 0 {
+			p0 = math.NaN() // every program hidden: no limits to draw around nothing
+		}
 		series := []map[string]any{{"type": "scatter", "data": points, "symbolSize": 12,
 			"label": map[string]any{"show": true, "formatter": "{@[2]}", "position": "right"}}}
 		if !math.IsNaN(p0) {
@@ -299,7 +302,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 					sub = append(sub, "of "+cellText(row[j], r.Columns[j], r.Hidden[i][j]))
 				}
 				if m, ok := measures[t.Label]; ok {
-					if m.Prior != nil && !m.Hidden {
+					if m.Prior != nil && !m.PriorHidden {
 						sub = append(sub, "prior "+cellText(m.Prior, pct, false))
 					}
 					if m.Target != nil {

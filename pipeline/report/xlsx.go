@@ -254,7 +254,7 @@ func measuresSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 	for _, m := range rep.Measures {
 		rows = append(rows, []any{m.Measure, m.Definition, cellValue(m.Numerator, m.Hidden), cellValue(m.Denominator, m.Hidden),
 			cellValue(m.Rate, m.Hidden), cellValue(m.Lower, m.Hidden), cellValue(m.Upper, m.Hidden), cellValue(m.Target, false),
-			m.Met, cellValue(m.Prior, m.Hidden)})
+			m.Met, cellValue(m.Prior, m.PriorHidden)})
 	}
 	return table(f, name, st, header, formats, rows)
 }
@@ -305,7 +305,11 @@ func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 		}
 	}
 	for _, l := range m.Ledger {
-		rows = append(rows, []any{"Ledger", l.Path, fmt.Sprintf("sha256 %s, %d rows read", l.SHA256, l.Rows)})
+		text := "sha256 " + l.SHA256
+		if m.Audience != "external" {
+			text += fmt.Sprintf(", %d rows read", l.Rows)
+		}
+		rows = append(rows, []any{"Ledger", l.Path, text})
 	}
 	return table(f, name, st, []string{"Topic", "Item", "Value"}, []string{"", "", ""}, rows)
 }

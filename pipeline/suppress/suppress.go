@@ -108,6 +108,13 @@ func Apply(t *Table) (int, error) {
 			}
 		}
 	}
+	// denOf maps a numerator column to its denominator column, from the rates.
+	denOf := map[int]int{}
+	for _, col := range t.Columns {
+		if col.Kind == Rate && col.From[0] != col.From[1] {
+			denOf[idx[col.From[0]]] = idx[col.From[1]]
+		}
+	}
 	// Complementary suppression and rates, until stable.
 	groups := map[string][]int{}
 	var names []string
@@ -158,6 +165,17 @@ func Apply(t *Table) (int, error) {
 					hiddenSum += t.Rows[r].Cells[c].Value
 				}
 				leak := unknowns == 1 || (!totalHidden && len(hiddenMembers) > 1 && small(hiddenSum))
+				// With the denominators shown, the hidden numerators' complements
+				// (denominator minus numerator) add up to the total's complement
+				// minus the shown ones: that sum must not be small either.
+				if d, ok := denOf[c]; ok && !leak && !totalHidden && len(hiddenMembers) > 0 && !t.Rows[total].Cells[d].Suppressed {
+					complement, shownDens := 0.0, true
+					for _, r := range hiddenMembers {
+						complement += t.Rows[r].Cells[d].Value - t.Rows[r].Cells[c].Value
+						shownDens = shownDens && !t.Rows[r].Cells[d].Suppressed
+					}
+					leak = shownDens && small(complement)
+				}
 				if !leak {
 					continue
 				}

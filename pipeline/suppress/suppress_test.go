@@ -113,6 +113,22 @@ func TestZeroIsNoCover(t *testing.T) {
 	}
 }
 
+// TestComplementsOfHiddenCellsStayHidden: hiding 50 of 51 and 60 of 62 beside a shown
+// total would tell that 3 did not complete.
+func TestComplementsOfHiddenCellsStayHidden(t *testing.T) {
+	tab := kpiTable([][][2]float64{{{50, 51}, {60, 62}, {20, 40}, {30, 45}}})
+	Apply(tab)
+	complement := 0.0
+	for r := 0; r < 4; r++ {
+		if !shown(tab, r, 1) && shown(tab, r, 2) {
+			complement += tab.Rows[r].Cells[2].Value - tab.Rows[r].Cells[1].Value
+		}
+	}
+	if shown(tab, 4, 1) && shown(tab, 4, 2) && small(complement) {
+		t.Errorf("the hidden numerators' complements add up to %v beside a shown total", complement)
+	}
+}
+
 func TestApplyRejectsABadTable(t *testing.T) {
 	tab := &Table{Columns: []Column{{Name: "n", Kind: Count}, {Name: "r", Kind: Rate, From: [2]string{"n", "missing"}}}}
 	if _, err := Apply(tab); err == nil {

@@ -1,7 +1,7 @@
 -- kpi_facts: the facts the quarterly measures are summed from, one row per episode
--- (or per episode-week for attendance) and measure, dated by the day that places it in
--- a period: admission measures by the admission date, end-of-treatment measures by the
--- discharge date, attendance by the week. kpis sums them by quarter; the report sums
+-- (or per session for attendance) and measure, dated by the day that places it in a
+-- period: admission measures by the admission date, end-of-treatment measures by the
+-- discharge date, attendance by the session's date. kpis sums them by quarter; the report sums
 -- them over any window. A rate whose follow-up has not elapsed by the cutoff leaves the
 -- episode out. It is a view so that it always follows the model tables; it reads the
 -- cutoff from analysis_parameters.
@@ -40,7 +40,9 @@ UNION ALL
 SELECT program_id, discharge_date, 'gad7_reliable_improvement', gad7_reliable_improvement::INTEGER, 1
 FROM o WHERE discharge_date IS NOT NULL AND gad7_reliable_improvement IS NOT NULL
 UNION ALL
-SELECT e.program_id, w.week_start::DATE, 'attendance_rate', w.attended, w.expected
-FROM episode_weeks w JOIN episodes e USING (episode_id);
+SELECT o.program_id, s.session_date, 'attendance_rate', (s.status = 'attended')::INTEGER,
+       (s.status IN ('attended', 'no_show', 'cancelled_by_patient'))::INTEGER
+FROM sessions s JOIN o USING (episode_id)
+WHERE s.session_date BETWEEN o.admit_date AND least(coalesce(o.discharge_date, o.cutoff), o.cutoff);
 
-COMMENT ON VIEW kpi_facts IS 'The facts the measures of kpis are summed from: one row per episode (per episode-week for attendance) and measure, dated by the day that places it in a period. Sum num and den over any window of fact_date for that window''s measure; retention rows hold the simple share, which kpis and the report replace by the Kaplan-Meier estimate.';
+COMMENT ON VIEW kpi_facts IS 'The facts the measures of kpis are summed from: one row per episode (per session for attendance) and measure, dated by the day that places it in a period. Sum num and den over any window of fact_date for that window''s measure; retention rows hold the simple share, which kpis and the report replace by the Kaplan-Meier estimate.';

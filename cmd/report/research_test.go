@@ -242,20 +242,7 @@ func TestDataDictionary(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := "../../docs/data-dictionary.md"
-	if *update {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v; run go test ./cmd/report -run TestDataDictionary -update", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("docs/data-dictionary.md is out of date; run go test ./cmd/report -run TestDataDictionary -update (-want +got):\n%s", diff)
-	}
+	testdb.Golden(t, "../../docs/data-dictionary.md", got, *update, "go test ./cmd/report -run TestDataDictionary -update")
 	for _, table := range []string{"sessions", "episode_outcomes", "model_estimates", "kpis", "rejects"} {
 		if !strings.Contains(got, "### "+table+"\n") {
 			t.Errorf("the dictionary lacks %s", table)

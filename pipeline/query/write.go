@@ -103,6 +103,18 @@ func jsonValue(v any) any {
 	return Text(v, "")
 }
 
+// scanText reads the next row into rec, each value as text.
+func scanText(rows *sql.Rows, cols []column, rec []string) error {
+	vals, err := scan(rows, len(cols))
+	if err != nil {
+		return err
+	}
+	for i, v := range vals {
+		rec[i] = Text(v, cols[i].typ)
+	}
+	return nil
+}
+
 // createFile creates an output file readable by its owner only: results come from
 // protected health information.
 func createFile(p string) (*os.File, error) {
@@ -130,12 +142,8 @@ func writeCSV(rows *sql.Rows, cols []column, w io.Writer) (int64, error) {
 	var n int64
 	rec := make([]string, len(cols))
 	for rows.Next() {
-		vals, err := scan(rows, len(cols))
-		if err != nil {
+		if err := scanText(rows, cols, rec); err != nil {
 			return n, err
-		}
-		for i, v := range vals {
-			rec[i] = Text(v, cols[i].typ)
 		}
 		if err := cw.Write(rec); err != nil {
 			return n, err
@@ -198,13 +206,9 @@ func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, e
 	var head [][]string
 	var n int64
 	for n < sample && rows.Next() {
-		vals, err := scan(rows, len(cols))
-		if err != nil {
-			return n, err
-		}
 		rec := make([]string, len(cols))
-		for i, v := range vals {
-			rec[i] = Text(v, cols[i].typ)
+		if err := scanText(rows, cols, rec); err != nil {
+			return n, err
 		}
 		head = append(head, rec)
 		n++
@@ -268,12 +272,8 @@ func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, e
 	}
 	rec := make([]string, len(cols))
 	for rows.Next() {
-		vals, err := scan(rows, len(cols))
-		if err != nil {
+		if err := scanText(rows, cols, rec); err != nil {
 			return n, err
-		}
-		for i, v := range vals {
-			rec[i] = Text(v, cols[i].typ)
 		}
 		line(rec)
 		n++

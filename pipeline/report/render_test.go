@@ -17,7 +17,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-	"github.com/google/go-cmp/cmp"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/iop-outcomes/outcomes/pipeline/models"
@@ -50,20 +49,7 @@ func withoutLibrary(page []byte) string {
 
 func golden(t *testing.T, name, got string) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		os.MkdirAll("testdata", 0o755)
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v; run go test ./pipeline/report -update", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s differs (-want +got); if the change is meant, run go test ./pipeline/report -update:\n%s", name, diff)
-	}
+	testdb.Golden(t, filepath.Join("testdata", name), got, *update, "go test ./pipeline/report -update")
 }
 
 // sheets reads every sheet of a workbook as rows of text.

@@ -4,9 +4,12 @@ package testdb
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/iop-outcomes/outcomes/pipeline/ingest"
 	"github.com/iop-outcomes/outcomes/pipeline/models"
@@ -49,4 +52,23 @@ func Open(tb testing.TB, path string) *store.DB {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
+}
+
+// Golden compares got with the golden file at path, first rewriting the file when
+// update is set; refresh says how to refresh it.
+func Golden(tb testing.TB, path, got string, update bool, refresh string) {
+	tb.Helper()
+	if update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("%v; run %s", err, refresh)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		tb.Errorf("%s differs; if the change is meant, run %s (-want +got):\n%s", path, refresh, diff)
+	}
 }

@@ -89,7 +89,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.BoolVar(&cfg.json, "json", false, "print the run's ledger as JSON instead of a table")
 	fl.Float64Var(&cfg.maxRejectRate, "max-reject-rate", 0.10, "share of rows (0-1) that may be rejected; above it the run fails and loads nothing")
 	fl.StringVar(&cfg.keyFile, "key-file", "", "site key `file` for pseudonyms (default $OUTCOMES_KEY_FILE, else the user config folder); $OUTCOMES_SITE_KEY overrides")
-	fl.StringVar(&cfg.profile, "profile", "canonical", "source `profile` of the exports")
+	fl.StringVar(&cfg.profile, "profile", "", "source `profile` of the exports: a built-in name or a profile file (.yaml); detected when not given")
 	fl.StringVar(&cfg.memoryLimit, "memory-limit", "", "DuckDB memory limit, for example 3GB (default: DuckDB's, 80% of RAM)")
 	fl.StringVar(&cfg.tempDir, "temp-dir", "", "`folder` where DuckDB spills what does not fit in memory (default: next to the database)")
 	fl.IntVar(&cfg.threads, "threads", 0, "DuckDB worker threads (default: one per core)")

@@ -105,7 +105,12 @@ func (g *gen) write(i int, pid string, patient []string, name, phone string, eps
 					case u < 0.004:
 						t := epoch.AddDate(0, 0, o.day)
 						rec[2] = t.Format("01/02/2006")
-						inj["bad_date"]++
+						if t.Day() <= 12 {
+							// Month and day both fit 1-12: refused as ambiguous.
+							inj["ambiguous_date"]++
+						} else {
+							inj["bad_date"]++
+						}
 						loadable = false
 					}
 				}

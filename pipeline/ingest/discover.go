@@ -14,38 +14,67 @@ import (
 	"unicode/utf8"
 
 	"github.com/iop-outcomes/outcomes/pipeline"
+	"github.com/iop-outcomes/outcomes/pipeline/profile"
 )
 
-// File is one export file and the entity it feeds.
+// File is one export file, or one sheet of a workbook, and the source table it feeds.
 type File struct {
-	Path   string
+	Path string
+	// Sheet is the worksheet of an XLSX workbook; empty for a CSV file.
+	Sheet string
+	Table *profile.Table
+	// Entity is the canonical table the source table feeds.
 	Entity pipeline.Entity
 }
 
+// Name is how the ledger and messages name the file: its path, and the sheet of a
+// workbook after a #.
+func (f File) Name() string {
+	if f.Sheet != "" {
+		return f.Path + "#" + f.Sheet
+	}
+	return f.Path
+}
+
+// isXLSX reports whether a path is an Excel workbook.
+func isXLSX(p string) bool { return strings.EqualFold(filepath.Ext(p), ".xlsx") }
+
 // Discover lists the export files under paths (files, or folders searched
-// recursively) in load order: by entity as in pipeline.Layout, then in command-line
+// recursively) that the profile reads, in load order: by entity as in
+// pipeline.Layout, then by the order of the profile's tables, then in command-line
 // order and, inside a folder, in natural name order (numbers by value, so week9 comes
 // before week41 and export-2 before export-10). A later file of an entity wins over an
-// earlier one, so exports named by date or number load oldest first.
-// Files in folders that are not .csv are returned as ignored; a .csv file whose name
-// does not say its entity is an error.
-func Discover(paths []string) (files []File, ignored []string, err error) {
+// earlier one, so exports named by date or number load oldest first. A CSV file feeds
+// the table it is named after; each sheet of an XLSX workbook feeds the table it is
+// named after (a workbook named after a table with one sheet feeds that table).
+// Files in folders that are neither .csv nor .xlsx, and sheets that name no table,
+// are returned as ignored; a .csv file whose name says no table is an error.
+func Discover(paths []string, prof *profile.Profile) (files []File, ignored []string, err error) {
 	if len(paths) == 0 {
 		return nil, nil, errors.New("no export files or folders given; name at least one")
 	}
 	add := func(p string, explicit bool) error {
-		if !strings.EqualFold(filepath.Ext(p), ".csv") {
+		switch {
+		case isXLSX(p):
+			found, skipped, err := sheets(p, prof)
+			if err != nil {
+				return err
+			}
+			files, ignored = append(files, found...), append(ignored, skipped...)
+			return nil
+		case !strings.EqualFold(filepath.Ext(p), ".csv"):
 			if explicit {
-				return fmt.Errorf("%s: not a .csv file; the canonical layout is a folder of CSV files", p)
+				return fmt.Errorf("%s: not a .csv or .xlsx file; an export is CSV files or XLSX workbooks", p)
 			}
 			ignored = append(ignored, p)
 			return nil
 		}
-		e, ok := entityOf(p)
-		if !ok {
-			return fmt.Errorf("%s: cannot tell which table this file feeds; name it after its table: %s", p, entityNames())
+		t := prof.TableOfFile(p)
+		if t == nil {
+			return fmt.Errorf("%s: cannot tell which table this file feeds in profile %s; name it after its table: %s",
+				p, prof.Name, tableNames(prof))
 		}
-		files = append(files, File{Path: p, Entity: e})
+		files = append(files, File{Path: p, Table: t, Entity: t.Entity})
 		return nil
 	}
 	for _, root := range paths {
@@ -81,12 +110,79 @@ func Discover(paths []string) (files []File, ignored []string, err error) {
 		found := files[from:]
 		sort.SliceStable(found, func(i, j int) bool { return naturalLess(found[i].Path, found[j].Path) })
 	}
-	order := map[string]int{}
+	order := map[*profile.Table]int{}
+	entity := map[string]int{}
 	for i, e := range pipeline.Layout() {
-		order[e.Name] = i
+		entity[e.Name] = i
 	}
-	sort.SliceStable(files, func(i, j int) bool { return order[files[i].Entity.Name] < order[files[j].Entity.Name] })
+	for i, t := range prof.Tables {
+		order[t] = entity[t.Entity.Name]*1000 + i
+	}
+	sort.SliceStable(files, func(i, j int) bool { return order[files[i].Table] < order[files[j].Table] })
 	return files, ignored, nil
+}
+
+// sheets lists the sheets of a workbook that feed tables of the profile.
+func sheets(p string, prof *profile.Profile) (found []File, ignored []string, err error) {
+	names, err := sheetNames(p)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, s := range names {
+		if t := prof.Table(s); t != nil {
+			found = append(found, File{Path: p, Sheet: s, Table: t, Entity: t.Entity})
+		} else {
+			ignored = append(ignored, p+"#"+s)
+		}
+	}
+	if len(found) == 0 && len(names) == 1 {
+		if t := prof.TableOfFile(p); t != nil {
+			return []File{{Path: p, Sheet: names[0], Table: t, Entity: t.Entity}}, nil, nil
+		}
+	}
+	return found, ignored, nil
+}
+
+// Detect chooses the profile of a set of exports: the first built-in profile
+// (canonical first) that has a table for every file and sheet name, preferring one
+// under which every file's header holds the required columns.
+func Detect(paths []string) (*profile.Profile, error) {
+	var first *profile.Profile
+	var firstErr error
+	for _, name := range profile.BuiltIn() {
+		p, err := profile.Load(name)
+		if err != nil {
+			return nil, err
+		}
+		files, _, err := Discover(paths, p)
+		if err == nil && len(files) == 0 {
+			err = fmt.Errorf("no file or sheet is named after a table of profile %s (%s)", p.Name, tableNames(p))
+		}
+		if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		fits := true
+		for _, f := range files {
+			if h, err := fileHeader(f); err != nil || mapHeaderErr(f, h) != nil {
+				fits = false
+				break
+			}
+		}
+		if fits {
+			return p, nil
+		}
+		if first == nil {
+			first = p
+		}
+	}
+	if first != nil {
+		return first, nil
+	}
+	return nil, fmt.Errorf("%w (no built-in profile fits these exports; name one with --profile: %s, or a profile file)",
+		firstErr, strings.Join(profile.BuiltIn(), ", "))
 }
 
 // naturalLess orders names as people do: runs of digits compare by their value.
@@ -120,23 +216,10 @@ func digits(s string) int {
 	return n
 }
 
-// entityOf reads the entity from a file name: the name of a layout entity, alone or
-// followed by a separator and anything (sessions.csv, sessions_2026-10.csv).
-func entityOf(p string) (pipeline.Entity, bool) {
-	stem := strings.ToLower(strings.TrimSuffix(filepath.Base(p), filepath.Ext(p)))
-	for _, e := range pipeline.Layout() {
-		rest, ok := strings.CutPrefix(stem, e.Name)
-		if ok && (rest == "" || strings.ContainsRune("-_. ", rune(rest[0]))) {
-			return e, true
-		}
-	}
-	return pipeline.Entity{}, false
-}
-
-func entityNames() string {
+func tableNames(p *profile.Profile) string {
 	var names []string
-	for _, e := range pipeline.Layout() {
-		names = append(names, e.Name+"*.csv")
+	for _, t := range p.Tables {
+		names = append(names, t.Source+"*.csv")
 	}
 	return strings.Join(names, ", ")
 }

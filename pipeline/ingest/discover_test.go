@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"github.com/iop-outcomes/outcomes/pipeline/profile"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,7 +18,7 @@ func TestDiscoverOrder(t *testing.T) {
 		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
 		os.WriteFile(filepath.Join(dir, p), nil, 0o644)
 	}
-	files, ignored, err := Discover([]string{dir})
+	files, ignored, err := Discover([]string{dir}, profile.CanonicalProfile())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +35,7 @@ func TestDiscoverOrder(t *testing.T) {
 	if len(ignored) != 1 {
 		t.Errorf("ignored %v, want notes.txt", ignored)
 	}
-	if _, _, err := Discover([]string{filepath.Join(dir, "notes.txt")}); err == nil {
+	if _, _, err := Discover([]string{filepath.Join(dir, "notes.txt")}, profile.CanonicalProfile()); err == nil {
 		t.Error("a named .txt file was accepted")
 	}
 }

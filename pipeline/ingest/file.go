@@ -11,22 +11,27 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/iop-outcomes/outcomes/pipeline/profile"
 )
 
 // file loads one export file. A problem with the file itself (empty, a required
 // column missing) is a failed FileResult, not an error; an error fails the run.
 func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResult, error) {
-	fr := FileResult{Path: f.Path, Entity: f.Entity.Name}
+	fr := FileResult{Path: f.Name(), Entity: f.Entity.Name}
 	var size0 int64
 	if info, err := os.Stat(f.Path); err == nil {
 		size0 = info.Size()
 	}
-	r.stage(f.Path, size0, "hashing")
+	r.stage(f.Name(), size0, "hashing")
 	start := time.Now()
 	sum, size, blanks, err := scanFile(f.Path)
-	r.opt.Log.Debug("hash "+f.Path, "took", time.Since(start).Round(time.Millisecond))
+	r.opt.Log.Debug("hash "+f.Name(), "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		return fr, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	if f.Sheet != "" {
+		sum = sheetSum(sum, f.Sheet)
 	}
 	fr.SHA256, fr.Bytes = sum, size
 	dup, err := r.count(ctx, `SELECT count(*) FROM load_files WHERE sha256 = ?`, sum)
@@ -45,46 +50,31 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 		return fr, err
 	}
 
-	r.stage(f.Path, size0, "reading")
-	header, herr := readHeader(f.Path)
-	var cols map[string]int
-	if herr == nil {
-		cols, herr = mapHeader(f, header)
+	r.stage(f.Name(), size0, "reading")
+	cols, failed, err := r.readSource(ctx, f, blanks, &fr)
+	if err != nil {
+		return fr, err
 	}
-	if herr != nil {
-		return r.failFile(ctx, fr, fid, len(header), blanks.Leading, herr.Error())
-	}
-	if err := r.readCSV(ctx, f, header, cols, blanks); err != nil {
-		return fr, fmt.Errorf("read %s: %w", f.Path, err)
+	if failed != nil {
+		return r.failFile(ctx, f, fr, fid, failed)
 	}
 	start = time.Now()
-	// A file with lines of text after its header from which the reader got neither
-	// a row nor an error was not read (mixed line endings do this): refuse it rather
-	// than report it empty.
-	if blanks.Text > 1 {
-		got, err := r.count(ctx, `SELECT (SELECT count(*) FROM src) + (SELECT count(*) FROM csv_errors)`)
-		if err != nil {
-			return fr, err
-		}
-		if got == 0 {
-			fr.Read = blanks.Text - 1
-			return r.failFile(ctx, fr, fid, 0, 0, "no rows could be read although the file has lines after its header; check that every line ends the same way (all CRLF or all LF) and that quotes are balanced")
-		}
+	if err := r.dateMacros(ctx, f); err != nil {
+		return fr, err
 	}
 	if err := r.pseudonymize(ctx, f, cols); err != nil {
 		return fr, err
 	}
-	r.opt.Log.Debug("pseudonymize "+f.Path, "took", time.Since(start).Round(time.Millisecond))
+	if err := r.mapSource(ctx, f); err != nil {
+		return fr, err
+	}
+	r.opt.Log.Debug("pseudonymize "+f.Name(), "took", time.Since(start).Round(time.Millisecond))
 
-	r.stage(f.Path, size0, "validating")
-	model, err := stagingSQL(r.opt.Profile, f.Entity.Name)
-	if err != nil {
+	r.stage(f.Name(), size0, "validating")
+	if err := r.exec(ctx, "stage "+f.Name(), "CREATE TEMP TABLE stg AS "+f.Table.Staging); err != nil {
 		return fr, err
 	}
-	if err := r.exec(ctx, "stage "+f.Path, "CREATE TEMP TABLE stg AS "+model); err != nil {
-		return fr, err
-	}
-	if err := r.exec(ctx, "record rejects of "+f.Path, `
+	if err := r.exec(ctx, "record rejects of "+f.Name(), `
 		INSERT INTO rejects
 		SELECT ?, ?, ?, line,
 		       NULL, NULL, 'malformed_row',
@@ -98,19 +88,19 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 		           ELSE 'the row cannot be read as CSV (' || lower(error_type) || '); check quoting and delimiters'
 		       END
 		FROM (SELECT line, min(error_type) AS error_type FROM csv_errors GROUP BY line)
-		ORDER BY line`, r.id, fid, f.Path); err != nil {
+		ORDER BY line`, r.id, fid, f.Name()); err != nil {
 		return fr, err
 	}
-	if err := r.exec(ctx, "record rejects of "+f.Path, `
+	if err := r.exec(ctx, "record rejects of "+f.Name(), `
 		INSERT INTO rejects
 		SELECT ?, ?, ?, line, f[1], nullif(f[2], ''), f[3], f[4]
 		FROM (SELECT line, string_split(p, chr(31)) AS f
 		      FROM (SELECT line, unnest(string_split(problems, chr(30))) AS p FROM stg WHERE problems <> ''))
-		ORDER BY line`, r.id, fid, f.Path); err != nil {
+		ORDER BY line`, r.id, fid, f.Name()); err != nil {
 		return fr, err
 	}
 
-	r.stage(f.Path, size0, "writing")
+	r.stage(f.Name(), size0, "writing")
 	counts, err := r.apply(ctx, f, fid)
 	if err != nil {
 		return fr, err
@@ -122,36 +112,109 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	}
 	if fr.Loaded != fr.Inserted+fr.Updated {
 		return fr, fmt.Errorf("%w: %s: %d rows carry this file's id, but %d were inserted or updated",
-			ErrUnbalanced, f.Path, fr.Loaded, fr.Inserted+fr.Updated)
+			ErrUnbalanced, f.Name(), fr.Loaded, fr.Inserted+fr.Updated)
 	}
 	if fr.Read != fr.Loaded+fr.Rejected+fr.Duplicate {
 		return fr, fmt.Errorf("%w: %s: read %d, loaded %d, rejected %d, duplicate %d",
-			ErrUnbalanced, f.Path, fr.Read, fr.Loaded, fr.Rejected, fr.Duplicate)
+			ErrUnbalanced, f.Name(), fr.Read, fr.Loaded, fr.Rejected, fr.Duplicate)
 	}
 	return fr, r.record(ctx, fr, fid)
 }
 
 // dropScratch drops the temp tables of a file, before the next one and at the end.
 func (r *run) dropScratch(ctx context.Context) error {
-	for _, t := range []string{"src", "stg", "rep", "matched", "pseudo", "shifts", "blank_lines", "csv_errors", "csv_scans"} {
+	for _, t := range []string{"src", "stg", "rep", "matched", "pseudo", "shifts", "blank_lines", "csv_errors", "csv_scans", "mapped"} {
 		if _, err := r.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t); err != nil {
 			return fmt.Errorf("drop scratch table %s: %w", t, err)
 		}
 	}
-	if _, err := r.conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp.raw"); err != nil {
-		return fmt.Errorf("drop scratch view: %w", err)
+	for _, v := range []string{"raw", "source"} {
+		if _, err := r.conn.ExecContext(ctx, "DROP VIEW IF EXISTS temp."+v); err != nil {
+			return fmt.Errorf("drop scratch view: %w", err)
+		}
 	}
 	return nil
 }
 
-// mapHeader finds each layout column in the header. A required column that is
-// missing, or a layout column named twice, refuses the file.
+// failure says why a file is refused whole: the reject's message, and for a CSV file
+// the header's width and the lines before it, to count its rows.
+type failure struct {
+	why         string
+	ncols, skip int
+}
+
+// readSource reads a CSV file or a sheet into the temp table src and makes the view
+// raw over it. It returns where each column of the table is in the header, or why
+// the file is refused whole (with fr.Read set when the rows were counted).
+func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *FileResult) (map[string]int, *failure, error) {
+	if f.Sheet != "" {
+		header, at, err := sheetHeader(f)
+		var cols map[string]int
+		if err == nil {
+			cols, err = mapHeader(f, header)
+		}
+		if err != nil {
+			if at > 0 {
+				if fr.Read, err = countSheetRows(f, at); err != nil {
+					return nil, nil, fmt.Errorf("read %s: %w", f.Name(), err)
+				}
+			}
+			return nil, &failure{why: err.Error()}, nil
+		}
+		if _, err := r.readSheet(ctx, f, header, at, cols); err != nil {
+			return nil, nil, err
+		}
+		return cols, nil, r.rawView(ctx, f, "SELECT line, * EXCLUDE (line) FROM src")
+	}
+	header, err := readHeader(f.Path)
+	var cols map[string]int
+	if err == nil {
+		cols, err = mapHeader(f, header)
+	}
+	if err != nil {
+		return nil, &failure{why: err.Error(), ncols: len(header), skip: blanks.Leading}, nil
+	}
+	if err := r.readCSV(ctx, f, header, cols, blanks); err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	// A file with lines of text after its header from which the reader got neither
+	// a row nor an error was not read (mixed line endings do this): refuse it rather
+	// than report it empty.
+	if blanks.Text > 1 {
+		got, err := r.count(ctx, `SELECT (SELECT count(*) FROM src) + (SELECT count(*) FROM csv_errors)`)
+		if err != nil {
+			return nil, nil, err
+		}
+		if got == 0 {
+			fr.Read = blanks.Text - 1
+			return nil, &failure{why: "no rows could be read although the file has lines after its header; check that every line ends the same way (all CRLF or all LF) and that quotes are balanced"}, nil
+		}
+	}
+	return cols, nil, nil
+}
+
+// fileHeader returns the header of a file or sheet, lower case.
+func fileHeader(f File) ([]string, error) {
+	if f.Sheet != "" {
+		h, _, err := sheetHeader(f)
+		return h, err
+	}
+	return readHeader(f.Path)
+}
+
+func mapHeaderErr(f File, header []string) error {
+	_, err := mapHeader(f, header)
+	return err
+}
+
+// mapHeader finds each column of the source table in the header. A required column
+// that is missing, or a column named twice, refuses the file.
 func mapHeader(f File, header []string) (map[string]int, error) {
 	at := map[string]int{}
 	for i, h := range header {
 		if j, dup := at[h]; dup && h != "" {
-			for _, c := range f.Entity.Columns {
-				if c.Name == h {
+			for _, c := range f.Table.Columns {
+				if c.Header == h {
 					return nil, fmt.Errorf("column %s appears twice in the header (columns %d and %d); keep one", h, j+1, i+1)
 				}
 			}
@@ -161,21 +224,31 @@ func mapHeader(f File, header []string) (map[string]int, error) {
 	}
 	cols := map[string]int{}
 	var missing []string
-	for _, c := range f.Entity.Columns {
-		i, ok := at[c.Name]
+	for _, c := range f.Table.Columns {
+		i, ok := at[c.Header]
 		switch {
 		case ok:
 			cols[c.Name] = i
 		case !c.Optional:
-			missing = append(missing, c.Name)
+			missing = append(missing, c.Header)
 		}
 	}
 	if len(missing) > 0 {
-		return nil, fmt.Errorf("required column %s missing from the header; add it to the export (the %s layout is in the README)",
-			strings.Join(missing, ", "), f.Entity.Name)
+		where := fmt.Sprintf("the %s layout is in the README", f.Entity.Name)
+		if f.Table.Staging != "" && f.Table.Source != f.Entity.Name {
+			where = "the profile names the columns it reads"
+		}
+		return nil, fmt.Errorf("required column %s missing from the header; add it to the export (%s)",
+			strings.Join(missing, ", "), where)
 	}
 	return cols, nil
 }
+
+// quoteIdent quotes a column name for SQL.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// quoteString makes a SQL string literal.
+func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // csvSource is the read_csv call for a file with n header columns, named c0..cN-1,
 // all read as text so that the staging model decides what a bad value is. Rows that
@@ -192,17 +265,43 @@ func csvSource(n, skip int) string {
 		columns = {%s}, store_rejects = true, rejects_table = 'csv_errors', rejects_scan = 'csv_scans')`, skip, b.String())
 }
 
-// readCSV reads the file into the temp table src (one VARCHAR column per layout
-// column; absent optional columns are NULL; columns the layout does not name are never
-// read into a table) and makes the view raw over it: each row's line number and its
-// values trimmed, empty ones NULL.
+// rawView makes the view raw over rows that have a line and the table's columns:
+// every value trimmed, empty ones NULL, and codes the profile maps replaced by the
+// canonical ones.
+func (r *run) rawView(ctx context.Context, f File, from string) error {
+	var values []string
+	for _, c := range f.Table.Columns {
+		v := fmt.Sprintf("nullif(trim(src.%s), '')", quoteIdent(c.Name))
+		if m := f.Table.Codes[c.Name]; len(m) > 0 {
+			keys := make([]string, 0, len(m))
+			for k := range m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			var b strings.Builder
+			fmt.Fprintf(&b, "CASE lower(%s)", v)
+			for _, k := range keys {
+				fmt.Fprintf(&b, " WHEN %s THEN %s", quoteString(k), quoteString(m[k]))
+			}
+			fmt.Fprintf(&b, " ELSE %s END", v)
+			v = b.String()
+		}
+		values = append(values, v+" AS "+quoteIdent(c.Name))
+	}
+	return r.exec(ctx, "number lines", fmt.Sprintf("CREATE TEMP VIEW %s AS SELECT line, %s FROM (%s) src", f.Table.Reads(), strings.Join(values, ", "), from))
+}
+
+// readCSV reads the file into the temp table src (one VARCHAR column per column of
+// the table; absent optional columns are NULL; columns the profile does not name are
+// never read into a table) and makes the view raw over it with each row's line
+// number.
 func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[string]int, blanks *blankLines) error {
 	var sel []string
-	for _, c := range f.Entity.Columns {
+	for _, c := range f.Table.Columns {
 		if i, ok := cols[c.Name]; ok {
-			sel = append(sel, fmt.Sprintf("c%d AS %s", i, c.Name))
+			sel = append(sel, fmt.Sprintf("c%d AS %s", i, quoteIdent(c.Name)))
 		} else {
-			sel = append(sel, "NULL::VARCHAR AS "+c.Name)
+			sel = append(sel, "NULL::VARCHAR AS "+quoteIdent(c.Name))
 		}
 	}
 	if err := r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), f.Path); err != nil {
@@ -211,18 +310,13 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 	// A row's line is its position in src plus the lines up to the header and the
 	// lines before it that hold no row: malformed rows (csv_errors lists them by
 	// line) and empty lines (DuckDB skips them; blanks lists them).
-	var trimmed []string
-	for _, c := range f.Entity.Columns {
-		trimmed = append(trimmed, fmt.Sprintf("nullif(trim(src.%s), '') AS %s", c.Name, c.Name))
-	}
-	values := strings.Join(trimmed, ", ")
 	bad, err := r.count(ctx, `SELECT count(*) FROM csv_errors`)
 	if err != nil {
 		return err
 	}
 	first := blanks.Leading + 2 // the line of the first data row
 	if bad == 0 && len(blanks.After) == 0 {
-		return r.exec(ctx, "number lines", fmt.Sprintf(`CREATE TEMP VIEW raw AS SELECT rowid + %d AS line, `+values+` FROM src`, first))
+		return r.rawView(ctx, f, fmt.Sprintf(`SELECT rowid + %d AS line, * FROM src`, first))
 	}
 	if err := r.exec(ctx, "note empty lines", `CREATE TEMP TABLE blank_lines AS SELECT unnest(?::BIGINT[]) AS line`, blanks.After); err != nil {
 		return err
@@ -235,10 +329,129 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 		GROUP BY from_rowid`, first)); err != nil {
 		return err
 	}
-	return r.exec(ctx, "number lines", fmt.Sprintf(`
-		CREATE TEMP VIEW raw AS
-		SELECT src.rowid + %d + coalesce(s.shift, 0) AS line, `+values+`
+	return r.rawView(ctx, f, fmt.Sprintf(`
+		SELECT src.rowid + %d + coalesce(s.shift, 0) AS line, src.*
 		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first))
+}
+
+// dateMacros makes iso_date and check_date, which the staging models call, read the
+// dates of this table as its profile writes them (macros.sql: parse_date), and
+// anchor_date() give day 0 of a profile whose dates are day counts. A workbook's date
+// cells are serial numbers, which are read too.
+func (r *run) dateMacros(ctx context.Context, f File) error {
+	anchor := "NULL::DATE"
+	if f.Table.DateFormat == profile.DayCount {
+		anchor = "DATE " + quoteString(f.Table.Anchor.Format(time.DateOnly))
+	}
+	sig := fmt.Sprintf("%s|%s|%t", f.Table.DateFormat, anchor, f.Sheet != "")
+	if sig == r.dates {
+		return nil
+	}
+	format := quoteString(f.Table.DateFormat)
+	if err := r.exec(ctx, "date macros", fmt.Sprintf(`
+		CREATE OR REPLACE TEMP MACRO anchor_date() AS %s;
+		CREATE OR REPLACE TEMP MACRO iso_date(v) AS parse_date(v, %s, %s, %t);
+		CREATE OR REPLACE TEMP MACRO check_date(col, v) AS
+		    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL THEN date_problem(col, v, %s) END;`,
+		anchor, format, anchor, f.Sheet != "", format)); err != nil {
+		return err
+	}
+	r.dates = sig
+	return nil
+}
+
+// readLookups reads the source tables that staging models read whole into temp
+// tables lookup_<source>, before any file is staged. Their files are also loaded as
+// usual, each in its turn.
+func (r *run) readLookups(ctx context.Context, files []File) error {
+	for _, t := range r.prof.Tables {
+		if !r.prof.IsLookup(t) {
+			continue
+		}
+		name := "lookup_" + strings.ToLower(t.Source)
+		r.lookups = append(r.lookups, name)
+		made := false
+		for _, f := range files {
+			if f.Table != t {
+				continue
+			}
+			if err := r.dropScratch(ctx); err != nil {
+				return err
+			}
+			_, blanks, err := scanBlanks(f)
+			if err != nil {
+				return err
+			}
+			var fr FileResult
+			_, failed, err := r.readSource(ctx, f, blanks, &fr)
+			if err != nil {
+				return err
+			}
+			if failed != nil {
+				continue // the file's own load refuses it with the reason
+			}
+			q := "INSERT INTO " + name + " SELECT * FROM " + f.Table.Reads()
+			if !made {
+				q = "CREATE TEMP TABLE " + name + " AS SELECT * FROM " + f.Table.Reads()
+				made = true
+			}
+			if err := r.exec(ctx, "read lookup "+f.Name(), q); err != nil {
+				return err
+			}
+		}
+		if !made {
+			// No file of the table was given: the staging models see it empty.
+			var defs []string
+			for _, c := range t.Columns {
+				defs = append(defs, quoteIdent(c.Name)+" VARCHAR")
+			}
+			if err := r.exec(ctx, "make lookup "+name, "CREATE TEMP TABLE "+name+" (line BIGINT, "+strings.Join(defs, ", ")+")"); err != nil {
+				return err
+			}
+		}
+	}
+	return r.dropScratch(ctx)
+}
+
+// mapSource runs the model of a table that has one: its rows, one per source row,
+// become the view raw that the canonical staging model reads. A model that drops,
+// repeats or invents rows, or leaves out a column, is a defect of the profile and
+// fails the run.
+func (r *run) mapSource(ctx context.Context, f File) error {
+	if f.Table.Model == "" {
+		return nil
+	}
+	if err := r.exec(ctx, "map "+f.Name(), "CREATE TEMP TABLE mapped AS "+f.Table.Model); err != nil {
+		return fmt.Errorf("profile %s, table %s: %w", r.prof.Name, f.Table.Source, err)
+	}
+	var rows, lines, source int64
+	if err := r.conn.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT line), (SELECT count(*) FROM source) FROM mapped`).Scan(&rows, &lines, &source); err != nil {
+		return fmt.Errorf("profile %s, table %s: the model must return line: %w", r.prof.Name, f.Table.Source, err)
+	}
+	if rows != source || lines != source {
+		return fmt.Errorf("profile %s, table %s: the model returned %d rows (%d distinct lines) for %d source rows; it must return one row per source row",
+			r.prof.Name, f.Table.Source, rows, lines, source)
+	}
+	var sel []string
+	for _, c := range f.Entity.Columns {
+		sel = append(sel, fmt.Sprintf("nullif(trim(CAST(%s AS VARCHAR)), '') AS %s", quoteIdent(c.Name), quoteIdent(c.Name)))
+	}
+	if err := r.exec(ctx, "map "+f.Name(), "CREATE TEMP VIEW raw AS SELECT line, "+strings.Join(sel, ", ")+" FROM mapped"); err != nil {
+		return fmt.Errorf("profile %s, table %s: the model must return every column of %s: %w", r.prof.Name, f.Table.Source, f.Entity.Name, err)
+	}
+	return nil
+}
+
+// scanBlanks finds the blank lines of a CSV file (none for a sheet).
+func scanBlanks(f File) (string, *blankLines, error) {
+	if f.Sheet != "" {
+		return "", &blankLines{}, nil
+	}
+	sum, _, b, err := scanFile(f.Path)
+	if err != nil {
+		return "", nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	return sum, b, nil
 }
 
 // pseudonymize fills the temp table pseudo with the pseudonym of every distinct
@@ -251,10 +464,10 @@ func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) err
 	type pair struct{ kind, id string }
 	var ids []pair
 	var kinds, aggs []string
-	for _, c := range f.Entity.Columns {
+	for _, c := range f.Table.Columns {
 		if _, ok := cols[c.Name]; ok && c.Pseudonym != "" {
 			kinds = append(kinds, c.Pseudonym)
-			aggs = append(aggs, fmt.Sprintf("list(DISTINCT %s) FILTER (WHERE %s IS NOT NULL)", c.Name, c.Name))
+			aggs = append(aggs, fmt.Sprintf("list(DISTINCT %s) FILTER (WHERE %s IS NOT NULL)", quoteIdent(c.Name), quoteIdent(c.Name)))
 		}
 	}
 	if len(aggs) > 0 {
@@ -264,8 +477,8 @@ func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) err
 		for i := range lists {
 			ptrs[i] = &lists[i]
 		}
-		if err := r.conn.QueryRowContext(ctx, "SELECT "+strings.Join(aggs, ", ")+" FROM raw").Scan(ptrs...); err != nil {
-			return fmt.Errorf("read identifiers of %s: %w", f.Path, err)
+		if err := r.conn.QueryRowContext(ctx, "SELECT "+strings.Join(aggs, ", ")+" FROM "+f.Table.Reads()).Scan(ptrs...); err != nil {
+			return fmt.Errorf("read identifiers of %s: %w", f.Name(), err)
 		}
 		for i, l := range lists {
 			values, _ := l.([]any)
@@ -296,14 +509,16 @@ func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) err
 
 // failFile records a file refused whole: all its rows count as rejected, with one
 // reject at the header line that says why.
-func (r *run) failFile(ctx context.Context, fr FileResult, fid, ncols, skip int, why string) (FileResult, error) {
+func (r *run) failFile(ctx context.Context, f File, fr FileResult, fid int, failed *failure) (FileResult, error) {
+	why := failed.why
 	fr.Status = StatusFailed
 	fr.Message = why
 	// The rows of a refused file are counted as CSV records when its header could be
-	// read, else as its lines after the first, so that they count as rejected.
-	counted := fr.Read > 0
-	if !counted && ncols > 0 {
-		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(ncols, skip), fr.Path)
+	// read, else as its lines after the first, so that they count as rejected. A
+	// sheet's rows were counted when it was read.
+	counted := fr.Read > 0 || f.Sheet != ""
+	if !counted && failed.ncols > 0 {
+		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(failed.ncols, failed.skip), f.Path)
 		if err == nil {
 			bad, err2 := r.count(ctx, `SELECT count(DISTINCT line) FROM csv_errors`)
 			if err2 == nil {
@@ -312,9 +527,9 @@ func (r *run) failFile(ctx context.Context, fr FileResult, fid, ncols, skip int,
 		}
 	}
 	if !counted {
-		lines, err := countLines(fr.Path)
+		lines, err := countLines(f.Path)
 		if err != nil {
-			return fr, fmt.Errorf("read %s: %w", fr.Path, err)
+			return fr, fmt.Errorf("read %s: %w", f.Path, err)
 		}
 		fr.Read = max(0, lines-1)
 	}
@@ -416,7 +631,7 @@ func (r *run) record(ctx context.Context, fr FileResult, fid int) error {
 		msg = fr.Message
 	}
 	return r.exec(ctx, "record "+fr.Path, `INSERT INTO load_files VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		fid, r.id, fr.Path, fr.SHA256, fr.Bytes, fr.Entity, r.opt.Profile, fr.Read, fr.Loaded, fr.Inserted, fr.Updated,
+		fid, r.id, fr.Path, fr.SHA256, fr.Bytes, fr.Entity, r.prof.Name, fr.Read, fr.Loaded, fr.Inserted, fr.Updated,
 		fr.Rejected, fr.Duplicate, fr.Status, msg)
 }
 

@@ -17,11 +17,11 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"path"
 	"strings"
 	"time"
 
 	"github.com/iop-outcomes/outcomes/pipeline"
+	"github.com/iop-outcomes/outcomes/pipeline/profile"
 	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 	"github.com/iop-outcomes/outcomes/queries"
@@ -41,7 +41,8 @@ var ErrKey = errors.New("site key problem")
 
 // Options controls a run.
 type Options struct {
-	// Profile is the source profile of the files; only "canonical" exists so far.
+	// Profile is the source profile of the files: a built-in name or a YAML file
+	// (pipeline/profile); empty means detect it from the file names and headers.
 	Profile string
 	// MaxRejectRate is the share of rows read (0..1) that may be rejected before the
 	// run fails and commits nothing.
@@ -92,6 +93,7 @@ type FileResult struct {
 // Result is what a run did.
 type Result struct {
 	RunID      int          `json:"run_id,omitempty"`
+	Profile    string       `json:"profile"`
 	Committed  bool         `json:"committed"`
 	Files      []FileResult `json:"files"`
 	Ignored    []string     `json:"ignored,omitempty"`
@@ -119,12 +121,6 @@ const (
 // balances, or the database is left exactly as it was. It returns the result even
 // when the run fails, so the caller can show what was found.
 func Run(ctx context.Context, cfg store.Config, paths []string, opt Options) (*Result, error) {
-	if opt.Profile == "" {
-		opt.Profile = "canonical"
-	}
-	if opt.Profile != "canonical" {
-		return nil, fmt.Errorf("profile %q: unknown; the profiles are: canonical", opt.Profile)
-	}
 	if opt.MaxRejectRate < 0 || opt.MaxRejectRate > 1 {
 		return nil, fmt.Errorf("max reject rate %v: give a share between 0 and 1", opt.MaxRejectRate)
 	}
@@ -134,11 +130,21 @@ func Run(ctx context.Context, cfg store.Config, paths []string, opt Options) (*R
 	if opt.Log == nil {
 		opt.Log = slog.New(slog.DiscardHandler)
 	}
-	files, ignored, err := Discover(paths)
+	var prof *profile.Profile
+	var err error
+	if opt.Profile == "" {
+		prof, err = Detect(paths)
+	} else {
+		prof, err = profile.Load(opt.Profile)
+	}
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Ignored: ignored}
+	files, ignored, err := Discover(paths, prof)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Profile: prof.Name, Ignored: ignored}
 	var total int64
 	for _, f := range files {
 		if info, err := os.Stat(f.Path); err == nil {
@@ -153,7 +159,7 @@ func Run(ctx context.Context, cfg store.Config, paths []string, opt Options) (*R
 	kept, err := store.Update(ctx, cfg, func(db *store.DB) (bool, error) {
 		var keep bool
 		var err error
-		keep, created, err = load(ctx, db, files, opt, res)
+		keep, created, err = load(ctx, db, prof, files, opt, res)
 		if err != nil || !keep || opt.Then == nil {
 			return keep, err
 		}
@@ -171,7 +177,7 @@ func Run(ctx context.Context, cfg store.Config, paths []string, opt Options) (*R
 
 // load applies files to the working copy of the database. It reports whether the
 // copy should replace the original: not when every file had been loaded before.
-func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Result) (keep bool, keyCreated string, err error) {
+func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File, opt Options, res *Result) (keep bool, keyCreated string, err error) {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return false, "", fmt.Errorf("connect to %s: %w", db.Path(), err)
@@ -192,7 +198,7 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
-	r := &run{conn: conn, key: key, opt: opt}
+	r := &run{conn: conn, key: key, opt: opt, prof: prof}
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
 		return false, "", fmt.Errorf("next run id: %w", err)
 	}
@@ -200,6 +206,9 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 		return false, "", fmt.Errorf("next file id: %w", err)
 	}
 
+	if err := r.readLookups(ctx, files); err != nil {
+		return false, "", err
+	}
 	seen := map[string]bool{}
 	var loaded, failed, skipped int
 	episodesLoaded := false
@@ -264,7 +273,7 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 		}
 	}
 	if _, err := conn.ExecContext(ctx, `INSERT INTO load_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		r.id, started, opt.Now().UTC(), pipeline.Version, opt.Profile, loaded, failed, skipped,
+		r.id, started, opt.Now().UTC(), pipeline.Version, prof.Name, loaded, failed, skipped,
 		res.Read, res.Rejected, opt.MaxRejectRate); err != nil {
 		return false, "", fmt.Errorf("record run: %w", err)
 	}
@@ -272,6 +281,11 @@ func load(ctx context.Context, db *store.DB, files []File, opt Options, res *Res
 	// The scratch tables hold original identifiers; drop them before the file is kept.
 	if err := r.dropScratch(ctx); err != nil {
 		return false, "", err
+	}
+	for _, t := range r.lookups {
+		if err := r.exec(ctx, "drop "+t, "DROP TABLE IF EXISTS temp."+t); err != nil {
+			return false, "", err
+		}
 	}
 	return true, created, nil
 }
@@ -359,6 +373,9 @@ type run struct {
 	conn     *sql.Conn
 	key      runKey
 	opt      Options
+	prof     *profile.Profile
+	dates    string   // the date format the date macros read now
+	lookups  []string // temp tables of whole source tables
 	id       int
 	lastFile int
 	shown    int64 // bytes of the current file shown as done
@@ -510,13 +527,4 @@ func (r *run) checkLedger(ctx context.Context) error {
 		return fmt.Errorf("%w: %s", ErrUnbalanced, strings.Join(bad, "; "))
 	}
 	return nil
-}
-
-// stagingSQL returns the staging model of an entity for a profile.
-func stagingSQL(profile, entity string) (string, error) {
-	b, err := fs.ReadFile(queries.FS, path.Join("staging", profile, entity+".sql"))
-	if err != nil {
-		return "", fmt.Errorf("staging model for %s in profile %s: %w", entity, profile, err)
-	}
-	return string(b), nil
 }

@@ -38,6 +38,14 @@ type Params struct {
 	Cutoff string `yaml:"cutoff"`
 	// HorizonDays is the fixed horizon of the logistic model of relapse.
 	HorizonDays int `yaml:"horizon_days"`
+	// RelapseSubstances are the drug-screen measures (uds_<substance>) whose positive
+	// results count as use; empty means every one but buprenorphine and methadone,
+	// which are prescribed.
+	RelapseSubstances []string `yaml:"relapse_substances"`
+	// ScreensExpected says which weeks expect a drug screen: "recorded" (only the
+	// weeks with a uds_specimen missing record count as missing) or "weekly" (every
+	// week of an episode expects one, as in a trial's weekly schedule).
+	ScreensExpected string `yaml:"screens_expected"`
 }
 
 // DefaultParams are the parameters of DESIGN.md sections 4 and 5.
@@ -50,6 +58,7 @@ func DefaultParams() Params {
 		MissingPolicy:     "positive",
 		Covariates:        []string{"co_occurring", "on_medication"},
 		HorizonDays:       90,
+		ScreensExpected:   "recorded",
 	}
 }
 
@@ -102,6 +111,14 @@ func (p Params) Validate() error {
 		if _, err := time.Parse(time.DateOnly, p.Cutoff); err != nil {
 			return fmt.Errorf("cutoff %q: give a date as YYYY-MM-DD", p.Cutoff)
 		}
+	}
+	for _, m := range p.RelapseSubstances {
+		if !strings.HasPrefix(m, "uds_") || m == "uds_specimen" {
+			return fmt.Errorf("relapse_substances: %q is not a drug-screen result; name measures such as uds_opioids", m)
+		}
+	}
+	if p.ScreensExpected != "recorded" && p.ScreensExpected != "weekly" {
+		return fmt.Errorf("screens_expected %q: use recorded or weekly", p.ScreensExpected)
 	}
 	if p.HorizonDays <= p.LandmarkDays {
 		return fmt.Errorf("horizon_days %d: must be after the landmark (%d days)", p.HorizonDays, p.LandmarkDays)

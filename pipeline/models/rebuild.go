@@ -119,6 +119,8 @@ func writeParams(ctx context.Context, conn *sql.Conn, p Params, cutoff string) e
 		{"missing_policy", p.MissingPolicy, "Default missing-test policy: a missing screen counts as positive, is ignored, or breaks a run."},
 		{"covariates", strings.Join(p.Covariates, "|"), "Covariates the landmark and time-varying models are adjusted for."},
 		{"horizon_days", strconv.Itoa(p.HorizonDays), "Fixed horizon of the logistic model: relapse by this day."},
+		{"relapse_substances", strings.Join(p.RelapseSubstances, "|"), "Drug-screen measures whose positive results count as use; empty: all but uds_buprenorphine and uds_methadone."},
+		{"screens_expected", p.ScreensExpected, "Weeks that expect a drug screen: recorded (only weeks with a uds_specimen missing record) or weekly (every week of an episode)."},
 		{"version", pipeline.Version, "Version of the tool that rebuilt the models."},
 	}
 	if _, err := conn.ExecContext(ctx, `DELETE FROM analysis_parameters`); err != nil {

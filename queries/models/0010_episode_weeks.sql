@@ -33,14 +33,16 @@ s AS (
     WHERE s.session_date BETWEEN ep.admit_date AND ep.end_date
     GROUP BY ALL
 ),
--- A specimen is the screens of one episode on one day. Buprenorphine and methadone
--- results are left out: they are prescribed medications, not use.
+-- A specimen is the screens of one episode on one day. Its results are those of the
+-- relapse substances (parameter relapse_substances; by default all but buprenorphine
+-- and methadone, which are prescribed medications, not use); a specimen recorded as
+-- collected with no positive result among them is negative.
 specimens AS (
     SELECT o.episode_id,
            date_diff('day', ep.admit_date, o.obs_date) // 7 + 1 AS week,
            o.obs_date,
-           count(*) FILTER (WHERE o.measure NOT IN ('uds_specimen', 'uds_buprenorphine', 'uds_methadone')) AS results,
-           count(*) FILTER (WHERE o.measure NOT IN ('uds_specimen', 'uds_buprenorphine', 'uds_methadone') AND o.value = 'positive') AS positives,
+           count(*) FILTER (WHERE relapse_substance(o.measure) OR (o.measure = 'uds_specimen' AND o.value = 'collected')) AS results,
+           count(*) FILTER (WHERE relapse_substance(o.measure) AND o.value = 'positive') AS positives,
            count(*) FILTER (WHERE o.measure = 'uds_specimen' AND o.value = 'missing') AS missing
     FROM observations o
     JOIN ep USING (episode_id)
@@ -87,6 +89,8 @@ SELECT
          WHEN u.positive_specimens > 0 THEN '+'
          WHEN u.negative_specimens > 0 THEN '-'
          WHEN u.missing_specimens > 0 THEN 'o'
+         -- a trial's weekly schedule: every week without a screen is missing
+         WHEN param('screens_expected') = 'weekly' THEN 'o'
          ELSE '_' END AS uds_symbol,
     sr.self_report_use_days
 FROM weeks w
@@ -111,8 +115,8 @@ COMMENT ON COLUMN episode_weeks.medication_management IS 'Attended medication ma
 COMMENT ON COLUMN episode_weeks.psychoeducation IS 'Attended psychoeducation sessions.';
 COMMENT ON COLUMN episode_weeks.case_management IS 'Attended case management sessions.';
 COMMENT ON COLUMN episode_weeks.other IS 'Attended sessions of another type.';
-COMMENT ON COLUMN episode_weeks.positive_specimens IS 'Drug-screen specimens (all screens of one day) with any positive result, buprenorphine and methadone left out.';
-COMMENT ON COLUMN episode_weeks.negative_specimens IS 'Drug-screen specimens with results, none positive.';
+COMMENT ON COLUMN episode_weeks.positive_specimens IS 'Drug-screen specimens (all screens of one day) with a positive result for a relapse substance (parameter relapse_substances; by default all but buprenorphine and methadone).';
+COMMENT ON COLUMN episode_weeks.negative_specimens IS 'Drug-screen specimens with results for the relapse substances, or recorded as collected, none positive.';
 COMMENT ON COLUMN episode_weeks.missing_specimens IS 'Days a specimen was expected and not given.';
-COMMENT ON COLUMN episode_weeks.uds_symbol IS 'The week in one symbol: + all specimens positive, - all negative, * mixed, o expected but missing, _ none expected.';
+COMMENT ON COLUMN episode_weeks.uds_symbol IS 'The week in one symbol: + all specimens positive, - all negative, * mixed, o expected but missing (a uds_specimen missing record, or no specimen when parameter screens_expected is weekly), _ none expected.';
 COMMENT ON COLUMN episode_weeks.self_report_use_days IS 'Largest self-reported days of use recorded in the week (measure self_report_use_days); null when none.';

@@ -4,6 +4,14 @@
 CREATE OR REPLACE TEMP MACRO param(n) AS (SELECT value FROM analysis_parameters WHERE name = n);
 CREATE OR REPLACE TEMP MACRO param_date(n) AS CAST(param(n) AS DATE);
 CREATE OR REPLACE TEMP MACRO param_int(n) AS CAST(param(n) AS INTEGER);
+-- relapse_substance: whether positives of a drug-screen measure count as use
+-- (parameter relapse_substances, '|'-separated; empty: all but the prescribed
+-- buprenorphine and methadone).
+CREATE OR REPLACE TEMP MACRO relapse_substance(m) AS
+    m LIKE 'uds\_%' ESCAPE '\' AND m <> 'uds_specimen'
+    AND CASE WHEN coalesce(param('relapse_substances'), '') = ''
+             THEN m NOT IN ('uds_buprenorphine', 'uds_methadone')
+             ELSE list_contains(string_split(param('relapse_substances'), '|'), m) END;
 -- band returns the label of the band a value falls in: edges are the lower edges
 -- (ascending, the first one the smallest value) and labels one per edge, both as text
 -- separated by '|'.

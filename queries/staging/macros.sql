@@ -20,24 +20,59 @@ CREATE OR REPLACE TEMP MACRO need(col, v) AS
     CASE WHEN v IS NULL
          THEN problem(col, NULL, 'missing_value', col || ' is empty; every row needs a value here') END;
 
--- iso_date reads a date written exactly YYYY-MM-DD; it is NULL for anything else,
--- impossible dates and years outside 1900-2100 included. The shape is checked by
--- position (cheaper than a pattern) and the date by DuckDB's cast (several times
--- cheaper than strptime), which alone would accept a trailing time or note.
-CREATE OR REPLACE TEMP MACRO iso_date(v) AS
-    CASE WHEN length(v) = 10 AND v[5] = '-' AND v[8] = '-'
-              AND year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
-         THEN try_cast(v AS DATE) END;
-
 -- is_int and is_num accept plain decimal numbers only: DuckDB's casts alone would
 -- round 59.5 to 60 and read 0x3C as 60.
 CREATE OR REPLACE TEMP MACRO is_int(v) AS regexp_full_match(v, '[+-]?[0-9]{1,18}');
 CREATE OR REPLACE TEMP MACRO is_num(v) AS regexp_full_match(v, '[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)');
 
-CREATE OR REPLACE TEMP MACRO check_date(col, v) AS
-    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL
-         THEN problem(col, v, 'bad_date',
-                      col || ' is not a real date in the form YYYY-MM-DD (years 1900-2100); correct it in the export') END;
+-- parse_date reads a date as a profile writes it (fmt): '%Y-%m-%d' (the canonical
+-- form), 'days' (a whole number of days from anchor) or a strptime pattern such as
+-- '%m/%d/%Y', enforced row by row. It is NULL for anything else, impossible dates and
+-- years outside 1900-2100 included. With serials, a plain number is a spreadsheet's
+-- date serial (day 1 = 1900-01-01, with Excel's 1900 leap day). The loader defines
+-- iso_date(v) and check_date(col, v) over it for each file, with that file's format;
+-- the staging models call those two. The canonical form is checked by position
+-- (cheaper than a pattern) and read by DuckDB's cast (several times cheaper than
+-- strptime), which alone would accept a trailing time or note.
+CREATE OR REPLACE TEMP MACRO parse_date(v, fmt, anchor, serials) AS
+    CASE
+        WHEN serials AND regexp_full_match(v, '[0-9]{1,7}(\.[0-9]*)?')
+        THEN CASE WHEN CAST(v AS DOUBLE) BETWEEN 367 AND 73050
+                  THEN DATE '1899-12-30' + CAST(floor(CAST(v AS DOUBLE)) AS INTEGER) END
+        WHEN fmt = 'days'
+        THEN CASE WHEN regexp_full_match(v, '[+-]?[0-9]{1,6}')
+                   AND year(anchor + CAST(v AS INTEGER)) BETWEEN 1900 AND 2100
+                  THEN anchor + CAST(v AS INTEGER) END
+        WHEN fmt = '%Y-%m-%d'
+        THEN CASE WHEN length(v) = 10 AND v[5] = '-' AND v[8] = '-'
+                       AND year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
+                  THEN try_cast(v AS DATE) END
+        ELSE CASE WHEN year(try_strptime(v, fmt)) BETWEEN 1900 AND 2100
+                  THEN CAST(try_strptime(v, fmt) AS DATE) END
+    END;
+
+-- date_problem says why v is not a date in the format fmt. A date such as 03/04/2024
+-- in an export whose profile states no format could be March 4 or April 3: it is
+-- refused as ambiguous, never guessed.
+CREATE OR REPLACE TEMP MACRO date_problem(col, v, fmt) AS
+    CASE
+        WHEN fmt = '%Y-%m-%d' AND regexp_full_match(v, '[0-9]{1,2}[/.-][0-9]{1,2}[/.-]([0-9]{2}|[0-9]{4})')
+             AND CAST(regexp_extract(v, '^([0-9]+)', 1) AS INTEGER) BETWEEN 1 AND 12
+             AND CAST(regexp_extract(v, '^[0-9]+[/.-]([0-9]+)', 1) AS INTEGER) BETWEEN 1 AND 12
+        THEN problem(col, v, 'ambiguous_date',
+                     col || ' could be month/day or day/month; dates are never guessed: write YYYY-MM-DD, or state the export''s date format in its profile (date_format, for example "%m/%d/%Y")')
+        WHEN fmt = '%Y-%m-%d' AND regexp_full_match(v, '[0-9]{1,2}[/.-][0-9]{1,2}[/.-]([0-9]{2}|[0-9]{4})')
+        THEN problem(col, v, 'bad_date',
+                     col || ' is not a real date in the form YYYY-MM-DD; if the export writes dates another way, state the format in its profile (date_format, for example "%d/%m/%Y")')
+        WHEN fmt = '%Y-%m-%d'
+        THEN problem(col, v, 'bad_date',
+                     col || ' is not a real date in the form YYYY-MM-DD (years 1900-2100); correct it in the export')
+        WHEN fmt = 'days'
+        THEN problem(col, v, 'bad_date',
+                     col || ' must be a whole number of days from the profile''s anchor date (years 1900-2100); correct it in the export')
+        ELSE problem(col, v, 'bad_date',
+                     col || ' is not a real date in the profile''s format ' || fmt || ' (years 1900-2100); correct it in the export')
+    END;
 
 -- code_check: a coded value that has no row in codes for its domain. canon is the
 -- looked-up code (NULL when not found).

@@ -1,0 +1,194 @@
+package ingest
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql/driver"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/xuri/excelize/v2"
+)
+
+// unzipLimit bounds what a workbook may unpack to (a zip bomb is refused rather than
+// filling the disk); parts over excelize's XML limit spill to the temp folder.
+const unzipLimit = 4 << 30
+
+// openWorkbook opens an XLSX file for reading raw cell values (no number formats:
+// a date cell reads as its serial number, whatever the reader's locale).
+func openWorkbook(p string) (*excelize.File, error) {
+	x, err := excelize.OpenFile(p, excelize.Options{RawCellValue: true, UnzipSizeLimit: unzipLimit})
+	if err != nil {
+		switch {
+		case errors.Is(err, excelize.ErrWorkbookFileFormat):
+			return nil, fmt.Errorf("%s: not an XLSX workbook (it may be an older .xls, or renamed); save it as .xlsx", p)
+		case strings.Contains(err.Error(), "password") || errors.Is(err, excelize.ErrOptionsUnzipSizeLimit):
+			return nil, fmt.Errorf("%s: %v; save the workbook without a password and within 4 GiB unpacked", p, err)
+		}
+		return nil, fmt.Errorf("%s: cannot open the workbook (%v); save it again as .xlsx", p, err)
+	}
+	return x, nil
+}
+
+// sheetNames lists a workbook's sheets.
+func sheetNames(p string) ([]string, error) {
+	x, err := openWorkbook(p)
+	if err != nil {
+		return nil, err
+	}
+	defer x.Close()
+	return x.GetSheetList(), nil
+}
+
+// sheetSum is the ledger's content hash of one sheet: the SHA-256 of the workbook's
+// hash and the sheet name, so that each sheet of a workbook is its own entry and a
+// workbook loaded again is recognised sheet by sheet.
+func sheetSum(fileSum, sheet string) string {
+	h := sha256.Sum256([]byte(fileSum + "\x00" + sheet))
+	return hex.EncodeToString(h[:])
+}
+
+// sheetRows walks the rows of a sheet: fn gets each row's number (1-based, as the
+// spreadsheet shows it) and cells, rows with no text left out.
+func sheetRows(x *excelize.File, sheet string, fn func(line int64, cells []string) error) error {
+	rows, err := x.Rows(sheet)
+	if err != nil {
+		return fmt.Errorf("read sheet %s: %w", sheet, err)
+	}
+	defer rows.Close()
+	var line int64
+	for rows.Next() {
+		line++
+		cells, err := rows.Columns()
+		if err != nil {
+			return fmt.Errorf("read sheet %s row %d: %w", sheet, line, err)
+		}
+		empty := true
+		for _, c := range cells {
+			if strings.TrimSpace(c) != "" {
+				empty = false
+				break
+			}
+		}
+		if empty {
+			continue
+		}
+		if err := fn(line, cells); err != nil {
+			return err
+		}
+	}
+	return rows.Error()
+}
+
+// errStop ends a walk over a sheet early.
+var errStop = errors.New("stop")
+
+// sheetHeader returns the first row with text of a sheet, trimmed and lower case,
+// and its row number.
+func sheetHeader(f File) ([]string, int64, error) {
+	x, err := openWorkbook(f.Path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer x.Close()
+	var header []string
+	var at int64
+	err = sheetRows(x, f.Sheet, func(line int64, cells []string) error {
+		for _, c := range cells {
+			header = append(header, strings.ToLower(strings.TrimSpace(c)))
+		}
+		at = line
+		return errStop
+	})
+	if err != nil && !errors.Is(err, errStop) {
+		return nil, 0, err
+	}
+	if header == nil {
+		return nil, 0, errors.New("the sheet is empty; it needs a header row naming its columns")
+	}
+	return header, at, nil
+}
+
+// readSheet reads a sheet into the temp table src, one VARCHAR column per column of
+// the table that the header has (absent optional ones NULL) and the row number as
+// line; a row with text beyond the header's last column goes to csv_errors, as the
+// CSV reader's malformed rows do. It returns the number of data rows.
+func (r *run) readSheet(ctx context.Context, f File, header []string, headerLine int64, cols map[string]int) (int64, error) {
+	defs := []string{"line BIGINT"}
+	for _, c := range f.Table.Columns {
+		defs = append(defs, quoteIdent(c.Name)+" VARCHAR")
+	}
+	if err := r.exec(ctx, "make sheet table", "CREATE TEMP TABLE src ("+strings.Join(defs, ", ")+")"); err != nil {
+		return 0, err
+	}
+	if err := r.exec(ctx, "make sheet table", "CREATE TEMP TABLE csv_errors (line BIGINT, error_type VARCHAR)"); err != nil {
+		return 0, err
+	}
+	x, err := openWorkbook(f.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer x.Close()
+	var n int64
+	var wide []int64
+	err = r.conn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "src")
+		if err != nil {
+			return fmt.Errorf("append rows of %s: %w", f.Name(), err)
+		}
+		row := make([]driver.Value, 1+len(f.Table.Columns))
+		walk := sheetRows(x, f.Sheet, func(line int64, cells []string) error {
+			if line <= headerLine {
+				return nil
+			}
+			n++
+			for _, c := range cells[min(len(cells), len(header)):] {
+				if strings.TrimSpace(c) != "" {
+					wide = append(wide, line)
+					return nil
+				}
+			}
+			row[0] = line
+			for i, c := range f.Table.Columns {
+				row[i+1] = nil
+				if j, ok := cols[c.Name]; ok && j < len(cells) {
+					row[i+1] = cells[j]
+				}
+			}
+			return a.AppendRow(row...)
+		})
+		if err := a.Close(); err != nil && walk == nil {
+			walk = fmt.Errorf("append rows of %s: %w", f.Name(), err)
+		}
+		return walk
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(wide) > 0 {
+		if err := r.exec(ctx, "note wide rows", `INSERT INTO csv_errors SELECT unnest(?::BIGINT[]), 'TOO MANY COLUMNS'`, wide); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// countSheetRows counts the rows with text after the header, for a sheet refused whole.
+func countSheetRows(f File, headerLine int64) (int64, error) {
+	x, err := openWorkbook(f.Path)
+	if err != nil {
+		return 0, err
+	}
+	defer x.Close()
+	var n int64
+	err = sheetRows(x, f.Sheet, func(line int64, _ []string) error {
+		if line > headerLine {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}

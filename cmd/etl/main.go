@@ -2,7 +2,7 @@
 // synthetic exports for trying the pipeline out (etl generate).
 //
 //	etl [--db FILE] [flags] PATH...
-//	etl generate --out DIR [--patients N] [--seed S] [--messy]
+//	etl generate --out DIR [--patients N] [--seed S] [--messy | --layout ehr]
 package main
 
 import (
@@ -194,7 +194,7 @@ func printSummary(w io.Writer, db string, res *ingest.Result, ok bool) {
 		fmt.Fprintf(w, "\nWarning: %d sessions lie outside their episode's admission and discharge dates after a later export changed the episode; they are kept, and left out of the models. Correct the episode or the sessions in the export.\n", res.Outside)
 	}
 	if len(res.Ignored) > 0 {
-		fmt.Fprintf(w, "\nIgnored %d file(s) that are not .csv: %s\n", len(res.Ignored), strings.Join(res.Ignored, ", "))
+		fmt.Fprintf(w, "\nIgnored %d file(s) and sheet(s) that profile %s does not read: %s\n", len(res.Ignored), res.Profile, strings.Join(res.Ignored, ", "))
 	}
 	switch {
 	case !ok:

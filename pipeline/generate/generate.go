@@ -17,6 +17,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/iop-outcomes/outcomes/pipeline"
 )
 
@@ -33,6 +35,9 @@ type Config struct {
 	Cutoff time.Time
 	// AdmitFrom is the first admission date; zero means 2025-01-01.
 	AdmitFrom time.Time
+	// Layout is LayoutCanonical (the default: CSV files) or LayoutEHR (one XLSX
+	// workbook in an EHR's names, codes and date format).
+	Layout string
 }
 
 // Effects are the planted effects, written to the ground-truth file.
@@ -91,6 +96,15 @@ func Generate(ctx context.Context, cfg Config, dir string) (*Truth, error) {
 	if cfg.AdmitFrom.IsZero() {
 		cfg.AdmitFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
+	switch cfg.Layout {
+	case "", LayoutCanonical:
+	case LayoutEHR:
+		if cfg.Messy {
+			return nil, fmt.Errorf("layout ehr: the defects of --messy are written in the canonical layout only")
+		}
+	default:
+		return nil, fmt.Errorf("layout %q: use %s or %s", cfg.Layout, LayoutCanonical, LayoutEHR)
+	}
 	if !cfg.AdmitFrom.Before(cfg.Cutoff.AddDate(0, 0, -30)) {
 		return nil, fmt.Errorf("admissions from %s: must start at least 30 days before the cutoff %s",
 			cfg.AdmitFrom.Format(time.DateOnly), cfg.Cutoff.Format(time.DateOnly))
@@ -110,7 +124,7 @@ func Generate(ctx context.Context, cfg Config, dir string) (*Truth, error) {
 		g.exports = []*export{{name: "", asOf: g.cutoff, from: math.MinInt32}}
 	}
 	for _, x := range g.exports {
-		if err := x.open(dir, cfg.Messy); err != nil {
+		if err := x.open(dir, cfg.Messy, cfg.Layout == LayoutEHR); err != nil {
 			g.closeAll()
 			return nil, err
 		}
@@ -125,7 +139,11 @@ func Generate(ctx context.Context, cfg Config, dir string) (*Truth, error) {
 	}
 	for _, x := range g.exports {
 		for name, n := range x.rows {
-			g.truth.Written[filepath.ToSlash(filepath.Join(x.name, name+".csv"))] = n
+			file := filepath.Join(x.name, name+".csv")
+			if x.book != nil {
+				file = filepath.Join(x.name, EHRWorkbook) + "#" + ehrTables[name].sheet
+			}
+			g.truth.Written[filepath.ToSlash(file)] = n
 		}
 	}
 	if err := g.closeAll(); err != nil {
@@ -167,17 +185,42 @@ type export struct {
 	asOf  int    // the export's date: data after it is not known to it
 	from  int    // sessions and observations before this day are not in it
 	files []*os.File
-	w     map[string]*csv.Writer
+	sinks map[string]sink
 	rows  map[string]int64
+	err   error // the first write error
+	// book is the workbook of the EHR layout, saved to bookPath when closed.
+	book     *excelize.File
+	bookPath string
 }
 
-func (x *export) open(dir string, messy bool) error {
+// sink takes the rows of one table in canonical form.
+type sink interface {
+	Write(rec []string) error
+}
+
+// csvSink writes a table as a CSV file.
+type csvSink struct{ w *csv.Writer }
+
+func (s csvSink) Write(rec []string) error { return s.w.Write(rec) }
+
+func entityOrder() []string {
+	var names []string
+	for _, e := range pipeline.Layout() {
+		names = append(names, e.Name)
+	}
+	return names
+}
+
+func (x *export) open(dir string, messy, ehr bool) error {
 	d := filepath.Join(dir, x.name)
 	if err := os.MkdirAll(d, 0o755); err != nil {
 		return fmt.Errorf("make output folder: %w", err)
 	}
-	x.w = map[string]*csv.Writer{}
+	x.sinks = map[string]sink{}
 	x.rows = map[string]int64{}
+	if ehr {
+		return x.openWorkbook(dir)
+	}
 	for _, e := range pipeline.Layout() {
 		f, err := os.Create(filepath.Join(d, e.Name+".csv"))
 		if err != nil {
@@ -198,27 +241,33 @@ func (x *export) open(dir string, messy bool) error {
 			header = header[:len(header)-1]
 		}
 		w.Write(header)
-		x.w[e.Name] = w
+		x.sinks[e.Name] = csvSink{w}
 	}
 	return nil
 }
 
 func (x *export) write(entity string, rec []string) {
-	w := x.w[entity]
 	if entity == "programs" && len(rec) > 0 && x.name == "export-2" {
 		rec = rec[:len(rec)-1]
 	}
-	w.Write(rec)
+	if err := x.sinks[entity].Write(rec); err != nil && x.err == nil {
+		x.err = err
+	}
 	x.rows[entity]++
 }
 
 func (g *gen) closeAll() error {
 	var first error
 	for _, x := range g.exports {
-		for _, w := range x.w {
-			w.Flush()
-			if err := w.Error(); err != nil && first == nil {
-				first = fmt.Errorf("write export: %w", err)
+		if x.err != nil && first == nil {
+			first = fmt.Errorf("write export: %w", x.err)
+		}
+		for _, s := range x.sinks {
+			if c, ok := s.(csvSink); ok {
+				c.w.Flush()
+				if err := c.w.Error(); err != nil && first == nil {
+					first = fmt.Errorf("write export: %w", err)
+				}
 			}
 		}
 		for _, f := range x.files {
@@ -227,6 +276,11 @@ func (g *gen) closeAll() error {
 			}
 		}
 		x.files = nil
+		if x.book != nil {
+			if err := x.closeWorkbook(); err != nil && first == nil {
+				first = err
+			}
+		}
 	}
 	return first
 }

@@ -144,8 +144,9 @@ func sheets(p string, prof *profile.Profile) (found []File, ignored []string, er
 }
 
 // Detect chooses the profile of a set of exports: the first built-in profile
-// (canonical first) that has a table for every file and sheet name, preferring one
-// under which every file's header holds the required columns.
+// (canonical first) that has a table for every CSV file and every sheet of a
+// workbook, preferring one under which every file's header holds the required
+// columns.
 func Detect(paths []string) (*profile.Profile, error) {
 	var first *profile.Profile
 	var firstErr error
@@ -154,9 +155,14 @@ func Detect(paths []string) (*profile.Profile, error) {
 		if err != nil {
 			return nil, err
 		}
-		files, _, err := Discover(paths, p)
+		files, ignored, err := Discover(paths, p)
 		if err == nil && len(files) == 0 {
 			err = fmt.Errorf("no file or sheet is named after a table of profile %s (%s)", p.Name, tableNames(p))
+		}
+		for _, ig := range ignored {
+			if book, sheet, ok := strings.Cut(ig, "#"); ok && isXLSX(book) && err == nil {
+				err = fmt.Errorf("%s: sheet %s is named after no table of profile %s (%s)", book, sheet, p.Name, tableNames(p))
+			}
 		}
 		if err != nil {
 			if firstErr == nil {

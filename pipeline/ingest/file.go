@@ -155,9 +155,11 @@ func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *Fi
 		}
 		if err != nil {
 			if at > 0 {
-				if fr.Read, err = countSheetRows(f, at); err != nil {
-					return nil, nil, fmt.Errorf("read %s: %w", f.Name(), err)
+				n, cerr := countSheetRows(f, at)
+				if cerr != nil {
+					return nil, nil, fmt.Errorf("read %s: %w", f.Name(), cerr)
 				}
+				fr.Read = n
 			}
 			return nil, &failure{why: err.Error()}, nil
 		}

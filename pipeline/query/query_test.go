@@ -123,3 +123,36 @@ func TestTypesKeepTheirMeaning(t *testing.T) {
 		t.Errorf("csv: %s", buf.String())
 	}
 }
+
+// TestCSVNeutralizesFormulas writes text that a spreadsheet would run as a formula
+// (=, +, -, @, tab, carriage return first) and finds each kept as text behind a single
+// quote, while numbers, negative ones included, and other text are written as they are.
+func TestCSVNeutralizesFormulas(t *testing.T) {
+	db := memDB(t)
+	rows, err := db.Query(`SELECT * FROM (VALUES
+		('=HYPERLINK("http://example.invalid","x")', -5, 'plain'),
+		('+1+1', 3, 'a=b'),
+		('-2+3', -1, ''),
+		('@SUM(A1:A9)', 0, 'x'),
+		(chr(9) || '=1', 1, 'y'),
+		(chr(13) || '=1', 2, 'z')) t("=cmd", n, other)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	cols, _ := columnsOf(rows)
+	var b bytes.Buffer
+	if _, err := writeCSV(rows, cols, &b); err != nil {
+		t.Fatal(err)
+	}
+	want := "'=cmd,n,other\n" +
+		`"'=HYPERLINK(""http://example.invalid"",""x"")",-5,plain` + "\n" +
+		"'+1+1,3,a=b\n" +
+		"'-2+3,-1,\n" +
+		"'@SUM(A1:A9),0,x\n" +
+		"'\t=1,1,y\n" +
+		"\"'\r=1\",2,z\n"
+	if got := b.String(); got != want {
+		t.Errorf("csv:\n%q\nwant\n%q", got, want)
+	}
+}

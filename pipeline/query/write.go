@@ -132,11 +132,26 @@ func createFile(p string) (*os.File, error) {
 
 func restrict(p string) error { return os.Chmod(p, 0o600) }
 
+// NeutralizeFormula returns text that a spreadsheet opening a CSV file would read as a
+// formula (it starts with =, +, -, @, a tab or a carriage return) with a single quote
+// before it, so that it stays text; other text is returned as it is.
+func NeutralizeFormula(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+// writeCSV writes the rows as CSV. Text values (and column names) that a spreadsheet
+// would run as formulas are neutralized; numbers, dates and other typed values are
+// written as they are, so a negative number stays a number.
 func writeCSV(rows *sql.Rows, cols []column, w io.Writer) (int64, error) {
 	cw := csv.NewWriter(w)
 	header := make([]string, len(cols))
+	text := make([]bool, len(cols))
 	for i, c := range cols {
-		header[i] = c.name
+		header[i] = NeutralizeFormula(c.name)
+		text[i] = c.typ == "VARCHAR" || c.typ == "" || strings.HasPrefix(c.typ, "ENUM")
 	}
 	cw.Write(header)
 	var n int64
@@ -144,6 +159,11 @@ func writeCSV(rows *sql.Rows, cols []column, w io.Writer) (int64, error) {
 	for rows.Next() {
 		if err := scanText(rows, cols, rec); err != nil {
 			return n, err
+		}
+		for i := range rec {
+			if text[i] {
+				rec[i] = NeutralizeFormula(rec[i])
+			}
 		}
 		if err := cw.Write(rec); err != nil {
 			return n, err

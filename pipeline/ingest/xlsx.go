@@ -14,13 +14,23 @@ import (
 )
 
 // unzipLimit bounds what a workbook may unpack to (a zip bomb is refused rather than
-// filling the disk); parts over excelize's XML limit spill to the temp folder.
-const unzipLimit = 4 << 30
+// filling the disk); parts over excelize's XML limit spill to the temp folder. Tests
+// lower it.
+var unzipLimit int64 = 4 << 30
+
+// recovered turns a panic inside the workbook reader into an error that names the
+// file, so that a damaged workbook never crashes a run.
+func recovered(p string, err *error) {
+	if r := recover(); r != nil {
+		*err = fmt.Errorf("%s: the workbook cannot be read (%v); open it in a spreadsheet and save it again as .xlsx", p, r)
+	}
+}
 
 // openWorkbook opens an XLSX file for reading raw cell values (no number formats:
 // a date cell reads as its serial number, whatever the reader's locale).
-func openWorkbook(p string) (*excelize.File, error) {
-	x, err := excelize.OpenFile(p, excelize.Options{RawCellValue: true, UnzipSizeLimit: unzipLimit})
+func openWorkbook(p string) (x *excelize.File, err error) {
+	defer recovered(p, &err)
+	x, err = excelize.OpenFile(p, excelize.Options{RawCellValue: true, UnzipSizeLimit: unzipLimit, UnzipXMLSizeLimit: min(unzipLimit, 16<<20)})
 	if err != nil {
 		switch {
 		case errors.Is(err, excelize.ErrWorkbookFileFormat):
@@ -34,12 +44,13 @@ func openWorkbook(p string) (*excelize.File, error) {
 }
 
 // sheetNames lists a workbook's sheets.
-func sheetNames(p string) ([]string, error) {
+func sheetNames(p string) (names []string, err error) {
 	x, err := openWorkbook(p)
 	if err != nil {
 		return nil, err
 	}
 	defer x.Close()
+	defer recovered(p, &err)
 	return x.GetSheetList(), nil
 }
 
@@ -53,7 +64,8 @@ func sheetSum(fileSum, sheet string) string {
 
 // sheetRows walks the rows of a sheet: fn gets each row's number (1-based, as the
 // spreadsheet shows it) and cells, rows with no text left out.
-func sheetRows(x *excelize.File, sheet string, fn func(line int64, cells []string) error) error {
+func sheetRows(x *excelize.File, sheet string, fn func(line int64, cells []string) error) (err error) {
+	defer recovered(x.Path, &err)
 	rows, err := x.Rows(sheet)
 	if err != nil {
 		return fmt.Errorf("read sheet %s: %w", sheet, err)

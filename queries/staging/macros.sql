@@ -33,7 +33,8 @@ CREATE OR REPLACE TEMP MACRO is_num(v) AS regexp_full_match(v, '[+-]?([0-9]+(\.[
 -- iso_date(v) and check_date(col, v) over it for each file, with that file's format;
 -- the staging models call those two. The canonical form is checked by position
 -- (cheaper than a pattern) and read by DuckDB's cast (several times cheaper than
--- strptime), which alone would accept a trailing time or note.
+-- strptime); the cast alone would accept a trailing time or note, and even a letter
+-- in place of a digit (2000-01-1A), so the date must also print back as the text.
 CREATE OR REPLACE TEMP MACRO parse_date(v, fmt, anchor, serials) AS
     CASE
         WHEN serials AND regexp_full_match(v, '[0-9]{1,7}(\.[0-9]*)?')
@@ -46,6 +47,7 @@ CREATE OR REPLACE TEMP MACRO parse_date(v, fmt, anchor, serials) AS
         WHEN fmt = '%Y-%m-%d'
         THEN CASE WHEN length(v) = 10 AND v[5] = '-' AND v[8] = '-'
                        AND year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
+                       AND CAST(try_cast(v AS DATE) AS VARCHAR) = v
                   THEN try_cast(v AS DATE) END
         ELSE CASE WHEN year(try_strptime(v, fmt)) BETWEEN 1900 AND 2100
                   THEN CAST(try_strptime(v, fmt) AS DATE) END

@@ -1,12 +1,14 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"database/sql/driver"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -32,11 +34,18 @@ func openWorkbook(p string) (x *excelize.File, err error) {
 	defer recovered(p, &err)
 	x, err = excelize.OpenFile(p, excelize.Options{RawCellValue: true, UnzipSizeLimit: unzipLimit, UnzipXMLSizeLimit: min(unzipLimit, 16<<20)})
 	if err != nil {
+		head := make([]byte, 4)
+		if f, oerr := os.Open(p); oerr == nil {
+			f.Read(head)
+			f.Close()
+		}
 		switch {
-		case errors.Is(err, excelize.ErrWorkbookFileFormat):
-			return nil, fmt.Errorf("%s: not an XLSX workbook (it may be an older .xls, or renamed); save it as .xlsx", p)
-		case strings.Contains(err.Error(), "password") || errors.Is(err, excelize.ErrOptionsUnzipSizeLimit):
-			return nil, fmt.Errorf("%s: %v; save the workbook without a password and within 4 GiB unpacked", p, err)
+		case bytes.Equal(head, []byte{0xd0, 0xcf, 0x11, 0xe0}):
+			return nil, fmt.Errorf("%s: the workbook is password-protected (encrypted) or an old .xls file; save it as .xlsx without a password", p)
+		case strings.Contains(err.Error(), "unzip size exceeds") || errors.Is(err, excelize.ErrOptionsUnzipSizeLimit):
+			return nil, fmt.Errorf("%s: the workbook unpacks to more than %d MiB (%v); it is not an export of a program, or split it into smaller workbooks", p, unzipLimit>>20, err)
+		case strings.Contains(err.Error(), "not a valid zip file") || errors.Is(err, excelize.ErrWorkbookFileFormat):
+			return nil, fmt.Errorf("%s: not an XLSX workbook (it may be another kind of file renamed .xlsx); save it as .xlsx", p)
 		}
 		return nil, fmt.Errorf("%s: cannot open the workbook (%v); save it again as .xlsx", p, err)
 	}

@@ -164,7 +164,7 @@ func tableSums(t *testing.T, path string) map[string]string {
 		}
 		var n int64
 		var h any
-		if err := db.QueryRow(`SELECT count(*), bit_xor(hash(t)) FROM ` + from + ` t`).Scan(&n, &h); err != nil {
+		if err := db.QueryRow(`SELECT count(*), bit_xor(hash(t)) FROM `+from+` t`).Scan(&n, &h); err != nil {
 			t.Fatalf("%s: %v", table, err)
 		}
 		out[table] = fmt.Sprint(n, " ", h)

@@ -166,6 +166,9 @@ func Run(ctx context.Context, cfg store.Config, paths []string, opt Options) (*R
 		return true, opt.Then(ctx, db)
 	})
 	if err != nil {
+		if m := err.Error(); strings.Contains(m, "No space left") || strings.Contains(m, "File too large") || strings.Contains(m, "Disk quota") {
+			err = fmt.Errorf("%w; the disk is full (or a file size limit was reached): free space, or give DuckDB's spill folder room elsewhere with --temp-dir; the database is unchanged", err)
+		}
 		return res, err
 	}
 	res.Committed = kept

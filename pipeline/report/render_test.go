@@ -294,3 +294,19 @@ func TestValuesFromTheDataStayText(t *testing.T) {
 		t.Error("the workbook does not carry the program name as text")
 	}
 }
+
+// TestProgramFilterIsBound gives program filters written to break out of SQL: each is
+// looked up as a value (bound, never pasted into SQL) and refused as unknown.
+func TestProgramFilterIsBound(t *testing.T) {
+	db := testdb.Open(t, testdb.Load(t, []string{"../../sample-data/synthetic"}, models.DefaultParams(), nil))
+	for _, p := range []string{"x' OR '1'='1", "ALL' --", "P1'; DROP TABLE programs; --", `$program`} {
+		_, err := Build(context.Background(), db, Options{Program: p})
+		if err == nil || !strings.Contains(err.Error(), "is not in the database") {
+			t.Errorf("program %q: %v; want it refused as unknown", p, err)
+		}
+	}
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM programs`).Scan(&n); err != nil || n == 0 {
+		t.Errorf("programs after the attempts: %d (%v)", n, err)
+	}
+}

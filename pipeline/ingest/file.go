@@ -228,6 +228,7 @@ func mapHeader(f File, header []string) (map[string]int, error) {
 	var missing []string
 	for _, c := range f.Table.Columns {
 		i, ok := at[c.Header]
+		ok = ok && c.Header != ""
 		switch {
 		case ok:
 			cols[c.Name] = i

@@ -252,9 +252,9 @@ func parse(where string, b []byte, readSQL func(string) ([]byte, error)) (*Profi
 				if !ok && !c.Optional {
 					return nil, bad("%s: columns: the required column %s of %s is not mapped to a header", at, c.Name, e.Name)
 				}
-				if ok {
-					t.Columns = append(t.Columns, Column{Name: c.Name, Header: strings.ToLower(strings.TrimSpace(h)), Pseudonym: c.Pseudonym, Optional: c.Optional})
-				}
+				// An optional column left unmapped is read as absent (NULL), as in the
+				// canonical layout: its header is empty and never matches.
+				t.Columns = append(t.Columns, Column{Name: c.Name, Header: strings.ToLower(strings.TrimSpace(h)), Pseudonym: c.Pseudonym, Optional: c.Optional})
 			}
 			t.Staging = canonicalStaging(e.Name)
 		default:
@@ -291,7 +291,7 @@ func parse(where string, b []byte, readSQL func(string) ([]byte, error)) (*Profi
 		if len(tf.Codes) > 0 {
 			t.Codes = map[string]map[string]string{}
 			for col, m := range tf.Codes {
-				if !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == col }) {
+				if !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == col && c.Header != "" }) {
 					return nil, bad("%s: codes: %s is not a column this table reads", at, col)
 				}
 				lower := map[string]string{}

@@ -25,7 +25,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	}
 	r.stage(f.Name(), size0, "hashing")
 	start := time.Now()
-	sum, size, blanks, err := scanFile(f.Path)
+	sum, size, blanks, err := r.scan(f.Path)
 	r.opt.Log.Debug("hash "+f.Name(), "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
 		return fr, fmt.Errorf("read %s: %w", f.Path, err)
@@ -381,7 +381,7 @@ func (r *run) readLookups(ctx context.Context, files []File) error {
 			if err := r.dropScratch(ctx); err != nil {
 				return err
 			}
-			_, blanks, err := scanBlanks(f)
+			_, blanks, err := r.scanBlanks(f)
 			if err != nil {
 				return err
 			}
@@ -445,12 +445,34 @@ func (r *run) mapSource(ctx context.Context, f File) error {
 	return nil
 }
 
+// scan reads a file once per run for its hash, size and blank lines: the sheets of a
+// workbook share one read.
+func (r *run) scan(p string) (string, int64, *blankLines, error) {
+	if s, ok := r.scans[p]; ok {
+		return s.sum, s.size, s.blanks, nil
+	}
+	sum, size, blanks, err := scanFile(p)
+	if err == nil {
+		if r.scans == nil {
+			r.scans = map[string]scanned{}
+		}
+		r.scans[p] = scanned{sum, size, blanks}
+	}
+	return sum, size, blanks, err
+}
+
+type scanned struct {
+	sum    string
+	size   int64
+	blanks *blankLines
+}
+
 // scanBlanks finds the blank lines of a CSV file (none for a sheet).
-func scanBlanks(f File) (string, *blankLines, error) {
+func (r *run) scanBlanks(f File) (string, *blankLines, error) {
 	if f.Sheet != "" {
 		return "", &blankLines{}, nil
 	}
-	sum, _, b, err := scanFile(f.Path)
+	sum, _, b, err := r.scan(f.Path)
 	if err != nil {
 		return "", nil, fmt.Errorf("read %s: %w", f.Path, err)
 	}

@@ -379,6 +379,7 @@ type run struct {
 	prof     *profile.Profile
 	dates    string   // the date format the date macros read now
 	lookups  []string // temp tables of whole source tables
+	scans    map[string]scanned
 	id       int
 	lastFile int
 	shown    int64 // bytes of the current file shown as done

@@ -19,9 +19,10 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	fl.IntVar(&cfg.Patients, "patients", 300, "number of patients (about 45 sessions each)")
 	fl.Uint64Var(&cfg.Seed, "seed", 1, "random seed; the same seed gives the same files")
 	fl.BoolVar(&cfg.Messy, "messy", false, "write two overlapping exports with the defects of real ones")
+	fl.BoolVar(&cfg.Weekly, "weekly", false, "split the export into base/ (as of a week before the cutoff) and weekly/ (the last week's export), to load one after the other")
 	fl.StringVar(&cfg.Layout, "layout", generate.LayoutCanonical, "`layout` of the export: canonical (CSV files) or ehr (one XLSX workbook in an EHR's names, codes and dates; load it with --profile ehr-example)")
 	fl.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  etl generate --out DIR [--patients N] [--seed S] [--messy | --layout ehr]\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  etl generate --out DIR [--patients N] [--seed S] [--messy | --weekly | --layout ehr]\n\nFlags:\n")
 		fl.PrintDefaults()
 	}
 	if ok, err := parse(fl, args); !ok {

@@ -38,6 +38,12 @@ type Config struct {
 	// Layout is LayoutCanonical (the default: CSV files) or LayoutEHR (one XLSX
 	// workbook in an EHR's names, codes and date format).
 	Layout string
+	// Weekly splits a clean export in two folders: base/, everything known a week
+	// before the cutoff, and weekly/, the export of the last week (the sessions and
+	// observations of those seven days with the patients and episodes active in
+	// them), as a program sends week by week. Loading both equals loading the one
+	// export.
+	Weekly bool
 }
 
 // Effects are the planted effects, written to the ground-truth file.
@@ -96,11 +102,14 @@ func Generate(ctx context.Context, cfg Config, dir string) (*Truth, error) {
 	if cfg.AdmitFrom.IsZero() {
 		cfg.AdmitFrom = time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	}
+	if cfg.Messy && cfg.Weekly {
+		return nil, fmt.Errorf("weekly: a weekly split is written for a clean export only, not with messy")
+	}
 	switch cfg.Layout {
 	case "", LayoutCanonical:
 	case LayoutEHR:
-		if cfg.Messy {
-			return nil, fmt.Errorf("layout ehr: the defects of --messy are written in the canonical layout only")
+		if cfg.Messy || cfg.Weekly {
+			return nil, fmt.Errorf("layout ehr: --messy and --weekly are written in the canonical layout only")
 		}
 	default:
 		return nil, fmt.Errorf("layout %q: use %s or %s", cfg.Layout, LayoutCanonical, LayoutEHR)
@@ -120,6 +129,8 @@ func Generate(ctx context.Context, cfg Config, dir string) (*Truth, error) {
 		g.truth.Injected = map[string]int64{"missing_column": 1}
 		g.t1 = g.cutoff - 14
 		g.exports = []*export{{name: "export-1", asOf: g.t1, from: math.MinInt32}, {name: "export-2", asOf: g.cutoff, from: g.t1 - 28}}
+	} else if cfg.Weekly {
+		g.exports = []*export{{name: "base", asOf: g.cutoff - 7, from: math.MinInt32}, {name: "weekly", asOf: g.cutoff, from: g.cutoff - 7, followUps: true}}
 	} else {
 		g.exports = []*export{{name: "", asOf: g.cutoff, from: math.MinInt32}}
 	}
@@ -181,13 +192,16 @@ func plantedEffects() Effects {
 
 // export is one export folder being written.
 type export struct {
-	name  string // folder under the output dir; "" for a flat export
-	asOf  int    // the export's date: data after it is not known to it
-	from  int    // sessions and observations before this day are not in it
-	files []*os.File
-	sinks map[string]sink
-	rows  map[string]int64
-	err   error // the first write error
+	name string // folder under the output dir; "" for a flat export
+	asOf int    // the export's date: data after it is not known to it
+	from int    // sessions and observations before this day are not in it
+	// followUps: the export also carries the episodes of the observations in its
+	// window (follow-up contacts after discharge), as a weekly export does.
+	followUps bool
+	files     []*os.File
+	sinks     map[string]sink
+	rows      map[string]int64
+	err       error // the first write error
 	// book is the workbook of the EHR layout, saved to bookPath when closed.
 	book     *excelize.File
 	bookPath string

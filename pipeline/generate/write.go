@@ -24,7 +24,7 @@ func (g *gen) write(i int, pid string, patient []string, name, phone string, eps
 	for _, x := range g.exports {
 		var mine []*episode
 		for _, e := range eps {
-			if e.admit <= x.asOf && (e.discharge < 0 || e.discharge > x.from) {
+			if x.holds(e) {
 				mine = append(mine, e)
 			}
 		}
@@ -61,7 +61,7 @@ func (g *gen) write(i int, pid string, patient []string, name, phone string, eps
 	// patient, file by file, so the order of the rows inside each file is by patient.
 	for _, x := range g.exports {
 		for _, e := range eps {
-			if !(e.admit <= x.asOf && (e.discharge < 0 || e.discharge > x.from)) {
+			if !x.holds(e) {
 				continue
 			}
 			for _, s := range e.sessions {
@@ -187,4 +187,24 @@ func (g *gen) messSession(m *rand.Rand, x *export, rec []string, e *episode) boo
 		inj["session_outside_episode"]++
 	}
 	return loadable
+}
+
+// holds says whether an export carries an episode (with its patient): one admitted by
+// the export's date and active after its window opens, or, in an export that carries
+// follow-up contacts, one with an observation inside the window.
+func (x *export) holds(e *episode) bool {
+	if e.admit > x.asOf {
+		return false
+	}
+	if e.discharge < 0 || e.discharge > x.from {
+		return true
+	}
+	if x.followUps {
+		for _, o := range e.obs {
+			if o.day > x.from && o.day <= x.asOf {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -61,13 +61,11 @@ func debugLog(w io.Writer) *slog.Logger {
 // loadConfig is the command line of a load.
 type loadConfig struct {
 	db            string
+	store         store.Config
 	json          bool
 	maxRejectRate float64
 	keyFile       string
 	profile       string
-	memoryLimit   string
-	tempDir       string
-	threads       int
 	progress      string
 	verbose       bool
 	noModels      bool
@@ -90,9 +88,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fl.Float64Var(&cfg.maxRejectRate, "max-reject-rate", 0.10, "share of rows (0-1) that may be rejected; above it the run fails and loads nothing")
 	fl.StringVar(&cfg.keyFile, "key-file", "", "site key `file` for pseudonyms (default $OUTCOMES_KEY_FILE, else the user config folder); $OUTCOMES_SITE_KEY overrides")
 	fl.StringVar(&cfg.profile, "profile", "", "source `profile` of the exports: a built-in name or a profile file (.yaml); detected when not given")
-	fl.StringVar(&cfg.memoryLimit, "memory-limit", "", "DuckDB memory limit, for example 3GB (default: DuckDB's, 80% of RAM)")
-	fl.StringVar(&cfg.tempDir, "temp-dir", "", "`folder` where DuckDB spills what does not fit in memory (default: next to the database)")
-	fl.IntVar(&cfg.threads, "threads", 0, "DuckDB worker threads (default: one per core)")
+	cfg.store.RegisterFlags(fl)
 	fl.StringVar(&cfg.progress, "progress", "auto", "progress bar: auto (on a terminal), always or never")
 	fl.BoolVar(&cfg.verbose, "verbose", false, "log each step of the load with its time to stderr")
 	fl.BoolVar(&cfg.noModels, "no-models", false, "load only; do not rebuild the models after the load")
@@ -132,9 +128,9 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 		}
 		opt.Then = rebuild(p, opt.Log, &modelOut, opt.Progress)
 	}
-	res, err := ingest.Run(ctx, store.Config{
-		Path: cfg.db, MemoryLimit: cfg.memoryLimit, TempDir: cfg.tempDir, Threads: cfg.threads,
-	}, cfg.paths, opt)
+	sc := cfg.store
+	sc.Path = cfg.db
+	res, err := ingest.Run(ctx, sc, cfg.paths, opt)
 	if res != nil && (err == nil || len(res.Files) > 0) {
 		if cfg.json {
 			enc := json.NewEncoder(stdout)

@@ -93,13 +93,12 @@ func rebuild(p models.Params, log *slog.Logger, w io.Writer, progress ingest.Pro
 // runModels is `etl models`: rebuild the models of a database on demand.
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var mf modelFlags
-	var dbPath, memoryLimit, tempDir string
+	var sc store.Config
 	var verbose bool
 	fl := flag.NewFlagSet("etl models", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	fl.StringVar(&dbPath, "db", "outcomes.duckdb", "database `file`")
-	fl.StringVar(&memoryLimit, "memory-limit", "", "DuckDB memory limit, for example 3GB")
-	fl.StringVar(&tempDir, "temp-dir", "", "`folder` where DuckDB spills what does not fit in memory")
+	fl.StringVar(&sc.Path, "db", "outcomes.duckdb", "database `file`")
+	sc.RegisterFlags(fl)
 	fl.BoolVar(&verbose, "verbose", false, "log each model with its time to stderr")
 	mf.register(fl)
 	fl.Usage = func() {
@@ -117,15 +116,15 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(dbPath); err != nil {
-		return fmt.Errorf("%s: %w; load exports first with etl", dbPath, err)
+	if _, err := os.Stat(sc.Path); err != nil {
+		return fmt.Errorf("%s: %w; load exports first with etl", sc.Path, err)
 	}
 	log := slog.New(slog.DiscardHandler)
 	if verbose {
 		log = debugLog(stderr)
 	}
 	step := rebuild(p, log, stdout, nil)
-	_, err = store.Update(ctx, store.Config{Path: dbPath, MemoryLimit: memoryLimit, TempDir: tempDir}, func(db *store.DB) (bool, error) {
+	_, err = store.Update(ctx, sc, func(db *store.DB) (bool, error) {
 		if err := store.Migrate(ctx, db, timeNow()); err != nil {
 			return false, err
 		}

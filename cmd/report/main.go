@@ -80,22 +80,32 @@ func parse(fl *flag.FlagSet, args []string) (bool, error) {
 	return true, nil
 }
 
+// dbFlags adds --db and the flags that size DuckDB to a subcommand's command line.
+func dbFlags(fl *flag.FlagSet) *store.Config {
+	cfg := &store.Config{ReadOnly: true}
+	fl.StringVar(&cfg.Path, "db", "outcomes.duckdb", "database `file` to read")
+	cfg.RegisterFlags(fl)
+	return cfg
+}
+
 // openReadOnly opens the database for reading, with a clear error when it is missing.
-func openReadOnly(ctx context.Context, path string) (*store.DB, error) {
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%s: %w; load exports first with etl", path, err)
+func openReadOnly(ctx context.Context, cfg *store.Config) (*store.DB, error) {
+	if _, err := os.Stat(cfg.Path); err != nil {
+		return nil, fmt.Errorf("%s: %w; load exports first with etl", cfg.Path, err)
 	}
-	return store.Open(ctx, store.Config{Path: path, ReadOnly: true})
+	c := *cfg
+	c.ReadOnly = true
+	return store.Open(ctx, c)
 }
 
 func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("report ledger", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
+	dbCfg := dbFlags(fl)
 	if ok, err := parse(fl, args); !ok {
 		return err
 	}
-	db, err := openReadOnly(ctx, *dbPath)
+	db, err := openReadOnly(ctx, dbCfg)
 	if err != nil {
 		return err
 	}

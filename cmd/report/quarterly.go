@@ -19,7 +19,7 @@ import (
 func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("report", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
+	dbCfg := dbFlags(fl)
 	out := fl.String("out", "out", "`folder` to write report.html, report.xlsx and manifest.json into")
 	var opt report.Options
 	fl.StringVar(&opt.Period, "period", "", "`quarter` to report, such as 2026Q3 (default: the quarter of the data cutoff)")
@@ -37,7 +37,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		fl.Usage()
 		return errUsage
 	}
-	db, err := openReadOnly(ctx, *dbPath)
+	db, err := openReadOnly(ctx, dbCfg)
 	if err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ import (
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("report query", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
+	dbCfg := dbFlags(fl)
 	format := fl.String("format", "table", "output `format`: "+strings.Join(query.Formats(), ", "))
 	out := fl.String("out", "", "output `file` (needed for xlsx, parquet and arrow; else standard output)")
 	file := fl.String("f", "", "read the SQL from this `file`")
@@ -36,7 +36,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		sql = string(b)
 	}
-	db, err := openReadOnly(ctx, *dbPath)
+	db, err := openReadOnly(ctx, dbCfg)
 	if err != nil {
 		return err
 	}

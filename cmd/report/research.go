@@ -15,12 +15,12 @@ import (
 func runDictionary(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("report dictionary", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
+	dbCfg := dbFlags(fl)
 	out := fl.String("out", "", "write to this `file` instead of standard output")
 	if ok, err := parse(fl, args); !ok {
 		return err
 	}
-	db, err := openReadOnly(ctx, *dbPath)
+	db, err := openReadOnly(ctx, dbCfg)
 	if err != nil {
 		return err
 	}
@@ -40,7 +40,7 @@ func runDictionary(ctx context.Context, args []string, stdout, stderr io.Writer)
 func runExtract(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("report extract", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	dbPath := fl.String("db", "outcomes.duckdb", "database `file` to read")
+	dbCfg := dbFlags(fl)
 	var opt extract.Options
 	fl.StringVar(&opt.Dir, "out", "", "`folder` to write the extract into")
 	fl.StringVar(&opt.Format, "format", "parquet", "file `format`: parquet, arrow or csv")
@@ -51,7 +51,7 @@ func runExtract(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if opt.Dir == "" {
 		return fmt.Errorf("name the folder to write the extract into with --out")
 	}
-	db, err := openReadOnly(ctx, *dbPath)
+	db, err := openReadOnly(ctx, dbCfg)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -35,6 +36,15 @@ type Config struct {
 	Threads int
 	// ReadOnly opens the file for reading only.
 	ReadOnly bool
+}
+
+// RegisterFlags adds the flags that size DuckDB (--memory-limit, --temp-dir,
+// --threads) to a command line, filling cfg. Every command that opens a database
+// offers them, so that a large database can be worked on within a memory budget.
+func (cfg *Config) RegisterFlags(fl *flag.FlagSet) {
+	fl.StringVar(&cfg.MemoryLimit, "memory-limit", "", "DuckDB memory `limit`, for example 2GB; what does not fit spills to --temp-dir (default: DuckDB's, 80% of RAM)")
+	fl.StringVar(&cfg.TempDir, "temp-dir", "", "`folder` where DuckDB spills what does not fit in memory (default: beside the database)")
+	fl.IntVar(&cfg.Threads, "threads", 0, "DuckDB worker threads (default: one per core)")
 }
 
 // DB is an open database.

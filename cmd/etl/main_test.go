@@ -35,13 +35,6 @@ func TestMain(m *testing.M) {
 		hold(mode, os.Args[1])
 		return
 	}
-	if os.Getenv("ETL_TEST_AS_BASELINE") == "1" {
-		if err := baseline(os.Args[1], os.Args[2:]); err != nil {
-			fmt.Fprintln(os.Stderr, "baseline:", err)
-			os.Exit(1)
-		}
-		return
-	}
 	os.Exit(m.Run())
 }
 

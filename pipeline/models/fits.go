@@ -107,6 +107,7 @@ func survival(ctx context.Context, conn *sql.Conn, p Params) error {
 			return o
 		}},
 	}
+	var km [][]any
 	for _, a := range analyses {
 		rows := a.rows()
 		strata := map[string][]int{"ALL": nil}
@@ -126,10 +127,8 @@ func survival(ctx context.Context, conn *sql.Conn, p Params) error {
 				ts, evs = append(ts, rows[i].t), append(evs, rows[i].event)
 			}
 			for _, pt := range stats.KaplanMeier(ts, evs, 0.95) {
-				if _, err := conn.ExecContext(ctx, `INSERT INTO km_estimates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-					a.name, name, pt.Time, pt.NRisk, pt.NEvent, pt.NCensor, pt.Survival, nanNull(pt.StdErr), nanNull(pt.Lower), nanNull(pt.Upper)); err != nil {
-					return err
-				}
+				km = append(km, []any{a.name, name, pt.Time, int32(pt.NRisk), int32(pt.NEvent), int32(pt.NCensor),
+					pt.Survival, nanNull(pt.StdErr), nanNull(pt.Lower), nanNull(pt.Upper)})
 			}
 		}
 		if len(names) < 2 {
@@ -150,7 +149,7 @@ func survival(ctx context.Context, conn *sql.Conn, p Params) error {
 			return err
 		}
 	}
-	return nil
+	return appendRows(conn, "km_estimates", km)
 }
 
 // retentionKPIs replaces the simple proportions of the retention_30/60/90 rows of kpis
@@ -319,18 +318,16 @@ type estimate struct {
 }
 
 func writeEstimates(ctx context.Context, conn *sql.Conn, es []estimate) error {
+	rows := make([][]any, 0, len(es))
 	for _, e := range es {
 		var warning any
 		if e.warning != "" {
 			warning = e.warning
 		}
-		if _, err := conn.ExecContext(ctx, `INSERT INTO model_estimates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.model, e.term, nanNull(e.coef), nanNull(e.se), nanNull(math.Exp(e.coef)), nanNull(e.lower), nanNull(e.upper),
-			nanNull(e.p), e.n, e.events, e.converged, e.iterations, e.definition, warning); err != nil {
-			return err
-		}
+		rows = append(rows, []any{e.model, e.term, nanNull(e.coef), nanNull(e.se), nanNull(math.Exp(e.coef)), nanNull(e.lower), nanNull(e.upper),
+			nanNull(e.p), int32(e.n), int32(e.events), e.converged, int32(e.iterations), e.definition, warning})
 	}
-	return nil
+	return appendRows(conn, "model_estimates", rows)
 }
 
 func coxEstimates(model, definition string, d stats.CoxData) ([]estimate, error) {

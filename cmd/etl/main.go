@@ -126,7 +126,7 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 		if err != nil {
 			return err
 		}
-		opt.Then = rebuild(p, opt.Log, &modelOut, opt.Progress)
+		opt.Then = rebuild(p, false, opt.Log, &modelOut, opt.Progress)
 	}
 	sc := cfg.store
 	sc.Path = cfg.db

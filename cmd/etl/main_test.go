@@ -418,4 +418,102 @@ func TestWeeklySplitLoadsAsTheWhole(t *testing.T) {
 			t.Errorf("%s: whole export gives %s, base then weekly gives %s", table, s, wb[table])
 		}
 	}
+	incrementalEqualsFull(t, b)
+}
+
+// incrementalEqualsFull checks that the last model rebuild of c's database was
+// incremental and that a full rebuild of a copy gives the same model tables.
+func incrementalEqualsFull(t *testing.T, c cli) {
+	t.Helper()
+	db, err := store.Open(context.Background(), store.Config{Path: c.db, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mode string
+	var recomputed, episodes int64
+	err = db.QueryRow(`SELECT mode, b.episodes, (SELECT count(*) FROM episodes) FROM model_builds b ORDER BY built_at DESC LIMIT 1`).Scan(&mode, &recomputed, &episodes)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode != "incremental" || recomputed == 0 || recomputed >= episodes {
+		t.Fatalf("last rebuild: %s over %d of %d episodes; want an incremental one over some of them", mode, recomputed, episodes)
+	}
+	full := c
+	full.db = filepath.Join(t.TempDir(), "full.duckdb")
+	if err := os.WriteFile(full.db, mustRead(t, c.db), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"models", "--db", full.db, "--full"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("models --full: %v\n%s", err, stderr.String())
+	}
+	inc, all := tableSums(t, c.db), tableSums(t, full.db)
+	for table, s := range all {
+		if inc[table] != s {
+			t.Errorf("%s: the full rebuild gives %s, the incremental one %s", table, s, inc[table])
+		}
+	}
+}
+
+// TestIncrementalRebuildEqualsFull loads the messy sample's two exports in two runs:
+// the second corrects session statuses, changes and adds episodes, links observations
+// and moves the cutoff. Its incremental model rebuild must equal a full one.
+func TestIncrementalRebuildEqualsFull(t *testing.T) {
+	c := newCLI(t)
+	for _, part := range []string{"export-1", "export-2"} {
+		if _, stderr, err := c.run("--progress", "never", filepath.Join(sampleData, part)); err != nil {
+			t.Fatalf("%s: %v\n%s", part, err, stderr)
+		}
+	}
+	incrementalEqualsFull(t, c)
+}
+
+// TestRebuildFollowsReplacedRows moves an old session to another patient's episode in
+// a later export: the episode that lost it is old and untouched otherwise, so only the
+// loader's note of the replaced row (model_pending) brings it into the rebuild.
+func TestRebuildFollowsReplacedRows(t *testing.T) {
+	write := func(dir string, files map[string]string) {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := t.TempDir()
+	first, second := filepath.Join(dir, "first"), filepath.Join(dir, "second")
+	sessions := "session_id,episode_id,patient_id,session_date,start_time,session_type,status,minutes,clinician_id\n"
+	write(first, map[string]string{
+		"programs.csv": "program_id,name,site,level_of_care,planned_weeks,planned_hours_per_week\nP01,Adult IOP,Main,IOP,8,9\n",
+		"patients.csv": "patient_id,birth_year,sex,race,ethnicity,payer\nA,1980,female,white,not_hispanic,medicaid\nB,1985,male,black,not_hispanic,commercial\nC,1990,male,white,hispanic,medicaid\n" +
+			"D,1970,female,white,not_hispanic,medicaid\nE,1971,female,white,not_hispanic,medicaid\n" +
+			"F,1972,female,white,not_hispanic,medicaid\nG,1973,female,white,not_hispanic,medicaid\n",
+		"episodes.csv": "episode_id,patient_id,program_id,admit_date,discharge_date,discharge_reason,primary_substance,co_occurring,on_medication,referral_source\n" +
+			"E1,A,P01,2025-01-06,2025-02-03,completed,alcohol,false,false,self\n" +
+			"E2,B,P01,2025-01-06,2025-02-17,completed,alcohol,false,false,self\n" +
+			"E3,C,P01,2026-06-01,,,opioids,false,true,court\n" +
+			"E4,D,P01,2025-03-03,2025-04-01,dropped_out,alcohol,false,false,self\n" +
+			"E5,E,P01,2025-03-03,2025-04-01,dropped_out,alcohol,false,false,self\n" +
+			"E6,F,P01,2025-03-03,2025-04-01,dropped_out,alcohol,false,false,self\n" +
+			"E7,G,P01,2025-03-03,2025-04-01,dropped_out,alcohol,false,false,self\n",
+		"sessions.csv": sessions +
+			"S1,E1,A,2025-01-10,09:00,group,attended,90,C1\n" +
+			"S2,E2,B,2025-01-10,09:00,group,attended,90,C1\n" +
+			"S3,E3,C,2026-06-02,09:00,group,attended,90,C1\n",
+	})
+	write(second, map[string]string{
+		"sessions.csv": sessions +
+			"S1,E2,B,2025-01-10,10:00,group,attended,90,C1\n" +
+			"S4,E3,C,2026-06-09,09:00,group,attended,90,C1\n",
+	})
+	c := newCLI(t)
+	for _, part := range []string{first, second} {
+		if _, stderr, err := c.run("--progress", "never", part); err != nil {
+			t.Fatalf("%s: %v\n%s", part, err, stderr)
+		}
+	}
+	incrementalEqualsFull(t, c)
 }

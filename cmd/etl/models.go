@@ -67,7 +67,7 @@ func (m *modelFlags) params() (models.Params, error) {
 
 // rebuild returns the step that rebuilds the models on a working copy, printing its
 // summary to w.
-func rebuild(p models.Params, log *slog.Logger, w io.Writer, progress ingest.Progress) func(ctx context.Context, db *store.DB) error {
+func rebuild(p models.Params, full bool, log *slog.Logger, w io.Writer, progress ingest.Progress) func(ctx context.Context, db *store.DB) error {
 	return func(ctx context.Context, db *store.DB) error {
 		conn, err := db.Conn(ctx)
 		if err != nil {
@@ -77,12 +77,20 @@ func rebuild(p models.Params, log *slog.Logger, w io.Writer, progress ingest.Pro
 		if progress != nil {
 			progress.Stage("", "rebuilding models")
 		}
-		s, err := models.Rebuild(ctx, conn, p, log)
+		build := models.Rebuild
+		if full {
+			build = models.RebuildAll
+		}
+		s, err := build(ctx, conn, p, log)
 		if err != nil {
 			return fmt.Errorf("rebuild models (nothing was changed): %w", err)
 		}
-		fmt.Fprintf(w, "Models rebuilt to cutoff %s: %d episodes, %d in the day-%d landmark cohort, in %.1fs.\n",
-			s.Cutoff, s.Episodes, s.Cohort, p.LandmarkDays, s.Took.Seconds())
+		how := fmt.Sprintf("every episode recomputed (%s)", s.Reason)
+		if s.Mode != "full" {
+			how = fmt.Sprintf("%d episodes recomputed, those the loads since the last rebuild could change", s.Recomputed)
+		}
+		fmt.Fprintf(w, "Models rebuilt to cutoff %s: %d episodes, %d in the day-%d landmark cohort, in %.1fs; %s.\n",
+			s.Cutoff, s.Episodes, s.Cohort, p.LandmarkDays, s.Took.Seconds(), how)
 		if s.Headline != "" {
 			fmt.Fprintf(w, "Landmark dropout: %s.\n", s.Headline)
 		}
@@ -94,12 +102,13 @@ func rebuild(p models.Params, log *slog.Logger, w io.Writer, progress ingest.Pro
 func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var mf modelFlags
 	var sc store.Config
-	var verbose bool
+	var verbose, full bool
 	fl := flag.NewFlagSet("etl models", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	fl.StringVar(&sc.Path, "db", "outcomes.duckdb", "database `file`")
 	sc.RegisterFlags(fl)
 	fl.BoolVar(&verbose, "verbose", false, "log each model with its time to stderr")
+	fl.BoolVar(&full, "full", false, "recompute every episode, not only those the loads since the last rebuild could change")
 	mf.register(fl)
 	fl.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  etl models [--db FILE] [--params FILE] [flags]   rebuild the models\n\nFlags:\n")
@@ -123,7 +132,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if verbose {
 		log = debugLog(stderr)
 	}
-	step := rebuild(p, log, stdout, nil)
+	step := rebuild(p, full, log, stdout, nil)
 	_, err = store.Update(ctx, sc, func(db *store.DB) (bool, error) {
 		if err := store.Migrate(ctx, db, timeNow()); err != nil {
 			return false, err

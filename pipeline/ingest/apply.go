@@ -109,6 +109,8 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 			 FROM stg s JOIN main.%s c ON %s LEFT JOIN rep ON %s
 			 WHERE %s`,
 			sel("s"), stagedHash, "c."+strings.Join(names, ", c."), table, on("s", "c"), on("s", "rep"), first)},
+		// The models recompute what a replaced record belonged to (models.Rebuild).
+		{"note replaced records for the models", pendingSQL(table, cols, on(table, "matched"))},
 		{"remove replaced records", fmt.Sprintf(
 			`DELETE FROM main.%s USING matched WHERE matched.changed AND %s`, table, on(table, "matched"))},
 	}
@@ -167,4 +169,27 @@ func exportName(core string) string {
 		return "patient_id"
 	}
 	return core
+}
+
+// pendingSQL notes in model_pending the episodes and patients of the records of a
+// table that the rows of a file replace, so that the next model rebuild recomputes
+// them: the new rows carry the file's id, but the records they replace are gone.
+func pendingSQL(table string, cols []coreColumn, on string) string {
+	has := map[string]bool{}
+	for _, c := range cols {
+		has[c.name] = true
+	}
+	episode := "NULL"
+	if has["episode_id"] {
+		episode = table + ".episode_id"
+	}
+	patient := "NULL"
+	if has["patient_key"] {
+		patient = table + ".patient_key"
+	}
+	if episode == "NULL" && patient == "NULL" {
+		return "SELECT 1" // programs: the per-episode models do not read them
+	}
+	return fmt.Sprintf(`INSERT INTO model_pending SELECT DISTINCT %s, %s FROM main.%s JOIN matched ON %s WHERE matched.changed`,
+		episode, patient, table, on)
 }

@@ -149,7 +149,7 @@ func survival(ctx context.Context, conn *sql.Conn, p Params) error {
 			return err
 		}
 	}
-	return appendRows(conn, "km_estimates", km)
+	return appendRows(conn, "main", "km_estimates", km)
 }
 
 // retentionKPIs replaces the simple proportions of the retention_30/60/90 rows of kpis
@@ -327,7 +327,7 @@ func writeEstimates(ctx context.Context, conn *sql.Conn, es []estimate) error {
 		rows = append(rows, []any{e.model, e.term, nanNull(e.coef), nanNull(e.se), nanNull(math.Exp(e.coef)), nanNull(e.lower), nanNull(e.upper),
 			nanNull(e.p), int32(e.n), int32(e.events), e.converged, int32(e.iterations), e.definition, warning})
 	}
-	return appendRows(conn, "model_estimates", rows)
+	return appendRows(conn, "main", "model_estimates", rows)
 }
 
 func coxEstimates(model, definition string, d stats.CoxData) ([]estimate, error) {

@@ -2,8 +2,10 @@ package models
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"database/sql/driver"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -24,6 +26,11 @@ type Summary struct {
 	Episodes int64         `json:"episodes"`
 	Cohort   int64         `json:"landmark_cohort"`
 	Took     time.Duration `json:"took_ns"`
+	// Mode is full or incremental; Reason says why; Recomputed counts the episodes
+	// the per-episode models were run on.
+	Mode       string `json:"mode"`
+	Reason     string `json:"reason"`
+	Recomputed int64  `json:"episodes_recomputed"`
 	// Headline is the landmark hazard ratio of dropout per additional weekly session.
 	Headline string `json:"headline"`
 }
@@ -33,6 +40,15 @@ type Summary struct {
 // models in order with the relapse sequences between them, then the fits. A database
 // with no episodes gets empty result tables.
 func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*Summary, error) {
+	return rebuild(ctx, conn, p, log, false)
+}
+
+// RebuildAll is Rebuild that recomputes every episode, whatever changed.
+func RebuildAll(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*Summary, error) {
+	return rebuild(ctx, conn, p, log, true)
+}
+
+func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, force bool) (*Summary, error) {
 	start := time.Now()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -56,14 +72,29 @@ func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*
 		}
 	}
 	s := &Summary{Cutoff: cutoff}
-	if err := writeParams(ctx, conn, p, cutoff); err != nil {
-		return nil, err
+	params := paramRows(p, cutoff)
+	sqlFiles := []string{"macros.sql", "0010_episode_weeks.sql", "0030_episode_outcomes.sql", "0035_kpi_facts.sql", "0040_kpis.sql"}
+	sqlText := map[string]string{}
+	fingerprint := sha256.New()
+	for _, f := range sqlFiles {
+		b, err := fs.ReadFile(queries.FS, path.Join("models", f))
+		if err != nil {
+			return nil, err
+		}
+		sqlText[f] = string(b)
+		fmt.Fprintf(fingerprint, "%s\x00%s\x00", f, b)
 	}
-	macros, err := fs.ReadFile(queries.FS, "models/macros.sql")
+	models := hex.EncodeToString(fingerprint.Sum(nil))
+	plan, err := planBuild(ctx, conn, params, p, models, force)
 	if err != nil {
 		return nil, err
 	}
-	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
+	s.Mode, s.Reason, s.Recomputed = plan.mode, plan.reason, plan.episodes
+	log.Debug("models plan", "mode", plan.mode, "reason", plan.reason, "episodes", plan.episodes)
+	if err := writeParams(ctx, conn, params); err != nil {
+		return nil, err
+	}
+	if _, err := conn.ExecContext(ctx, sqlText["macros.sql"]); err != nil {
 		return nil, fmt.Errorf("create model macros: %w", err)
 	}
 	step := func(name string, fn func() error) error {
@@ -75,20 +106,41 @@ func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*
 		return nil
 	}
 	runSQL := func(file string) error {
-		b, err := fs.ReadFile(queries.FS, path.Join("models", file))
-		if err != nil {
-			return err
-		}
-		_, err = conn.ExecContext(ctx, string(b))
+		_, err := conn.ExecContext(ctx, sqlText[file])
 		return err
+	}
+	// The per-episode models: over every episode, or, in an incremental rebuild,
+	// over the episodes in scope (see planBuild), whose rows then replace theirs.
+	perEpisode := []struct {
+		name string
+		fn   func() error
+	}{
+		{"episode_weeks", func() error { return runSQL("0010_episode_weeks.sql") }},
+		{"relapse_events", func() error { return relapseEvents(ctx, conn, plan.schema()) }},
+		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
+	}
+	if plan.mode == modeIncremental {
+		if err := incremental(ctx, conn, func() error {
+			for _, st := range perEpisode {
+				if err := step(st.name, st.fn); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, st := range perEpisode {
+			if err := step(st.name, st.fn); err != nil {
+				return nil, err
+			}
+		}
 	}
 	for _, st := range []struct {
 		name string
 		fn   func() error
 	}{
-		{"episode_weeks", func() error { return runSQL("0010_episode_weeks.sql") }},
-		{"relapse_events", func() error { return relapseEvents(ctx, conn) }},
-		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
 		{"kpi_facts", func() error { return runSQL("0035_kpi_facts.sql") }},
 		{"kpis", func() error { return runSQL("0040_kpis.sql") }},
 		{"retention_kpis", func() error { return retentionKPIs(ctx, conn, p) }},
@@ -99,6 +151,9 @@ func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*
 			return nil, err
 		}
 	}
+	if err := recordBuild(ctx, conn, plan, models); err != nil {
+		return nil, err
+	}
 	if err := conn.QueryRowContext(ctx, `SELECT count(*), count(*) FILTER (WHERE in_landmark_cohort) FROM episode_outcomes`).Scan(&s.Episodes, &s.Cohort); err != nil {
 		return nil, err
 	}
@@ -106,9 +161,9 @@ func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*
 	return s, nil
 }
 
-// writeParams records every parameter of the rebuild in analysis_parameters.
-func writeParams(ctx context.Context, conn *sql.Conn, p Params, cutoff string) error {
-	rows := [][3]string{
+// paramRows are every parameter of a rebuild: name, value and description.
+func paramRows(p Params, cutoff string) [][3]string {
+	return [][3]string{
 		{"cutoff", cutoff, "Data cutoff: the last day the analysis sees (default: the latest date in the data)."},
 		{"landmark_days", strconv.Itoa(p.LandmarkDays), "Landmark L: exposure is attendance in days 0..L-1; the cohort is the episodes still in treatment at day L."},
 		{"dose_band_edges", joinFloats(p.DoseBands), "Lower edges of the dose bands, attended sessions per week in days 0..L-1."},
@@ -123,6 +178,10 @@ func writeParams(ctx context.Context, conn *sql.Conn, p Params, cutoff string) e
 		{"screens_expected", p.ScreensExpected, "Weeks that expect a drug screen: recorded (only weeks with a uds_specimen missing record) or weekly (every week of an episode)."},
 		{"version", pipeline.Version, "Version of the tool that rebuilt the models."},
 	}
+}
+
+// writeParams records every parameter of the rebuild in analysis_parameters.
+func writeParams(ctx context.Context, conn *sql.Conn, rows [][3]string) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM analysis_parameters`); err != nil {
 		return fmt.Errorf("write parameters: %w", err)
 	}
@@ -135,7 +194,7 @@ func writeParams(ctx context.Context, conn *sql.Conn, p Params, cutoff string) e
 }
 
 // relapseEvents fills relapse_events from the weekly symbols of every episode.
-func relapseEvents(ctx context.Context, conn *sql.Conn) error {
+func relapseEvents(ctx context.Context, conn *sql.Conn, schema string) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM relapse_events`); err != nil {
 		return err
 	}
@@ -197,15 +256,15 @@ func relapseEvents(ctx context.Context, conn *sql.Conn) error {
 		}
 		rowsOut = append(rowsOut, []any{e.id, e.def, e.policy, e.event, week})
 	}
-	return appendRows(conn, "relapse_events", rowsOut)
+	return appendRows(conn, schema, "relapse_events", rowsOut)
 }
 
 // appendRows adds rows to a table of the database through DuckDB's Appender, which
 // is many times faster than an INSERT per row. Values must have the columns' Go types
 // (int32 for INTEGER, float64 for DOUBLE, nil for NULL).
-func appendRows(conn *sql.Conn, table string, rows [][]any) error {
+func appendRows(conn *sql.Conn, schema, table string, rows [][]any) error {
 	return conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", table)
+		a, err := duckdb.NewAppender(dc.(driver.Conn), "", schema, table)
 		if err != nil {
 			return err
 		}

@@ -16,8 +16,8 @@ const (
 )
 
 // readmitWindowDays is the longest follow-up after discharge that an episode's
-// outcomes look at (readmit_90): an episode discharged within it of the cutoff can
-// change when the cutoff moves.
+// outcomes look at (readmit_90; readmit_30 is the other); the outcome is known once
+// the window has closed by the cutoff.
 const readmitWindowDays = 90
 
 // plan is what a rebuild will recompute.
@@ -43,9 +43,10 @@ func (p plan) schema() string {
 //   - a row loaded since the last rebuild (load_file_id after its through_file_id) in
 //     patients, episodes, sessions or observations;
 //   - a row replaced since then (model_pending, noted by the loader);
-//   - when the cutoff moved forward, an episode whose outcomes read the cutoff: not
-//     discharged by the old cutoff, discharged within the readmission window of it,
-//     or admitted within the landmark of it.
+//   - when the cutoff moved forward, an episode whose outcomes read the cutoff: one
+//     not discharged by the old cutoff (its length of stay and weeks run to the
+//     cutoff), one admitted within the landmark before it (the landmark cohort), and
+//     one whose 30- or 90-day readmission window closes between the two cutoffs.
 //
 // All of a patient's episodes go together because readmission reads the patient's
 // other episodes. Outside the scope nothing a model reads has changed, so the rows of
@@ -127,8 +128,10 @@ func planBuild(ctx context.Context, conn *sql.Conn, params [][3]string, p Params
 		    UNION ALL SELECT episode_id, patient_key FROM main.observations WHERE load_file_id > %[1]d
 		    UNION ALL SELECT NULL, patient_key FROM main.patients WHERE load_file_id > %[1]d
 		    UNION ALL SELECT episode_id, patient_key FROM main.episodes
-		    WHERE %[2]t AND (discharge_date IS NULL OR discharge_date > DATE '%[3]s' - %[4]d
-		                     OR admit_date > DATE '%[3]s' - %[5]d)
+		    WHERE %[2]t AND (discharge_date IS NULL OR discharge_date > DATE '%[3]s'
+		                     OR admit_date > DATE '%[3]s' - %[5]d
+		                     OR discharge_date + 30 BETWEEN DATE '%[3]s' + 1 AND DATE '%[6]s'
+		                     OR discharge_date + %[4]d BETWEEN DATE '%[3]s' + 1 AND DATE '%[6]s')
 		),
 		patients AS (
 		    SELECT patient_key FROM touched WHERE patient_key IS NOT NULL
@@ -138,7 +141,7 @@ func planBuild(ctx context.Context, conn *sql.Conn, params [][3]string, p Params
 		SELECT e.episode_id FROM main.episodes e SEMI JOIN patients p ON e.patient_key = p.patient_key
 		UNION
 		SELECT episode_id FROM touched WHERE episode_id IS NOT NULL`,
-			prevThrough, moved, oldCutoff.Format(time.DateOnly), readmitWindowDays, p.LandmarkDays),
+			prevThrough, moved, oldCutoff.Format(time.DateOnly), readmitWindowDays, p.LandmarkDays, newCutoff.Format(time.DateOnly)),
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return pl, fmt.Errorf("plan the rebuild: %w", err)

@@ -61,11 +61,7 @@ func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, err
 }
 
 // survival fills km_estimates and logrank_tests.
-func survival(ctx context.Context, conn *sql.Conn, p Params) error {
-	eps, err := loadEpisodes(ctx, conn, p)
-	if err != nil {
-		return err
-	}
+func survival(ctx context.Context, conn *sql.Conn, p Params, eps []episode) error {
 	for _, t := range []string{"km_estimates", "logrank_tests"} {
 		if _, err := conn.ExecContext(ctx, "DELETE FROM "+t); err != nil {
 			return err
@@ -160,11 +156,7 @@ func survival(ctx context.Context, conn *sql.Conn, p Params) error {
 // is the estimate, with its log-log 95% interval (Wilson's where that has no width, at
 // 0 or 1), and the funnel limits follow it. When no episode of the cohort was followed
 // to day N, the rate and its limits are null: nobody observed it.
-func retentionKPIs(ctx context.Context, conn *sql.Conn, p Params) error {
-	eps, err := loadEpisodes(ctx, conn, p)
-	if err != nil {
-		return err
-	}
+func retentionKPIs(ctx context.Context, conn *sql.Conn, eps []episode) error {
 	type key struct {
 		program, period string
 		n               int
@@ -178,6 +170,9 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, p Params) error {
 			}
 		}
 	}
+	// One UPDATE from a list of values: an UPDATE per group scans kpis each time.
+	var values []string
+	var args []any
 	for k, idx := range groups {
 		var ts []float64
 		var evs []bool
@@ -185,13 +180,17 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, p Params) error {
 			ts, evs = append(ts, eps[i].retention), append(evs, eps[i].dropout)
 		}
 		through, rate, lower, upper := RetentionEstimate(ts, evs, k.n)
-		if _, err := conn.ExecContext(ctx, `UPDATE kpis SET numerator = ?, denominator = ?, rate = ?, lower = ?, upper = ?
-			WHERE program_id = ? AND period = ? AND measure = ?`,
-			through, len(idx), rate, lower, upper, k.program, k.period, fmt.Sprintf("retention_%d", k.n)); err != nil {
+		values = append(values, "(?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::INTEGER, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE)")
+		args = append(args, k.program, k.period, fmt.Sprintf("retention_%d", k.n), through, len(idx), rate, lower, upper)
+	}
+	if len(values) > 0 {
+		if _, err := conn.ExecContext(ctx, `UPDATE kpis SET numerator = v.numerator, denominator = v.denominator, rate = v.rate, lower = v.lower, upper = v.upper
+			FROM (VALUES `+strings.Join(values, ", ")+`) v(program_id, period, measure, numerator, denominator, rate, lower, upper)
+			WHERE kpis.program_id = v.program_id AND kpis.period = v.period AND kpis.measure = v.measure`, args...); err != nil {
 			return err
 		}
 	}
-	_, err = conn.ExecContext(ctx, `
+	_, err := conn.ExecContext(ctx, `
 		UPDATE kpis SET
 		    funnel_lower_95 = greatest(0, a.rate - 1.959964 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
 		    funnel_upper_95 = least(1, a.rate + 1.959964 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
@@ -346,12 +345,8 @@ func coxEstimates(model, definition string, d stats.CoxData) ([]estimate, error)
 }
 
 // regressions fills model_estimates.
-func regressions(ctx context.Context, conn *sql.Conn, p Params, s *Summary) error {
+func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s *Summary) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM model_estimates`); err != nil {
-		return err
-	}
-	eps, err := loadEpisodes(ctx, conn, p)
-	if err != nil {
 		return err
 	}
 	L := float64(p.LandmarkDays)

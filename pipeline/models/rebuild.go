@@ -137,15 +137,17 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 			}
 		}
 	}
+	var eps []episode
 	for _, st := range []struct {
 		name string
 		fn   func() error
 	}{
 		{"kpi_facts", func() error { return runSQL("0035_kpi_facts.sql") }},
 		{"kpis", func() error { return runSQL("0040_kpis.sql") }},
-		{"retention_kpis", func() error { return retentionKPIs(ctx, conn, p) }},
-		{"survival", func() error { return survival(ctx, conn, p) }},
-		{"regression", func() error { return regressions(ctx, conn, p, s) }},
+		{"episodes of the fits", func() (err error) { eps, err = loadEpisodes(ctx, conn, p); return err }},
+		{"retention_kpis", func() error { return retentionKPIs(ctx, conn, eps) }},
+		{"survival", func() error { return survival(ctx, conn, p, eps) }},
+		{"regression", func() error { return regressions(ctx, conn, p, eps, s) }},
 	} {
 		if err := step(st.name, st.fn); err != nil {
 			return nil, err

@@ -1,10 +1,11 @@
 package stats
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
@@ -41,7 +42,11 @@ var ErrNoEvents = errors.New("no events")
 // Newton-Raphson with step halving, starting from zero. Non-convergence and monotone
 // likelihood (separation: a coefficient heading to infinity) are reported in the fit,
 // not hidden.
-func Cox(d CoxData) (CoxFit, error) {
+func Cox(d CoxData) (CoxFit, error) { return cox(d, true) }
+
+// cox fits the model; fold says whether identical rows are fitted once with a weight
+// (the same likelihood, summed in another order; tests compare the two).
+func cox(d CoxData, fold bool) (CoxFit, error) {
 	n := len(d.Stop)
 	if n == 0 || len(d.Start) != n || len(d.Event) != n || len(d.X) != n {
 		return CoxFit{}, fmt.Errorf("cox: %d stops, %d starts, %d events and %d covariate rows; they must be equal and non-zero", n, len(d.Start), len(d.Event), len(d.X))
@@ -56,21 +61,7 @@ func Cox(d CoxData) (CoxFit, error) {
 	if fit.Events == 0 {
 		return fit, ErrNoEvents
 	}
-	// Centre the covariates: the likelihood is unchanged and exp() stays in range.
-	means := make([]float64, p)
-	for _, row := range d.X {
-		for j, v := range row {
-			means[j] += v / float64(n)
-		}
-	}
-	x := make([][]float64, n)
-	for i, row := range d.X {
-		x[i] = make([]float64, p)
-		for j, v := range row {
-			x[i][j] = v - means[j]
-		}
-	}
-	c := coxState{x: x, start: d.Start, stop: d.Stop, event: d.Event, p: p}
+	c := newCoxState(d, p, fold)
 	c.order()
 
 	fit.LogLik0, _, _ = c.eval(make([]float64, p))
@@ -115,25 +106,104 @@ func Cox(d CoxData) (CoxFit, error) {
 	return fit, nil
 }
 
-// coxState holds the data of a fit in the orders the risk-set sweep needs.
+// coxState holds the data of a fit in the orders the risk-set sweep needs. Rows that
+// are identical in start, stop, event and every covariate are kept once with their
+// count as weight w: a weekly model has many (the same attendance and covariates in
+// the same week), and the sums of the likelihood are the same with w copies of a row
+// as with the row weighted by w.
 type coxState struct {
-	x               [][]float64
+	x               []float64 // centred covariates, row-major, p per row
+	w               []float64 // how many input rows each row stands for
 	start, stop     []float64
 	event           []bool
 	p               int
-	byStop, byStart []int     // indices by stop and by start, descending
+	rowOf           []int     // while folding: the input row each row came from
+	byStop, byStart []int32   // indices by stop and by start, descending
 	times           []float64 // distinct event times, descending
+}
+
+func newCoxState(d CoxData, p int, fold bool) *coxState {
+	n := len(d.Stop)
+	c := &coxState{p: p}
+	first := map[uint64]int32{}
+	same := func(i int, k int32) bool {
+		j := c.rowOf[k]
+		if d.Start[i] != d.Start[j] || d.Stop[i] != d.Stop[j] || d.Event[i] != d.Event[j] {
+			return false
+		}
+		for m, v := range d.X[i] {
+			if v != d.X[j][m] {
+				return false
+			}
+		}
+		return true
+	}
+	for i := 0; i < n; i++ {
+		if fold {
+			h := rowHash(d.Start[i], d.Stop[i], d.Event[i], d.X[i])
+			if k, ok := first[h]; ok && same(i, k) {
+				c.w[k]++
+				continue
+			} else if !ok {
+				first[h] = int32(len(c.w))
+			}
+		}
+		c.rowOf = append(c.rowOf, i)
+		c.w = append(c.w, 1)
+		c.start = append(c.start, d.Start[i])
+		c.stop = append(c.stop, d.Stop[i])
+		c.event = append(c.event, d.Event[i])
+	}
+	// Centre the covariates: the likelihood is unchanged and exp() stays in range.
+	means := make([]float64, p)
+	for _, row := range d.X {
+		for j, v := range row {
+			means[j] += v / float64(n)
+		}
+	}
+	c.x = make([]float64, len(c.w)*p)
+	for k, i := range c.rowOf {
+		for j, v := range d.X[i] {
+			c.x[k*p+j] = v - means[j]
+		}
+	}
+	c.rowOf = nil
+	return c
+}
+
+// rowHash is FNV-1a over a row's bits; rows with equal hashes are compared in full
+// before they are folded.
+func rowHash(start, stop float64, event bool, x []float64) uint64 {
+	h := uint64(14695981039346656037)
+	mix := func(v uint64) {
+		for b := 0; b < 8; b++ {
+			h ^= v & 0xff
+			h *= 1099511628211
+			v >>= 8
+		}
+	}
+	mix(math.Float64bits(start))
+	mix(math.Float64bits(stop))
+	if event {
+		mix(1)
+	} else {
+		mix(0)
+	}
+	for _, v := range x {
+		mix(math.Float64bits(v))
+	}
+	return h
 }
 
 func (c *coxState) order() {
 	n := len(c.stop)
-	c.byStop = make([]int, n)
-	c.byStart = make([]int, n)
+	c.byStop = make([]int32, n)
+	c.byStart = make([]int32, n)
 	for i := range c.byStop {
-		c.byStop[i], c.byStart[i] = i, i
+		c.byStop[i], c.byStart[i] = int32(i), int32(i)
 	}
-	sort.SliceStable(c.byStop, func(a, b int) bool { return c.stop[c.byStop[a]] > c.stop[c.byStop[b]] })
-	sort.SliceStable(c.byStart, func(a, b int) bool { return c.start[c.byStart[a]] > c.start[c.byStart[b]] })
+	slices.SortStableFunc(c.byStop, func(a, b int32) int { return cmp.Compare(c.stop[b], c.stop[a]) })
+	slices.SortStableFunc(c.byStart, func(a, b int32) int { return cmp.Compare(c.start[b], c.start[a]) })
 	seen := map[float64]bool{}
 	for _, i := range c.byStop {
 		if c.event[i] && !seen[c.stop[i]] {
@@ -146,11 +216,14 @@ func (c *coxState) order() {
 // eval returns the Efron log partial likelihood, its gradient and the information
 // matrix at beta. It sweeps the event times from the last to the first, adding
 // intervals as their stop is reached and removing them once their start is not
-// before the time, so each interval is touched twice.
+// before the time, so each interval is touched twice. Second-order sums are kept as
+// packed lower triangles (row j holds columns 0..j at j(j+1)/2).
 func (c *coxState) eval(beta []float64) (float64, []float64, [][]float64) {
 	p := c.p
+	tri := p * (p + 1) / 2
 	r := make([]float64, len(c.stop))
-	for i, row := range c.x {
+	for i := range r {
+		row := c.x[i*p : (i+1)*p]
 		eta := 0.0
 		for j, v := range row {
 			eta += v * beta[j]
@@ -159,25 +232,29 @@ func (c *coxState) eval(beta []float64) (float64, []float64, [][]float64) {
 	}
 	s0 := 0.0
 	s1 := make([]float64, p)
-	s2 := newSquare(p)
+	s2 := make([]float64, tri)
 	u := make([]float64, p)
-	info := newSquare(p)
+	info := make([]float64, tri)
 	ll := 0.0
-	add := func(i int, sign float64) {
-		ri := r[i] * sign
+	add := func(i int32, sign float64) {
+		ri := r[i] * c.w[i] * sign
 		s0 += ri
-		for j := 0; j < p; j++ {
-			s1[j] += ri * c.x[i][j]
-			for k := 0; k <= j; k++ {
-				s2[j][k] += ri * c.x[i][j] * c.x[i][k]
+		row := c.x[int(i)*p : int(i)*p+p]
+		off := 0
+		for j, xj := range row {
+			rx := ri * xj
+			s1[j] += rx
+			out := s2[off : off+j+1]
+			for k := range out {
+				out[k] += rx * row[k]
 			}
+			off += j + 1
 		}
 	}
 	ia, ir := 0, 0
 	d1 := make([]float64, p)
-	d2 := newSquare(p)
+	d2 := make([]float64, tri)
 	a1 := make([]float64, p)
-	a2 := newSquare(p)
 	for _, t := range c.times {
 		for ; ia < len(c.byStop) && c.stop[c.byStop[ia]] >= t; ia++ {
 			add(c.byStop[ia], 1)
@@ -186,51 +263,57 @@ func (c *coxState) eval(beta []float64) (float64, []float64, [][]float64) {
 			add(c.byStart[ir], -1)
 		}
 		// The deaths at t: intervals that stop at t with an event.
-		d0, nd := 0.0, 0
-		for j := 0; j < p; j++ {
-			d1[j] = 0
-			for k := 0; k <= j; k++ {
-				d2[j][k] = 0
-			}
-		}
+		d0, nd := 0.0, 0.0
+		clear(d1)
+		clear(d2)
 		for k := ia - 1; k >= 0 && c.stop[c.byStop[k]] == t; k-- {
 			i := c.byStop[k]
 			if !c.event[i] || c.start[i] >= t {
 				continue
 			}
-			nd++
-			d0 += r[i]
-			ll += math.Log(r[i])
-			for j := 0; j < p; j++ {
-				u[j] += c.x[i][j]
-				d1[j] += r[i] * c.x[i][j]
-				for m := 0; m <= j; m++ {
-					d2[j][m] += r[i] * c.x[i][j] * c.x[i][m]
+			wi := c.w[i]
+			nd += wi
+			d0 += wi * r[i]
+			ll += wi * math.Log(r[i])
+			row := c.x[int(i)*p : int(i)*p+p]
+			off := 0
+			for j, xj := range row {
+				u[j] += wi * xj
+				rx := wi * r[i] * xj
+				d1[j] += rx
+				out := d2[off : off+j+1]
+				for m := range out {
+					out[m] += rx * row[m]
 				}
+				off += j + 1
 			}
 		}
-		for l := 0; l < nd; l++ {
-			f := float64(l) / float64(nd)
+		for l := 0.0; l < nd; l++ {
+			f := l / nd
 			den := s0 - f*d0
 			ll -= math.Log(den)
 			for j := 0; j < p; j++ {
 				a1[j] = (s1[j] - f*d1[j]) / den
 				u[j] -= a1[j]
 			}
+			off := 0
 			for j := 0; j < p; j++ {
 				for k := 0; k <= j; k++ {
-					a2[j][k] = (s2[j][k]-f*d2[j][k])/den - a1[j]*a1[k]
-					info[j][k] += a2[j][k]
+					info[off+k] += (s2[off+k]-f*d2[off+k])/den - a1[j]*a1[k]
 				}
+				off += j + 1
 			}
 		}
 	}
+	full := newSquare(p)
+	off := 0
 	for j := 0; j < p; j++ {
-		for k := 0; k < j; k++ {
-			info[k][j] = info[j][k]
+		for k := 0; k <= j; k++ {
+			full[j][k], full[k][j] = info[off+k], info[off+k]
 		}
+		off += j + 1
 	}
-	return ll, u, info
+	return ll, u, full
 }
 
 func newSquare(p int) [][]float64 {

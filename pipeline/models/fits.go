@@ -478,23 +478,20 @@ func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, c
 	for i, e := range eps {
 		index[e.id] = i
 	}
+	// One row per episode with its attended sessions week by week (weeks 1, 2, ...
+	// without gaps), each count as one character (code point 48 + count): reading
+	// one row per episode-week cost more than the fit.
 	rows, err := conn.QueryContext(ctx, `
-		SELECT episode_id, week, prev FROM (
-		    SELECT w.episode_id, w.week, lag(w.attended) OVER (PARTITION BY w.episode_id ORDER BY w.week) AS prev,
-		           o.retention_days
-		    FROM episode_weeks w JOIN episode_outcomes o USING (episode_id))
-		WHERE week >= 2 AND 7 * (week - 1) < retention_days + 1
-		ORDER BY episode_id, week`)
+		SELECT episode_id, string_agg(chr(CAST(48 + attended AS INTEGER)), '' ORDER BY week)
+		FROM episode_weeks GROUP BY episode_id ORDER BY episode_id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	d := stats.CoxData{Names: append([]string{"previous_week_sessions"}, covNames...)}
 	for rows.Next() {
-		var id string
-		var week int
-		var prev float64
-		if err := rows.Scan(&id, &week, &prev); err != nil {
+		var id, weeks string
+		if err := rows.Scan(&id, &weeks); err != nil {
 			return nil, err
 		}
 		i, ok := index[id]
@@ -503,16 +500,23 @@ func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, c
 		}
 		e := eps[i]
 		end := e.retention + 1
-		start, stop := float64(7*(week-1)), math.Min(float64(7*week), end)
-		if stop <= start {
-			continue
+		week := 0
+		prev := 0.0
+		for _, c := range weeks {
+			week++
+			// Week w (from 2) is at risk from day 7(w-1) while it is before the end
+			// of retention; its exposure is the week before's attendance.
+			start, stop := float64(7*(week-1)), math.Min(float64(7*week), end)
+			if week >= 2 && start < end && stop > start {
+				row := []float64{prev}
+				for _, c := range cols {
+					row = append(row, c[i])
+				}
+				d.Start, d.Stop = append(d.Start, start), append(d.Stop, stop)
+				d.Event, d.X = append(d.Event, e.dropout && stop == end), append(d.X, row)
+			}
+			prev = float64(c - 48)
 		}
-		row := []float64{prev}
-		for _, c := range cols {
-			row = append(row, c[i])
-		}
-		d.Start, d.Stop = append(d.Start, start), append(d.Stop, stop)
-		d.Event, d.X = append(d.Event, e.dropout && stop == end), append(d.X, row)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 )
@@ -167,7 +168,7 @@ func planBuild(ctx context.Context, conn *sql.Conn, params [][3]string, p Params
 // a full rebuild: with delta first on the search path, the episodes they read are
 // delta.episodes, the scope's episodes only, and the tables they create are made in
 // delta; every other table they read is main's.
-func incremental(ctx context.Context, conn *sql.Conn, run func() error) error {
+func incremental(ctx context.Context, conn *sql.Conn, log *slog.Logger, run func() error) error {
 	for _, q := range []string{
 		`CREATE VIEW delta.episodes AS SELECT e.* FROM main.episodes e SEMI JOIN delta.scope s ON e.episode_id = s.episode_id`,
 		`CREATE TABLE delta.relapse_events AS SELECT * FROM main.relapse_events LIMIT 0`,
@@ -188,6 +189,7 @@ func incremental(ctx context.Context, conn *sql.Conn, run func() error) error {
 		return err
 	}
 	for _, t := range []string{"episode_weeks", "relapse_events", "episode_outcomes"} {
+		start := time.Now()
 		for _, q := range []string{
 			`DELETE FROM main.` + t + ` WHERE episode_id IN (SELECT episode_id FROM delta.scope)`,
 			`INSERT INTO main.` + t + ` SELECT * FROM delta.` + t,
@@ -196,6 +198,7 @@ func incremental(ctx context.Context, conn *sql.Conn, run func() error) error {
 				return fmt.Errorf("replace the rows of %s: %w", t, err)
 			}
 		}
+		log.Debug("replace the rows of "+t, "took", time.Since(start).Round(time.Millisecond))
 	}
 	_, err = conn.ExecContext(ctx, `DROP SCHEMA delta CASCADE`)
 	return err

@@ -120,7 +120,7 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
 	}
 	if plan.mode == modeIncremental {
-		if err := incremental(ctx, conn, func() error {
+		if err := incremental(ctx, conn, log, func() error {
 			for _, st := range perEpisode {
 				if err := step(st.name, st.fn); err != nil {
 					return err

@@ -6,11 +6,18 @@
 package stats
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 
 	"gonum.org/v1/gonum/stat/distuv"
 )
+
+// timed is one subject's time with whether it ended in the event.
+type timed struct {
+	t     float64
+	event bool
+}
 
 // KMPoint is the Kaplan-Meier estimate just after one time at which something happened.
 type KMPoint struct {
@@ -30,20 +37,21 @@ type KMPoint struct {
 // conf (0.95 for 95%). It returns one point per distinct time, in order. Where the
 // survival is 1 or 0 the log-log band is undefined and the limits are the estimate.
 func KaplanMeier(times []float64, event []bool, conf float64) []KMPoint {
-	idx := make([]int, len(times))
-	for i := range idx {
-		idx[i] = i
+	// The estimate reads counts per distinct time only, so the order of ties is free.
+	obs := make([]timed, len(times))
+	for i, t := range times {
+		obs[i] = timed{t, event[i]}
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return times[idx[a]] < times[idx[b]] })
+	slices.SortFunc(obs, func(a, b timed) int { return cmp.Compare(a.t, b.t) })
 	z := normalQuantile(conf)
 	var out []KMPoint
 	atRisk := len(times)
 	s, green := 1.0, 0.0
-	for i := 0; i < len(idx); {
-		t := times[idx[i]]
+	for i := 0; i < len(obs); {
+		t := obs[i].t
 		p := KMPoint{Time: t, NRisk: atRisk}
-		for ; i < len(idx) && times[idx[i]] == t; i++ {
-			if event[idx[i]] {
+		for ; i < len(obs) && obs[i].t == t; i++ {
+			if obs[i].event {
 				p.NEvent++
 			} else {
 				p.NCensor++
@@ -105,7 +113,7 @@ func LogRankTest(times []float64, event []bool, group []int) LogRank {
 			groups = append(groups, g)
 		}
 	}
-	sort.Ints(groups)
+	slices.Sort(groups)
 	for i, g := range groups {
 		codes[g] = i
 	}
@@ -119,7 +127,7 @@ func LogRankTest(times []float64, event []bool, group []int) LogRank {
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return times[idx[a]] < times[idx[b]] })
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(times[a], times[b]) }) // counts per time: ties in any order
 	atRisk := make([]float64, k)
 	for _, g := range group {
 		atRisk[codes[g]]++

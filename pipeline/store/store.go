@@ -36,6 +36,9 @@ type Config struct {
 	Threads int
 	// ReadOnly opens the file for reading only.
 	ReadOnly bool
+	// deferCheckpoints keeps DuckDB from checkpointing on its own while a run works
+	// on its private copy (Update), which checkpoints once at the end.
+	deferCheckpoints bool
 }
 
 // RegisterFlags adds the flags that size DuckDB (--memory-limit, --temp-dir,
@@ -67,6 +70,9 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if cfg.ReadOnly {
 		q.Set("access_mode", "read_only")
+	}
+	if cfg.deferCheckpoints {
+		q.Set("checkpoint_threshold", "1TB")
 	}
 	// Nothing is ever downloaded: extensions are neither installed nor loaded on
 	// their own (the machines that hold patient data may have no network at all).

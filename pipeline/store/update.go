@@ -69,6 +69,7 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	}
 	wcfg := cfg
 	wcfg.Path = work
+	wcfg.deferCheckpoints = true
 	db, err := Open(ctx, wcfg)
 	if err != nil {
 		return false, err

@@ -340,23 +340,32 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 // dateMacros makes iso_date and check_date, which the staging models call, read the
 // dates of this table as its profile writes them (macros.sql: parse_date), and
 // anchor_date() give day 0 of a profile whose dates are day counts. A workbook's date
-// cells are serial numbers, which are read too.
+// cells are serial numbers, which are read too, in the workbook's date system; and
+// iso_time read a time of day, in a sheet also a time cell's fraction of a day.
 func (r *run) dateMacros(ctx context.Context, f File) error {
 	anchor := "NULL::DATE"
 	if f.Table.DateFormat == profile.DayCount {
 		anchor = "DATE " + quoteString(f.Table.Anchor.Format(time.DateOnly))
 	}
-	sig := fmt.Sprintf("%s|%s|%t", f.Table.DateFormat, anchor, f.Sheet != "")
+	base := "NULL::DATE" // a CSV file has no date serials
+	if f.Sheet != "" {
+		base = "DATE '1899-12-30'"
+		if r.date1904[f.Path] {
+			base = "DATE '1904-01-01'"
+		}
+	}
+	sig := fmt.Sprintf("%s|%s|%s", f.Table.DateFormat, anchor, base)
 	if sig == r.dates {
 		return nil
 	}
 	format := quoteString(f.Table.DateFormat)
 	if err := r.exec(ctx, "date macros", fmt.Sprintf(`
 		CREATE OR REPLACE TEMP MACRO anchor_date() AS %s;
-		CREATE OR REPLACE TEMP MACRO iso_date(v) AS parse_date(v, %s, %s, %t);
+		CREATE OR REPLACE TEMP MACRO iso_date(v) AS parse_date(v, %s, %s, %s);
 		CREATE OR REPLACE TEMP MACRO check_date(col, v) AS
-		    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL THEN date_problem(col, v, %s) END;`,
-		anchor, format, anchor, f.Sheet != "", format)); err != nil {
+		    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL THEN date_problem(col, v, %s) END;
+		CREATE OR REPLACE TEMP MACRO iso_time(v) AS time_of(v, %t);`,
+		anchor, format, anchor, base, format, f.Sheet != "")); err != nil {
 		return err
 	}
 	r.dates = sig

@@ -133,7 +133,7 @@ func FuzzDates(f *testing.F) {
 		var got sql.NullTime
 		var problem sql.NullString
 		err := conn.QueryRowContext(context.Background(),
-			`SELECT parse_date($1, $2, DATE '2019-01-01', $3), CASE WHEN parse_date($1, $2, DATE '2019-01-01', $3) IS NULL THEN date_problem('d', $1, $2) END`,
+			`SELECT parse_date($1, $2, DATE '2019-01-01', CASE WHEN $3 THEN DATE '1899-12-30' END), CASE WHEN parse_date($1, $2, DATE '2019-01-01', CASE WHEN $3 THEN DATE '1899-12-30' END) IS NULL THEN date_problem('d', $1, $2) END`,
 			v, format, serials).Scan(&got, &problem)
 		if err != nil {
 			t.Fatalf("parse_date(%q, %s): %v", v, format, err)
@@ -148,7 +148,9 @@ func FuzzDates(f *testing.F) {
 		if d.Year() < 1900 || d.Year() > 2100 {
 			t.Fatalf("parse_date(%q, %s) = %s, outside 1900-2100", v, format, d.Format(time.DateOnly))
 		}
-		if n, err := strconv.ParseFloat(v, 64); serials && err == nil && !strings.ContainsAny(v, "+-eE") {
+		// A plain number in a sheet is a date serial unless the stated format reads it:
+		// a day count always does; the other formats here need separators.
+		if n, err := strconv.ParseFloat(v, 64); serials && format != "days" && err == nil && !strings.ContainsAny(v, "+-eE") {
 			want := time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC).AddDate(0, 0, int(n))
 			if !d.Equal(want) {
 				t.Fatalf("serial %q read as %s, want %s", v, d.Format(time.DateOnly), want.Format(time.DateOnly))
@@ -171,4 +173,49 @@ func FuzzDates(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestStatedDateFormatBeforeSerials: in a sheet a plain number is a date serial only
+// when the profile's format does not read it; a day count or a digits-only pattern is
+// read as stated.
+func TestStatedDateFormatBeforeSerials(t *testing.T) {
+	db, err := store.Open(context.Background(), store.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	macros, err := fs.ReadFile(queries.FS, "staging/macros.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), string(macros)); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		v, format string
+		serials   bool
+		want      string // YYYY-MM-DD, or "" for no date
+	}{
+		{"400", "days", true, "2020-02-05"},       // 400 days after the anchor, not 1901-02-03
+		{"46085", "days", true, ""},               // a day count past 2100: refused, never a serial
+		{"040326", "%d%m%y", true, "2026-03-04"},  // the pattern reads it
+		{"46085", "%m/%d/%Y", true, "2026-03-04"}, // a date cell in a text-date column
+		{"46085", "%Y-%m-%d", true, "2026-03-04"},
+		{"46085", "%Y-%m-%d", false, ""}, // a CSV has no serials
+		{"2026-03-04", "%Y-%m-%d", true, "2026-03-04"},
+	} {
+		var got sql.NullString
+		if err := conn.QueryRowContext(context.Background(), `SELECT strftime(parse_date($1, $2, DATE '2019-01-01', CASE WHEN $3 THEN DATE '1899-12-30' END), '%Y-%m-%d')`,
+			c.v, c.format, c.serials).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String != c.want {
+			t.Errorf("parse_date(%q, %s, serials %v) = %q, want %q", c.v, c.format, c.serials, got.String, c.want)
+		}
+	}
 }

@@ -201,7 +201,7 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
-	r := &run{conn: conn, key: key, opt: opt, prof: prof}
+	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}}
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
 		return false, "", fmt.Errorf("next run id: %w", err)
 	}
@@ -380,6 +380,7 @@ type run struct {
 	dates    string   // the date format the date macros read now
 	lookups  []string // temp tables of whole source tables
 	scans    map[string]scanned
+	date1904 map[string]bool // workbooks saved in the 1904 date system
 	id       int
 	lastFile int
 	shown    int64 // bytes of the current file shown as done

@@ -672,3 +672,62 @@ func TestDetectedCtn0094Loads(t *testing.T) {
 		t.Errorf("patients %v", got)
 	}
 }
+
+// TestWorkbookIn1904DateSystem loads date cells of a workbook saved in the 1904 date
+// system (older Mac spreadsheets), whose serials count from 1904-01-01, 1,462 days
+// later than the usual system's, and a time cell (a fraction of a day).
+func TestWorkbookIn1904DateSystem(t *testing.T) {
+	x := excelize.NewFile()
+	yes := true
+	if err := x.SetWorkbookProps(&excelize.WorkbookPropsOptions{Date1904: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string][][]any{
+		"Programs":     {ehrHeaders["Programs"], {"P1", "Evening IOP", "North", "Intensive Outpatient", 12, 9}},
+		"Clients":      {ehrHeaders["Clients"], {"MRN1", 1980, "F", "white", "Not Hispanic or Latino", "Medicaid"}},
+		"Encounters":   {ehrHeaders["Encounters"], {"E1", "MRN1", "P1", 44623, nil, nil, "alcohol", "Y", "N", "self"}},
+		"Appointments": {ehrHeaders["Appointments"], {"A1", "E1", "MRN1", 44624, 0.375, "Group Therapy", "Show", 180, "C1"}},
+	}
+	for i, name := range []string{"Programs", "Clients", "Encounters", "Appointments"} {
+		if i == 0 {
+			if err := x.SetSheetName("Sheet1", name); err != nil {
+				t.Fatal(err)
+			}
+		} else if _, err := x.NewSheet(name); err != nil {
+			t.Fatal(err)
+		}
+		for n, row := range rows[name] {
+			cell, _ := excelize.CoordinatesToCellName(1, n+1)
+			if err := x.SetSheetRow(name, cell, &row); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := x.SaveAs(filepath.Join(dir, "mac.xlsx")); err != nil {
+		t.Fatal(err)
+	}
+	x.Close()
+	env := newEnv(t)
+	if res := env.loadProfile(t, filepath.Join("..", "..", "profiles", "ehr-example.yaml"), dir); !res.Committed {
+		t.Fatalf("not committed: %+v", res)
+	}
+	db := env.open(t)
+	var admit string
+	if err := db.QueryRow(`SELECT strftime(admit_date, '%Y-%m-%d') FROM episodes WHERE episode_id = 'E1'`).Scan(&admit); err != nil {
+		t.Fatal(err)
+	}
+	if admit != "2026-03-04" {
+		t.Errorf("1904-system serial 44623 read as %s, want 2026-03-04", admit)
+	}
+	var when string
+	if err := db.QueryRow(`SELECT strftime(session_date, '%Y-%m-%d') || ' ' || CAST(start_time AS VARCHAR) FROM sessions WHERE session_id = 'A1'`).Scan(&when); err != nil {
+		t.Fatal(err)
+	}
+	if when != "2026-03-05 09:00:00" {
+		t.Errorf("session read as %s, want 2026-03-05 09:00:00 (serial 44624 in the 1904 system, time cell 0.375)", when)
+	}
+}

@@ -153,6 +153,10 @@ func (r *run) readSheet(ctx context.Context, f File, header []string, headerLine
 		return 0, err
 	}
 	defer x.Close()
+	// A workbook saved in the 1904 date system counts its date serials from 1904-01-01.
+	if props, err := x.GetWorkbookProps(); err == nil && props.Date1904 != nil && *props.Date1904 {
+		r.date1904[f.Path] = true
+	}
 	var n int64
 	var wide []int64
 	err = r.conn.Raw(func(dc any) error {

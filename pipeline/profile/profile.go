@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -184,6 +185,9 @@ func parse(where string, b []byte, readSQL func(string) ([]byte, error)) (*Profi
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(&f); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("%s: the profile is empty; it needs a name and its tables (see profiles/ehr-example.yaml)", where)
+		}
 		return nil, fmt.Errorf("%s: %v", where, yamlError(err))
 	}
 	bad := func(format string, args ...any) error {
@@ -368,6 +372,24 @@ func checkFormat(f string) error {
 	}
 	if strings.ContainsRune(f, '\'') {
 		return errors.New("a format cannot contain a quote")
+	}
+	// Every specifier must be one DuckDB's strptime knows; an unknown one would fail
+	// every row instead of the profile.
+	for i := 0; i < len(f); i++ {
+		if f[i] != '%' {
+			continue
+		}
+		j := i + 1
+		if j < len(f) && f[j] == '-' {
+			j++
+		}
+		if j >= len(f) {
+			return fmt.Errorf("the format %q ends in an unfinished %%; write %%%% for a literal percent sign", f)
+		}
+		if !strings.ContainsRune("aAwdbhBmyYHIpMSgfnzZjUWcxX%", rune(f[j])) {
+			return fmt.Errorf("the format %q has %%%s, which is no strptime specifier; use for example %%d, %%m, %%b, %%Y or %%y", f, f[i+1:j+1])
+		}
+		i = j
 	}
 	hasDay := strings.Contains(f, "%d") || strings.Contains(f, "%-d")
 	hasMonth := strings.Contains(f, "%m") || strings.Contains(f, "%-m") || strings.Contains(f, "%b") || strings.Contains(f, "%B")

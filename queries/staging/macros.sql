@@ -28,29 +28,39 @@ CREATE OR REPLACE TEMP MACRO is_num(v) AS regexp_full_match(v, '[+-]?([0-9]+(\.[
 -- parse_date reads a date as a profile writes it (fmt): '%Y-%m-%d' (the canonical
 -- form), 'days' (a whole number of days from anchor) or a strptime pattern such as
 -- '%m/%d/%Y', enforced row by row. It is NULL for anything else, impossible dates and
--- years outside 1900-2100 included. With serials, a plain number is a spreadsheet's
--- date serial (day 1 = 1900-01-01, with Excel's 1900 leap day). The loader defines
--- iso_date(v) and check_date(col, v) over it for each file, with that file's format;
--- the staging models call those two. The canonical form is checked by position
--- (cheaper than a pattern) and read by DuckDB's cast (several times cheaper than
--- strptime); the cast alone would accept a trailing time or note, and even a letter
--- in place of a digit (2000-01-1A), so the date must also print back as the text.
-CREATE OR REPLACE TEMP MACRO parse_date(v, fmt, anchor, serials) AS
+-- years outside 1900-2100 included. In a workbook's sheet (serial_base not NULL), a
+-- plain number that the stated format does not read is a spreadsheet's date serial: a
+-- date cell holds its serial whatever the column's display format. Serials count days
+-- from serial_base: 1899-12-30 in the usual 1900 date system (Excel's fake 1900 leap
+-- day makes serials before 1901 unreliable, so they are refused), 1904-01-01 in a
+-- workbook saved in the 1904 system. The stated format comes first, so a day count,
+-- or a digits-only pattern such as '%d%m%y', is never taken for a serial; a day-count
+-- column reads numbers as day counts only. The loader defines iso_date(v) and
+-- check_date(col, v) over it for each file, with that file's format; the staging
+-- models call those two. The canonical form is checked by position (cheaper than a
+-- pattern) and read by DuckDB's cast (several times cheaper than strptime); the cast
+-- alone would accept a trailing time or note, and even a letter in place of a digit
+-- (2000-01-1A), so the date must also print back as the text.
+CREATE OR REPLACE TEMP MACRO serial_date(v, base) AS
+    CASE WHEN regexp_full_match(v, '[0-9]{1,6}(\.[0-9]*)?')
+              AND year(base + CAST(floor(CAST(v AS DOUBLE)) AS INTEGER)) BETWEEN 1901 AND 2100
+         THEN base + CAST(floor(CAST(v AS DOUBLE)) AS INTEGER) END;
+CREATE OR REPLACE TEMP MACRO parse_date(v, fmt, anchor, serial_base) AS
     CASE
-        WHEN serials AND regexp_full_match(v, '[0-9]{1,7}(\.[0-9]*)?')
-        THEN CASE WHEN CAST(v AS DOUBLE) BETWEEN 367 AND 73050
-                  THEN DATE '1899-12-30' + CAST(floor(CAST(v AS DOUBLE)) AS INTEGER) END
         WHEN fmt = 'days'
         THEN CASE WHEN regexp_full_match(v, '[+-]?[0-9]{1,6}')
                    AND year(anchor + CAST(v AS INTEGER)) BETWEEN 1900 AND 2100
                   THEN anchor + CAST(v AS INTEGER) END
-        WHEN fmt = '%Y-%m-%d'
-        THEN CASE WHEN length(v) = 10 AND v[5] = '-' AND v[8] = '-'
-                       AND year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
-                       AND CAST(try_cast(v AS DATE) AS VARCHAR) = v
-                  THEN try_cast(v AS DATE) END
-        ELSE CASE WHEN year(try_strptime(v, fmt)) BETWEEN 1900 AND 2100
-                  THEN CAST(try_strptime(v, fmt) AS DATE) END
+        ELSE coalesce(
+            CASE WHEN fmt = '%Y-%m-%d'
+                 THEN CASE WHEN length(v) = 10 AND v[5] = '-' AND v[8] = '-'
+                                AND year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
+                                AND CAST(try_cast(v AS DATE) AS VARCHAR) = v
+                           THEN try_cast(v AS DATE) END
+                 ELSE CASE WHEN year(try_strptime(v, fmt)) BETWEEN 1900 AND 2100
+                           THEN CAST(try_strptime(v, fmt) AS DATE) END
+            END,
+            CASE WHEN serial_base IS NOT NULL THEN serial_date(v, serial_base) END)
     END;
 
 -- date_problem says why v is not a date in the format fmt. A date such as 03/04/2024
@@ -107,6 +117,15 @@ CREATE OR REPLACE TEMP MACRO check_bool(col, v) AS
     CASE WHEN v IS NOT NULL AND bool_of(v) IS NULL
          THEN problem(col, v, 'bad_type', col || ' must be true or false') END;
 
+-- time_of reads a time of day such as 09:30; in a workbook's sheet (sheet true), a
+-- time cell holds the fraction of a day (0.375 is 09:00), read to the second. The
+-- loader defines iso_time(v) over it for each file, which check_time and the staging
+-- models call.
+CREATE OR REPLACE TEMP MACRO time_of(v, sheet) AS
+    coalesce(try_cast(v AS TIME),
+             CASE WHEN sheet AND regexp_full_match(v, '0?\.[0-9]+|0')
+                  THEN TIME '00:00:00' + to_seconds(CAST(round(CAST(v AS DOUBLE) * 86400) AS BIGINT)) END);
+
 CREATE OR REPLACE TEMP MACRO check_time(col, v) AS
-    CASE WHEN v IS NOT NULL AND try_cast(v AS TIME) IS NULL
+    CASE WHEN v IS NOT NULL AND iso_time(v) IS NULL
          THEN problem(col, v, 'bad_type', col || ' must be a time of day such as 09:30') END;

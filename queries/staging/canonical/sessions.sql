@@ -29,7 +29,7 @@ SELECT
     e.episode_id,
     e.patient_key,
     s.sdate AS session_date,
-    try_cast(s.start_time AS TIME) AS start_time,
+    iso_time(s.start_time) AS start_time,
     st.code AS session_type,
     ss.code AS status,
     try_cast(s.minutes AS INTEGER) AS minutes,

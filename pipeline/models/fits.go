@@ -3,6 +3,7 @@ package models
 import (
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sort"
@@ -22,9 +23,30 @@ type episode struct {
 	relapseWeek       sql.NullInt64
 	cohort            bool
 	observedHorizon   bool
-	covariates        map[string]string // categorical and boolean covariates as text
-	period            string            // quarter of admission, as 2026Q3
-	followable        map[int]bool      // admitted at least N days before the cutoff, for N = 30, 60, 90
+	// The categorical and boolean covariates as text ("" when missing); fields, not a
+	// map, because a million episodes each with a map cost gigabytes.
+	age, sex, substance, cooc, med string
+	period                         string // quarter of admission, as 2026Q3
+	observable                     int    // days from admission to the cutoff
+}
+
+// covariate is the value of a covariate of the models by its name.
+func (e *episode) covariate(name string) string {
+	switch name {
+	case "age_band":
+		return e.age
+	case "sex":
+		return e.sex
+	case "primary_substance":
+		return e.substance
+	case "co_occurring":
+		return e.cooc
+	case "on_medication":
+		return e.med
+	case "program":
+		return e.program
+	}
+	return ""
 }
 
 func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, error) {
@@ -43,21 +65,30 @@ func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, err
 	}
 	defer rows.Close()
 	var out []episode
+	seen := map[string]string{}
 	for rows.Next() {
 		var e episode
-		var age, sex, substance, cooc, med string
-		var observable int
 		if err := rows.Scan(&e.id, &e.retention, &e.los, &e.dropout, &e.dose, &e.overallDose, &e.band, &e.program,
-			&e.relapse, &e.relapseWeek, &e.cohort, &e.observedHorizon, &age, &sex, &substance, &cooc, &med,
-			&e.period, &observable); err != nil {
+			&e.relapse, &e.relapseWeek, &e.cohort, &e.observedHorizon, &e.age, &e.sex, &e.substance, &e.cooc, &e.med,
+			&e.period, &e.observable); err != nil {
 			return nil, err
 		}
-		e.followable = map[int]bool{30: observable >= 30, 60: observable >= 60, 90: observable >= 90}
-		e.covariates = map[string]string{"age_band": age, "sex": sex, "primary_substance": substance,
-			"co_occurring": cooc, "on_medication": med, "program": e.program}
+		// The text columns take few distinct values: keep one copy of each.
+		for _, v := range []*string{&e.band, &e.program, &e.age, &e.sex, &e.substance, &e.cooc, &e.med, &e.period} {
+			*v = intern(seen, *v)
+		}
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// intern returns the copy of s kept in seen, keeping s there first.
+func intern(seen map[string]string, s string) string {
+	if t, ok := seen[s]; ok {
+		return t
+	}
+	seen[s] = s
+	return s
 }
 
 // survival fills km_estimates and logrank_tests.
@@ -164,7 +195,7 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, eps []episode) error {
 	groups := map[key][]int{}
 	for i, e := range eps {
 		for _, n := range []int{30, 60, 90} {
-			if e.followable[n] {
+			if e.observable >= n {
 				groups[key{e.program, e.period, n}] = append(groups[key{e.program, e.period, n}], i)
 				groups[key{"ALL", e.period, n}] = append(groups[key{"ALL", e.period, n}], i)
 			}
@@ -263,7 +294,7 @@ func design(eps []episode, covs []string) (cols [][]float64, names []string, kee
 	for i, e := range eps {
 		keep[i] = true
 		for _, c := range covs {
-			if e.covariates[c] == "" {
+			if e.covariate(c) == "" {
 				keep[i] = false
 			}
 		}
@@ -272,7 +303,7 @@ func design(eps []episode, covs []string) (cols [][]float64, names []string, kee
 		if c == "co_occurring" || c == "on_medication" {
 			col := make([]float64, len(eps))
 			for i, e := range eps {
-				if e.covariates[c] == "true" {
+				if e.covariate(c) == "true" {
 					col[i] = 1
 				}
 			}
@@ -282,7 +313,7 @@ func design(eps []episode, covs []string) (cols [][]float64, names []string, kee
 		count := map[string]int{}
 		for i, e := range eps {
 			if keep[i] {
-				count[e.covariates[c]]++
+				count[e.covariate(c)]++
 			}
 		}
 		var levels []string
@@ -298,7 +329,7 @@ func design(eps []episode, covs []string) (cols [][]float64, names []string, kee
 		for _, l := range levels[min(1, len(levels)):] {
 			col := make([]float64, len(eps))
 			for i, e := range eps {
-				if e.covariates[c] == l {
+				if e.covariate(c) == l {
 					col[i] = 1
 				}
 			}
@@ -474,10 +505,6 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 // timeVarying fits the Cox model of dropout with weekly dose as a time-dependent
 // covariate in counting-process form.
 func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, cols [][]float64, covNames []string, keep []bool, adjusted string) ([]estimate, error) {
-	index := map[string]int{}
-	for i, e := range eps {
-		index[e.id] = i
-	}
 	// One row per episode with its attended sessions week by week (weeks 1, 2, ...
 	// without gaps), each count as one character (code point 48 + count): reading
 	// one row per episode-week cost more than the fit.
@@ -488,15 +515,46 @@ func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, c
 		return nil, err
 	}
 	defer rows.Close()
+	// Identical intervals (the same week, attendance, outcome and covariates) are
+	// folded into one weighted row as they are read: there are far fewer of them than
+	// episode-weeks, and memory stays small at any size.
+	type interval struct {
+		start, stop, prev float64
+		event             bool
+		pattern           int // the episode's covariate values, numbered
+	}
+	patterns := map[string]int{}
+	var patternRows [][]float64
+	folded := map[interval]int{}
 	d := stats.CoxData{Names: append([]string{"previous_week_sessions"}, covNames...)}
+	var key []byte
+	next := 0
 	for rows.Next() {
 		var id, weeks string
 		if err := rows.Scan(&id, &weeks); err != nil {
 			return nil, err
 		}
-		i, ok := index[id]
-		if !ok || !keep[i] {
+		// Both are in episode_id order (loadEpisodes sorts too): walk them together.
+		for next < len(eps) && eps[next].id < id {
+			next++
+		}
+		if next == len(eps) || eps[next].id != id || !keep[next] {
 			continue
+		}
+		i := next
+		key = key[:0]
+		for _, c := range cols {
+			key = binary.LittleEndian.AppendUint64(key, math.Float64bits(c[i]))
+		}
+		pattern, ok := patterns[string(key)]
+		if !ok {
+			pattern = len(patternRows)
+			patterns[string(key)] = pattern
+			row := make([]float64, len(cols))
+			for j, c := range cols {
+				row[j] = c[i]
+			}
+			patternRows = append(patternRows, row)
 		}
 		e := eps[i]
 		end := e.retention + 1
@@ -508,12 +566,15 @@ func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, c
 			// of retention; its exposure is the week before's attendance.
 			start, stop := float64(7*(week-1)), math.Min(float64(7*week), end)
 			if week >= 2 && start < end && stop > start {
-				row := []float64{prev}
-				for _, c := range cols {
-					row = append(row, c[i])
+				k := interval{start, stop, prev, e.dropout && stop == end, pattern}
+				if at, ok := folded[k]; ok {
+					d.W[at]++
+				} else {
+					folded[k] = len(d.W)
+					d.Start, d.Stop, d.Event = append(d.Start, start), append(d.Stop, stop), append(d.Event, k.event)
+					d.X = append(d.X, append([]float64{prev}, patternRows[pattern]...))
+					d.W = append(d.W, 1)
 				}
-				d.Start, d.Stop = append(d.Start, start), append(d.Stop, stop)
-				d.Event, d.X = append(d.Event, e.dropout && stop == end), append(d.X, row)
 			}
 			prev = float64(c - 48)
 		}

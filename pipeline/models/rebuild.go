@@ -195,71 +195,85 @@ func writeParams(ctx context.Context, conn *sql.Conn, rows [][3]string) error {
 	return nil
 }
 
-// relapseEvents fills relapse_events from the weekly symbols of every episode.
+// relapseEvents fills relapse_events from the weekly symbols of every episode. The
+// episodes go in batches of relapseBatch, in episode order, so that memory stays
+// bounded at any size: a batch is read whole, then its events are appended (the
+// connection cannot append while a query streams).
 func relapseEvents(ctx context.Context, conn *sql.Conn, schema string) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM relapse_events`); err != nil {
 		return err
 	}
-	rows, err := conn.QueryContext(ctx, `
-		SELECT episode_id, string_agg(uds_symbol, '' ORDER BY week),
-		       list(coalesce(self_report_use_days, -1) ORDER BY week)
-		FROM episode_weeks GROUP BY episode_id ORDER BY episode_id`)
-	if err != nil {
+	if _, err := conn.ExecContext(ctx, `
+		CREATE OR REPLACE TEMP TABLE relapse_input AS
+		SELECT row_number() OVER (ORDER BY episode_id) AS n, episode_id,
+		       string_agg(uds_symbol, '' ORDER BY week) AS symbols,
+		       list(coalesce(self_report_use_days, -1) ORDER BY week) AS reports
+		FROM episode_weeks GROUP BY episode_id`); err != nil {
 		return err
 	}
-	type ev struct {
-		id, def, policy string
-		event           bool
-		week            int
+	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.relapse_input`)
+	var episodes int64
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM temp.relapse_input`).Scan(&episodes); err != nil {
+		return err
 	}
-	var out []ev
-	for rows.Next() {
-		var id, symbols string
-		var reports []any
-		if err := rows.Scan(&id, &symbols, &reports); err != nil {
-			rows.Close()
+	for from := int64(0); from < episodes; from += relapseBatch {
+		var out [][]any
+		rows, err := conn.QueryContext(ctx, `SELECT episode_id, symbols, reports FROM temp.relapse_input WHERE n > ? AND n <= ? ORDER BY n`,
+			from, from+relapseBatch)
+		if err != nil {
 			return err
 		}
-		use := make([]float64, len(reports))
-		for i, r := range reports {
-			use[i], _ = r.(float64)
-		}
-		if w := DropoutWeek(symbols); w > 0 {
-			out = append(out, ev{id, "dropout_4_missing", "not_applicable", true, w})
-		} else {
-			out = append(out, ev{id, "dropout_4_missing", "not_applicable", false, 0})
-		}
-		for _, policy := range Policies() {
-			for _, def := range Definitions() {
-				var event bool
-				var week int
-				if def == "self_report" {
-					event, week = SelfReportRelapse(use)
-				} else {
-					event, week, err = Relapse(symbols, def, policy)
-					if err != nil {
-						rows.Close()
-						return err
-					}
+		for rows.Next() {
+			var id, symbols string
+			var reports []any
+			if err := rows.Scan(&id, &symbols, &reports); err != nil {
+				rows.Close()
+				return err
+			}
+			use := make([]float64, len(reports))
+			for i, r := range reports {
+				use[i], _ = r.(float64)
+			}
+			event := func(def, policy string, happened bool, week int) {
+				var w any
+				if happened {
+					w = int32(week)
 				}
-				out = append(out, ev{id, def, policy, event, week})
+				out = append(out, []any{id, def, policy, happened, w})
+			}
+			w := DropoutWeek(symbols)
+			event("dropout_4_missing", "not_applicable", w > 0, w)
+			for _, policy := range Policies() {
+				for _, def := range Definitions() {
+					var happened bool
+					var week int
+					if def == "self_report" {
+						happened, week = SelfReportRelapse(use)
+					} else {
+						happened, week, err = Relapse(symbols, def, policy)
+						if err != nil {
+							rows.Close()
+							return err
+						}
+					}
+					event(def, policy, happened, week)
+				}
 			}
 		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rowsOut := make([][]any, 0, len(out))
-	for _, e := range out {
-		var week any
-		if e.event {
-			week = int32(e.week)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		rowsOut = append(rowsOut, []any{e.id, e.def, e.policy, e.event, week})
+		if err := appendRows(conn, schema, "relapse_events", out); err != nil {
+			return err
+		}
 	}
-	return appendRows(conn, schema, "relapse_events", rowsOut)
+	return nil
 }
+
+// relapseBatch is how many episodes relapseEvents holds at once (about 16 events
+// each).
+const relapseBatch = 20_000
 
 // appendRows adds rows to a table of the database through DuckDB's Appender, which
 // is many times faster than an INSERT per row. Values must have the columns' Go types

@@ -19,6 +19,10 @@ type CoxData struct {
 	Event       []bool
 	X           [][]float64 // one row per interval, one column per covariate
 	Names       []string    // covariate names, for messages
+	// W, when given, is how many identical intervals each row stands for (whole
+	// numbers); nil means one each. A caller with many repeated rows can fold them
+	// itself and keep memory small.
+	W []float64
 }
 
 // CoxFit is a fitted Cox model.
@@ -48,14 +52,19 @@ func Cox(d CoxData) (CoxFit, error) { return cox(d, true) }
 // (the same likelihood, summed in another order; tests compare the two).
 func cox(d CoxData, fold bool) (CoxFit, error) {
 	n := len(d.Stop)
-	if n == 0 || len(d.Start) != n || len(d.Event) != n || len(d.X) != n {
-		return CoxFit{}, fmt.Errorf("cox: %d stops, %d starts, %d events and %d covariate rows; they must be equal and non-zero", n, len(d.Start), len(d.Event), len(d.X))
+	if n == 0 || len(d.Start) != n || len(d.Event) != n || len(d.X) != n || (d.W != nil && len(d.W) != n) {
+		return CoxFit{}, fmt.Errorf("cox: %d stops, %d starts, %d events, %d covariate rows and %d weights; they must be equal and non-zero (weights may be left out)", n, len(d.Start), len(d.Event), len(d.X), len(d.W))
 	}
 	p := len(d.X[0])
-	fit := CoxFit{N: n}
-	for _, e := range d.Event {
+	fit := CoxFit{}
+	for i, e := range d.Event {
+		w := d.weight(i)
+		if w < 1 || w != math.Trunc(w) {
+			return CoxFit{}, fmt.Errorf("cox: weight %v of row %d: give a whole number of at least 1", w, i)
+		}
+		fit.N += int(w)
 		if e {
-			fit.Events++
+			fit.Events += int(w)
 		}
 	}
 	if fit.Events == 0 {
@@ -122,6 +131,14 @@ type coxState struct {
 	times           []float64 // distinct event times, descending
 }
 
+// weight is how many intervals row i stands for.
+func (d CoxData) weight(i int) float64 {
+	if d.W == nil {
+		return 1
+	}
+	return d.W[i]
+}
+
 func newCoxState(d CoxData, p int, fold bool) *coxState {
 	n := len(d.Stop)
 	c := &coxState{p: p}
@@ -142,23 +159,27 @@ func newCoxState(d CoxData, p int, fold bool) *coxState {
 		if fold {
 			h := rowHash(d.Start[i], d.Stop[i], d.Event[i], d.X[i])
 			if k, ok := first[h]; ok && same(i, k) {
-				c.w[k]++
+				c.w[k] += d.weight(i)
 				continue
 			} else if !ok {
 				first[h] = int32(len(c.w))
 			}
 		}
 		c.rowOf = append(c.rowOf, i)
-		c.w = append(c.w, 1)
+		c.w = append(c.w, d.weight(i))
 		c.start = append(c.start, d.Start[i])
 		c.stop = append(c.stop, d.Stop[i])
 		c.event = append(c.event, d.Event[i])
 	}
 	// Centre the covariates: the likelihood is unchanged and exp() stays in range.
 	means := make([]float64, p)
-	for _, row := range d.X {
+	total := 0.0
+	for i := range d.X {
+		total += d.weight(i)
+	}
+	for i, row := range d.X {
 		for j, v := range row {
-			means[j] += v / float64(n)
+			means[j] += d.weight(i) * v / total
 		}
 	}
 	c.x = make([]float64, len(c.w)*p)

@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -83,5 +84,46 @@ func BenchmarkCoxWeekly(b *testing.B) {
 		if _, err := Cox(d); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestCoxWeightsAreRepeats checks that rows given with weights fit as the same rows
+// repeated.
+func TestCoxWeightsAreRepeats(t *testing.T) {
+	d := weeklyCox(1500, 5)
+	var folded CoxData
+	index := map[string]int{}
+	for i := range d.Stop {
+		k := fmt.Sprint(d.Start[i], d.Stop[i], d.Event[i], d.X[i])
+		if j, ok := index[k]; ok {
+			folded.W[j]++
+			continue
+		}
+		index[k] = len(folded.W)
+		folded.Start, folded.Stop = append(folded.Start, d.Start[i]), append(folded.Stop, d.Stop[i])
+		folded.Event, folded.X, folded.W = append(folded.Event, d.Event[i]), append(folded.X, d.X[i]), append(folded.W, 1)
+	}
+	a, err := cox(d, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cox(folded, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.N != b.N || a.Events != b.Events {
+		t.Fatalf("repeated rows: n %d, events %d; weights: n %d, events %d", a.N, a.Events, b.N, b.Events)
+	}
+	if len(folded.W) >= len(d.Stop) {
+		t.Fatalf("setup: %d distinct rows of %d", len(folded.W), len(d.Stop))
+	}
+	for j := range a.Coef {
+		if math.Abs(a.Coef[j]-b.Coef[j]) > 1e-4*a.StdErr[j] || math.Abs(a.StdErr[j]-b.StdErr[j]) > 1e-4*a.StdErr[j] {
+			t.Errorf("coefficient %d: %.12f (%.12f) repeated, %.12f (%.12f) weighted", j, a.Coef[j], a.StdErr[j], b.Coef[j], b.StdErr[j])
+		}
+	}
+	folded.W[0] = 0.5
+	if _, err := Cox(folded); err == nil {
+		t.Error("a weight of 0.5 was accepted")
 	}
 }

@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.IntVar(&c.reps, "reps", 1, "runs of each step; the table gives medians")
 	fl.StringVar(&c.dir, "dir", "", "work `folder` for the exports and databases (default: a new folder under the system's temporary folder); needs about 250 bytes per session")
 	fl.StringVar(&c.bin, "bin", "", "`folder` holding the etl and report binaries")
-	fl.StringVar(&c.memoryLimit, "memory-limit", "2GB", "DuckDB memory limit given to every step, the baseline included")
+	fl.StringVar(&c.memoryLimit, "memory-limit", "1500MB", "DuckDB memory limit given to every step, the baseline included")
 	fl.IntVar(&c.threads, "threads", 0, "DuckDB threads of every step (default: one per core)")
 	fl.StringVar(&c.program, "program", "P01", "program of the single-program report")
 	fl.BoolVar(&c.keep, "keep", false, "keep the exports and databases")

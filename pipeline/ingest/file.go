@@ -81,6 +81,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 		       CASE error_type
 		           WHEN 'MISSING COLUMNS' THEN 'the row has fewer fields than the header; look for a missing comma or a line break inside an unquoted field'
 		           WHEN 'TOO MANY COLUMNS' THEN 'the row has more fields than the header; quote fields that contain commas'
+		           WHEN 'CELLS BEYOND HEADER' THEN 'the row has text in cells to the right of the header''s last column; delete it, or give the column a header'
 		           WHEN 'UNQUOTED VALUE' THEN 'a quote appears inside an unquoted field; quote the field and double the quote'
 		           WHEN 'INVALID ENCODING' THEN 'the row is not valid UTF-8 text; export the file as UTF-8'
 		           WHEN 'INVALID UNICODE' THEN 'the row is not valid UTF-8 text; export the file as UTF-8'

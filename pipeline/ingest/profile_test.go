@@ -505,6 +505,9 @@ func TestXLSXWorkbookUnderEHRProfile(t *testing.T) {
 		if r.Reason == "bad_date" && !strings.Contains(r.Message, "%m/%d/%Y") {
 			t.Errorf("bad_date message %q does not name the profile's format", r.Message)
 		}
+		if r.Reason == "malformed_row" && !strings.Contains(r.Message, "right of the header's last column") {
+			t.Errorf("the wide sheet row's message %q does not say where the stray text is", r.Message)
+		}
 	}
 
 	// Dates from date cells and from text, and the spreadsheet row of each record.

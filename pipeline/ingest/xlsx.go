@@ -194,7 +194,7 @@ func (r *run) readSheet(ctx context.Context, f File, header []string, headerLine
 		return 0, err
 	}
 	if len(wide) > 0 {
-		if err := r.exec(ctx, "note wide rows", `INSERT INTO csv_errors SELECT unnest(?::BIGINT[]), 'TOO MANY COLUMNS'`, wide); err != nil {
+		if err := r.exec(ctx, "note wide rows", `INSERT INTO csv_errors SELECT unnest(?::BIGINT[]), 'CELLS BEYOND HEADER'`, wide); err != nil {
 			return 0, err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/iop-outcomes/outcomes/pipeline/generate"
 )
@@ -40,7 +41,11 @@ func runGenerate(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	for _, n := range t.Written {
 		rows += n
 	}
-	fmt.Fprintf(stdout, "Wrote %d patients, %d episodes, %d sessions and %d observations (%d rows in all) to %s; planted effects and expected counts are in %s/%s.\n",
-		t.Core["patients"], t.Core["episodes"], t.Core["sessions"], t.Core["observations"], rows, out, out, generate.TruthFile)
+	where := out
+	if cfg.Weekly {
+		where = out + " (" + filepath.Join(out, "base") + ", then the last week in " + filepath.Join(out, "weekly") + ")"
+	}
+	fmt.Fprintf(stdout, "Wrote %d patients, %d episodes, %d sessions and %d observations (%d rows in all) to %s; planted effects and expected counts are in %s.\n",
+		t.Core["patients"], t.Core["episodes"], t.Core["sessions"], t.Core["observations"], rows, where, filepath.Join(out, generate.TruthFile))
 	return nil
 }

@@ -211,7 +211,7 @@ func one(c config, self string, n int, stdout, stderr io.Writer) (float64, error
 	var inc []measured
 	for i := 0; i < c.reps; i++ {
 		work := filepath.Join(dir, "weekly.duckdb")
-		if err := copyFile(db, work); err != nil {
+		if err := store.CopyFile(db, work); err != nil {
 			return 0, err
 		}
 		m, err := measure(env, etl, append([]string{"--db", work, "--key-file", key, "--progress", "never"}, append(duck, weekly)...)...)
@@ -315,23 +315,6 @@ func baseline(args []string) error {
 	}
 	_, err = d.ExecContext(ctx, "CHECKPOINT")
 	return err
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // memTotal is the machine's memory from /proc/meminfo, or "unknown".

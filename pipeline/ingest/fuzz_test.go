@@ -100,22 +100,7 @@ func FuzzXLSXLoad(f *testing.F) {
 // date_problem) on any text in every kind of format: the query never fails, a date it
 // reads is the one the text says, and text it cannot read gets a problem.
 func FuzzDates(f *testing.F) {
-	db, err := store.Open(context.Background(), store.Config{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { db.Close() })
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		f.Fatal(err)
-	}
-	macros, err := fs.ReadFile(queries.FS, "staging/macros.sql")
-	if err != nil {
-		f.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), string(macros)); err != nil {
-		f.Fatal(err)
-	}
+	conn := macroConn(f)
 	for _, s := range []string{"2026-03-04", "03/04/2026", "3/4/2026", "13/04/2026", "2026-02-30", "45000", "45000.75", "-12", "9999999",
 		"04.03.2026", "2026-03-04 10:00", " 2026-03-04", "0x10", "1e3", "２０２６-03-04"} {
 		for k := 0; k < 4; k++ {
@@ -179,23 +164,7 @@ func FuzzDates(f *testing.F) {
 // when the profile's format does not read it; a day count or a digits-only pattern is
 // read as stated.
 func TestStatedDateFormatBeforeSerials(t *testing.T) {
-	db, err := store.Open(context.Background(), store.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	conn, err := db.Conn(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	macros, err := fs.ReadFile(queries.FS, "staging/macros.sql")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(context.Background(), string(macros)); err != nil {
-		t.Fatal(err)
-	}
+	conn := macroConn(t)
 	for _, c := range []struct {
 		v, format string
 		serials   bool
@@ -218,4 +187,27 @@ func TestStatedDateFormatBeforeSerials(t *testing.T) {
 			t.Errorf("parse_date(%q, %s, serials %v) = %q, want %q", c.v, c.format, c.serials, got.String, c.want)
 		}
 	}
+}
+
+// macroConn is a connection to an in-memory database with the staging macros.
+func macroConn(tb testing.TB) *sql.Conn {
+	tb.Helper()
+	db, err := store.Open(context.Background(), store.Config{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		db.Close()
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(); db.Close() })
+	macros, err := fs.ReadFile(queries.FS, "staging/macros.sql")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := conn.ExecContext(context.Background(), string(macros)); err != nil {
+		tb.Fatal(err)
+	}
+	return conn
 }

@@ -61,7 +61,7 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 				return false, err
 			}
 		}
-		if err := copyFile(cfg.Path, work); err != nil {
+		if err := CopyFile(cfg.Path, work); err != nil {
 			return false, fmt.Errorf("copy %s to a working file: %w", cfg.Path, err)
 		}
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -147,7 +147,8 @@ func lockFile(path string) (func(), error) {
 	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
-func copyFile(src, dst string) error {
+// CopyFile copies the file src to dst, created or truncated with mode 0600.
+func CopyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err

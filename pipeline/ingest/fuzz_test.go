@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"io/fs"
@@ -12,8 +11,6 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-
-	"github.com/xuri/excelize/v2"
 
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 	"github.com/iop-outcomes/outcomes/queries"
@@ -66,20 +63,7 @@ func FuzzCSVLoad(f *testing.F) {
 // smallWorkbook is a workbook with a Clients sheet of the ehr-example profile.
 func smallWorkbook(tb testing.TB, rows [][]any) []byte {
 	tb.Helper()
-	x := excelize.NewFile()
-	defer x.Close()
-	x.SetSheetName("Sheet1", "Clients")
-	for i, r := range rows {
-		cell, _ := excelize.CoordinatesToCellName(1, i+1)
-		if err := x.SetSheetRow("Clients", cell, &r); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	var b bytes.Buffer
-	if err := x.Write(&b); err != nil {
-		tb.Fatal(err)
-	}
-	return b.Bytes()
+	return bookBytes(tb, newBook(tb, bookSheet{"Clients", rowsFrom(rows...)}))
 }
 
 // FuzzXLSXLoad mutates a workbook read through the ehr-example mapping.

@@ -118,13 +118,7 @@ func checkOutcome(t *testing.T, env testEnv, res *Result, err error, file string
 // change the file before it is saved.
 func workbook(t *testing.T, rows [][]any, edit func(*excelize.File), opts ...excelize.Options) string {
 	t.Helper()
-	x := excelize.NewFile()
-	defer x.Close()
-	x.SetSheetName("Sheet1", "Clients")
-	for i, r := range rows {
-		cell, _ := excelize.CoordinatesToCellName(1, i+1)
-		x.SetSheetRow("Clients", cell, &r)
-	}
+	x := newBook(t, bookSheet{"Clients", rowsFrom(rows...)})
 	if edit != nil {
 		edit(x)
 	}

@@ -364,11 +364,7 @@ func day(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 0, 0,
 // their dates, a row with a value beyond the header is malformed, every sheet's
 // ledger row balances, and the same workbook loaded again is skipped sheet by sheet.
 func TestXLSXWorkbookUnderEHRProfile(t *testing.T) {
-	type sheet struct {
-		name string
-		rows map[int][]any // by spreadsheet row number; rows not listed are left empty
-	}
-	sheets := []sheet{
+	sheets := []bookSheet{
 		{"Programs", map[int][]any{1: ehrHeaders["Programs"],
 			2: {"P1", "Evening IOP", "North", "Intensive Outpatient", 12, 9}}},
 		{"Clients", map[int][]any{1: ehrHeaders["Clients"],
@@ -394,34 +390,7 @@ func TestXLSXWorkbookUnderEHRProfile(t *testing.T) {
 	}
 	dateCells := map[string]string{"Encounters!D2": "46083", "Appointments!D2": "46085", "Appointments!D8": "46092", "Results!C3": "46086"}
 
-	x := excelize.NewFile()
-	dateStyle, err := x.NewStyle(&excelize.Style{NumFmt: 14}) // m/d/yyyy, as a spreadsheet shows a date
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, s := range sheets {
-		if i == 0 {
-			if err := x.SetSheetName("Sheet1", s.name); err != nil {
-				t.Fatal(err)
-			}
-		} else if _, err := x.NewSheet(s.name); err != nil {
-			t.Fatal(err)
-		}
-		for n, row := range s.rows {
-			cell, _ := excelize.CoordinatesToCellName(1, n)
-			if err := x.SetSheetRow(s.name, cell, &row); err != nil {
-				t.Fatal(err)
-			}
-			for j, v := range row {
-				if _, ok := v.(time.Time); ok {
-					c, _ := excelize.CoordinatesToCellName(j+1, n)
-					if err := x.SetCellStyle(s.name, c, c, dateStyle); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-		}
-	}
+	x := newBook(t, sheets...)
 	dir := filepath.Join(t.TempDir(), "export")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -430,7 +399,6 @@ func TestXLSXWorkbookUnderEHRProfile(t *testing.T) {
 	if err := x.SaveAs(book); err != nil {
 		t.Fatal(err)
 	}
-	x.Close()
 
 	// The date cells are numbers in the file (what the loader reads), shown as dates.
 	rx, err := excelize.OpenFile(book, excelize.Options{RawCellValue: true})
@@ -556,19 +524,7 @@ func tinyCSV(header string) string {
 // oneSheetBook writes a workbook with one sheet of a header row and returns its bytes.
 func oneSheetBook(t *testing.T, sheet string, header []any) []byte {
 	t.Helper()
-	x := excelize.NewFile()
-	defer x.Close()
-	if err := x.SetSheetName("Sheet1", sheet); err != nil {
-		t.Fatal(err)
-	}
-	if err := x.SetSheetRow(sheet, "A1", &header); err != nil {
-		t.Fatal(err)
-	}
-	b, err := x.WriteToBuffer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b.Bytes()
+	return bookBytes(t, newBook(t, bookSheet{sheet, rowsFrom(header)}))
 }
 
 func TestDetectProfile(t *testing.T) {
@@ -680,31 +636,14 @@ func TestDetectedCtn0094Loads(t *testing.T) {
 // system (older Mac spreadsheets), whose serials count from 1904-01-01, 1,462 days
 // later than the usual system's, and a time cell (a fraction of a day).
 func TestWorkbookIn1904DateSystem(t *testing.T) {
-	x := excelize.NewFile()
+	x := newBook(t,
+		bookSheet{"Programs", rowsFrom(ehrHeaders["Programs"], []any{"P1", "Evening IOP", "North", "Intensive Outpatient", 12, 9})},
+		bookSheet{"Clients", rowsFrom(ehrHeaders["Clients"], []any{"MRN1", 1980, "F", "white", "Not Hispanic or Latino", "Medicaid"})},
+		bookSheet{"Encounters", rowsFrom(ehrHeaders["Encounters"], []any{"E1", "MRN1", "P1", 44623, nil, nil, "alcohol", "Y", "N", "self"})},
+		bookSheet{"Appointments", rowsFrom(ehrHeaders["Appointments"], []any{"A1", "E1", "MRN1", 44624, 0.375, "Group Therapy", "Show", 180, "C1"})})
 	yes := true
 	if err := x.SetWorkbookProps(&excelize.WorkbookPropsOptions{Date1904: &yes}); err != nil {
 		t.Fatal(err)
-	}
-	rows := map[string][][]any{
-		"Programs":     {ehrHeaders["Programs"], {"P1", "Evening IOP", "North", "Intensive Outpatient", 12, 9}},
-		"Clients":      {ehrHeaders["Clients"], {"MRN1", 1980, "F", "white", "Not Hispanic or Latino", "Medicaid"}},
-		"Encounters":   {ehrHeaders["Encounters"], {"E1", "MRN1", "P1", 44623, nil, nil, "alcohol", "Y", "N", "self"}},
-		"Appointments": {ehrHeaders["Appointments"], {"A1", "E1", "MRN1", 44624, 0.375, "Group Therapy", "Show", 180, "C1"}},
-	}
-	for i, name := range []string{"Programs", "Clients", "Encounters", "Appointments"} {
-		if i == 0 {
-			if err := x.SetSheetName("Sheet1", name); err != nil {
-				t.Fatal(err)
-			}
-		} else if _, err := x.NewSheet(name); err != nil {
-			t.Fatal(err)
-		}
-		for n, row := range rows[name] {
-			cell, _ := excelize.CoordinatesToCellName(1, n+1)
-			if err := x.SetSheetRow(name, cell, &row); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 	dir := filepath.Join(t.TempDir(), "export")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -713,7 +652,6 @@ func TestWorkbookIn1904DateSystem(t *testing.T) {
 	if err := x.SaveAs(filepath.Join(dir, "mac.xlsx")); err != nil {
 		t.Fatal(err)
 	}
-	x.Close()
 	env := newEnv(t)
 	if res := env.loadProfile(t, filepath.Join("..", "..", "profiles", "ehr-example.yaml"), dir); !res.Committed {
 		t.Fatalf("not committed: %+v", res)
@@ -733,4 +671,66 @@ func TestWorkbookIn1904DateSystem(t *testing.T) {
 	if when != "2026-03-05 09:00:00" {
 		t.Errorf("session read as %s, want 2026-03-05 09:00:00 (serial 44624 in the 1904 system, time cell 0.375)", when)
 	}
+}
+
+// bookSheet is a sheet of a test workbook, its rows by spreadsheet row number (rows
+// not listed stay empty).
+type bookSheet struct {
+	name string
+	rows map[int][]any
+}
+
+// rowsFrom numbers rows from 1.
+func rowsFrom(rows ...[]any) map[int][]any {
+	m := map[int][]any{}
+	for i, r := range rows {
+		m[i+1] = r
+	}
+	return m
+}
+
+// newBook makes a workbook of the sheets, in order. A time.Time cell is given a date
+// format (m/d/yyyy), as a spreadsheet shows a date; the file holds its serial.
+func newBook(tb testing.TB, sheets ...bookSheet) *excelize.File {
+	tb.Helper()
+	x := excelize.NewFile()
+	tb.Cleanup(func() { x.Close() })
+	dateStyle, err := x.NewStyle(&excelize.Style{NumFmt: 14})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for i, s := range sheets {
+		if i == 0 {
+			if err := x.SetSheetName("Sheet1", s.name); err != nil {
+				tb.Fatal(err)
+			}
+		} else if _, err := x.NewSheet(s.name); err != nil {
+			tb.Fatal(err)
+		}
+		for n, row := range s.rows {
+			cell, _ := excelize.CoordinatesToCellName(1, n)
+			if err := x.SetSheetRow(s.name, cell, &row); err != nil {
+				tb.Fatal(err)
+			}
+			for j, v := range row {
+				if _, ok := v.(time.Time); ok {
+					c, _ := excelize.CoordinatesToCellName(j+1, n)
+					if err := x.SetCellStyle(s.name, c, c, dateStyle); err != nil {
+						tb.Fatal(err)
+					}
+				}
+			}
+		}
+	}
+	return x
+}
+
+// bookBytes is a workbook as the bytes of its file.
+func bookBytes(tb testing.TB, x *excelize.File) []byte {
+	tb.Helper()
+	b, err := x.WriteToBuffer()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return b.Bytes()
 }

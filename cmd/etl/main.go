@@ -60,8 +60,7 @@ func debugLog(w io.Writer) *slog.Logger {
 
 // loadConfig is the command line of a load.
 type loadConfig struct {
-	db            string
-	store         store.Config
+	store         store.Config // --db and the DuckDB sizing flags
 	json          bool
 	maxRejectRate float64
 	keyFile       string
@@ -83,7 +82,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var cfg loadConfig
 	fl := flag.NewFlagSet("etl", flag.ContinueOnError)
 	fl.SetOutput(stderr)
-	fl.StringVar(&cfg.db, "db", "outcomes.duckdb", "database `file` to load into (created if missing)")
+	fl.StringVar(&cfg.store.Path, "db", "outcomes.duckdb", "database `file` to load into (created if missing)")
 	fl.BoolVar(&cfg.json, "json", false, "print the run's ledger as JSON instead of a table")
 	fl.Float64Var(&cfg.maxRejectRate, "max-reject-rate", 0.10, "share of rows (0-1) that may be rejected; above it the run fails and loads nothing")
 	fl.StringVar(&cfg.keyFile, "key-file", "", "site key `file` for pseudonyms (default $OUTCOMES_KEY_FILE, else the user config folder); $OUTCOMES_SITE_KEY overrides")
@@ -128,9 +127,7 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 		}
 		opt.Then = rebuild(p, false, opt.Log, &modelOut, opt.Progress)
 	}
-	sc := cfg.store
-	sc.Path = cfg.db
-	res, err := ingest.Run(ctx, sc, cfg.paths, opt)
+	res, err := ingest.Run(ctx, cfg.store, cfg.paths, opt)
 	if res != nil && (err == nil || len(res.Files) > 0) {
 		if cfg.json {
 			enc := json.NewEncoder(stdout)
@@ -139,7 +136,7 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 				err = jerr
 			}
 		} else {
-			printSummary(stdout, cfg.db, res, err == nil)
+			printSummary(stdout, cfg.store.Path, res, err == nil)
 			if err == nil {
 				fmt.Fprint(stdout, modelOut.String())
 			}

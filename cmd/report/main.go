@@ -82,7 +82,7 @@ func parse(fl *flag.FlagSet, args []string) (bool, error) {
 
 // dbFlags adds --db and the flags that size DuckDB to a subcommand's command line.
 func dbFlags(fl *flag.FlagSet) *store.Config {
-	cfg := &store.Config{ReadOnly: true}
+	cfg := &store.Config{}
 	fl.StringVar(&cfg.Path, "db", "outcomes.duckdb", "database `file` to read")
 	cfg.RegisterFlags(fl)
 	return cfg

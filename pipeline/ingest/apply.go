@@ -109,12 +109,16 @@ func (r *run) apply(ctx context.Context, f File, fid int) (applyCounts, error) {
 			 FROM stg s JOIN main.%s c ON %s LEFT JOIN rep ON %s
 			 WHERE %s`,
 			sel("s"), stagedHash, "c."+strings.Join(names, ", c."), table, on("s", "c"), on("s", "rep"), first)},
-		// The models recompute what a replaced record belonged to (models.Rebuild).
+		// The models recompute what a replaced record belonged to (models.Rebuild);
+		// a table with neither column (programs) has nothing to note.
 		{"note replaced records for the models", pendingSQL(table, cols, on(table, "matched"))},
 		{"remove replaced records", fmt.Sprintf(
 			`DELETE FROM main.%s USING matched WHERE matched.changed AND %s`, table, on(table, "matched"))},
 	}
 	for _, s := range steps {
+		if s.sql == "" {
+			continue
+		}
 		var args []any
 		if strings.Contains(s.sql, "$1") {
 			args = []any{f.Path}
@@ -188,7 +192,7 @@ func pendingSQL(table string, cols []coreColumn, on string) string {
 		patient = table + ".patient_key"
 	}
 	if episode == "NULL" && patient == "NULL" {
-		return "SELECT 1" // programs: the per-episode models do not read them
+		return "" // programs: the per-episode models do not read them
 	}
 	return fmt.Sprintf(`INSERT INTO model_pending SELECT DISTINCT %s, %s FROM main.%s JOIN matched ON %s WHERE matched.changed`,
 		episode, patient, table, on)

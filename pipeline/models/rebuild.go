@@ -119,23 +119,21 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 		{"relapse_events", func() error { return relapseEvents(ctx, conn, plan.schema()) }},
 		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
 	}
-	if plan.mode == modeIncremental {
-		if err := incremental(ctx, conn, log, func() error {
-			for _, st := range perEpisode {
-				if err := step(st.name, st.fn); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return nil, err
-		}
-	} else {
+	runPerEpisode := func() error {
 		for _, st := range perEpisode {
 			if err := step(st.name, st.fn); err != nil {
-				return nil, err
+				return err
 			}
 		}
+		return nil
+	}
+	if plan.mode == modeIncremental {
+		err = incremental(ctx, conn, log, runPerEpisode)
+	} else {
+		err = runPerEpisode()
+	}
+	if err != nil {
+		return nil, err
 	}
 	var eps []episode
 	for _, st := range []struct {

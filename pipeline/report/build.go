@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -44,6 +45,9 @@ type Options struct {
 	Audience string
 	// Targets is a targets file (YAML); empty means no targets.
 	Targets string
+	// policy replaces suppress.External for an external audience (tests switch off
+	// one part of it to show what it protects against).
+	policy *suppress.Policy
 }
 
 // Result is a section with its rows.
@@ -78,6 +82,10 @@ type Manifest struct {
 	Parameters  map[string]string `json:"parameters"`
 	Ledger      []LedgerFile      `json:"ledger"`
 	Targets     string            `json:"targets,omitempty"`
+	// Disclosure is the disclosure-control rule of an external report, in words.
+	Disclosure string `json:"disclosure_control,omitempty"`
+	// Rounding names the rounding of released counts ("midpoint6"), empty if none.
+	Rounding string `json:"rounding,omitempty"`
 }
 
 // LedgerFile is one loaded export file, by its hash.
@@ -162,6 +170,9 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	p := Period{Label: opt.Period, Program: opt.Program}
 	switch {
 	case opt.From != "" || opt.To != "":
+		if opt.Audience == "external" {
+			return nil, fmt.Errorf("a report for a window of dates (--from, --to) is for an internal audience only: windows a day apart could be set side by side to single out a few people; an external report covers a whole quarter (--period)")
+		}
 		if opt.Period != "" {
 			return nil, fmt.Errorf("give either a quarter (--period) or a window (--from and --to), not both")
 		}
@@ -204,30 +215,41 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	}
 	rep := &Report{Manifest: Manifest{Version: pipeline.Version, DataAsOf: asOf.String, Period: p.Label, Prior: p.Prior,
 		Program: p.Program, ProgramName: programName, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets}}
+	var pol *suppress.Policy
+	if opt.Audience == "external" {
+		pol = &suppress.External
+		if opt.policy != nil {
+			pol = opt.policy
+		}
+		rep.Manifest.Disclosure = pol.Rule()
+		if pol.Round {
+			rep.Manifest.Rounding = "midpoint6"
+		}
+	}
+	var programs []string
+	if pol != nil {
+		if programs, err = programIDs(ctx, db); err != nil {
+			return nil, err
+		}
+	}
 	for _, s := range sections {
 		if (s.InternalOnly && opt.Audience == "external") || (s.AllProgramsOnly && p.Program != "ALL") {
 			continue
 		}
-		res, err := run(ctx, db, s, p)
+		res, n, err := runReleased(ctx, db, s, p, programs, pol)
 		if err != nil {
 			return nil, fmt.Errorf("dashboards/%s: %w", s.File, err)
 		}
-		if opt.Audience == "external" {
-			n, err := hide(&res)
-			if err != nil {
-				return nil, fmt.Errorf("dashboards/%s: %w", s.File, err)
-			}
-			rep.Manifest.Suppressed += n
-		}
+		rep.Manifest.Suppressed += n
 		rep.Sections = append(rep.Sections, res)
 	}
-	if err := rep.measures(ctx, db, p, opt); err != nil {
+	if err := rep.measures(ctx, db, p, opt, programs, pol); err != nil {
 		return nil, err
 	}
 	if rep.Dictionary, err = query.Describe(ctx, db); err != nil {
 		return nil, err
 	}
-	if err := rep.cohortFlow(ctx, db, opt); err != nil {
+	if err := rep.cohortFlow(ctx, db, pol); err != nil {
 		return nil, err
 	}
 	rows, err := db.QueryContext(ctx, `SELECT name, value FROM analysis_parameters ORDER BY name`)
@@ -306,11 +328,107 @@ func number(v any) (float64, bool) {
 	return 0, false
 }
 
-// hide applies small-count suppression to a section through pipeline/suppress.
-func hide(res *Result) (int, error) {
+// programIDs lists the programs of the database.
+func programIDs(ctx context.Context, db querier) ([]string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT program_id FROM programs ORDER BY program_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// runReleased runs a section and, for an external audience (pol not nil), releases it
+// through pipeline/suppress; it returns the number of cells hidden. A section whose
+// SQL depends on the program is run for every program and for all of them, and the
+// runs are released as one table (a row's group is its labels, the all-programs row
+// its total): every external report of one database, the network's and each
+// program's, then shows and hides the same cells with the same rounded values, so
+// that no report can be subtracted from another to give back what one of them hid.
+// The report keeps the rows of its own program.
+func runReleased(ctx context.Context, db querier, s Section, p Period, programs []string, pol *suppress.Policy) (Result, int, error) {
+	if pol == nil {
+		res, err := run(ctx, db, s, p)
+		return res, 0, err
+	}
+	if !strings.Contains(s.SQL, "$program") {
+		res, err := run(ctx, db, s, p)
+		if err != nil {
+			return res, 0, err
+		}
+		totalCol := -1
+		for i, c := range res.Columns {
+			if c.Name == s.Suppress.Total.Column {
+				totalCol = i
+			}
+		}
+		n, err := release(&res, *pol, func(i int) (string, bool) {
+			if totalCol < 0 {
+				return "", false
+			}
+			return "all", fmt.Sprint(res.Rows[i][totalCol]) == s.Suppress.Total.Value
+		})
+		return res, n, err
+	}
+	joint := Result{Section: s}
+	var owner []string
+	for _, prog := range append(slices.Clone(programs), "ALL") {
+		q := p
+		q.Program = prog
+		r, err := run(ctx, db, s, q)
+		if err != nil {
+			return joint, 0, err
+		}
+		joint.Rows = append(joint.Rows, r.Rows...)
+		joint.Hidden = append(joint.Hidden, r.Hidden...)
+		for range r.Rows {
+			owner = append(owner, prog)
+		}
+	}
+	if _, err := release(&joint, *pol, func(i int) (string, bool) {
+		var key []string
+		for j, c := range s.Columns {
+			if c.Kind == "label" {
+				key = append(key, fmt.Sprint(joint.Rows[i][j]))
+			}
+		}
+		return strings.Join(key, "\x00"), owner[i] == "ALL"
+	}); err != nil {
+		return joint, 0, err
+	}
+	res := Result{Section: s}
+	n := 0
+	for i := range joint.Rows {
+		if owner[i] != p.Program {
+			continue
+		}
+		res.Rows = append(res.Rows, joint.Rows[i])
+		res.Hidden = append(res.Hidden, joint.Hidden[i])
+		for _, h := range joint.Hidden[i] {
+			if h {
+				n++
+			}
+		}
+	}
+	return res, n, nil
+}
+
+// release applies the disclosure control of pipeline/suppress to a result in place:
+// counts are replaced by their released (rounded) values, rates by the values
+// computed from those, and hidden cells are marked. group gives a row's group and
+// whether it is the group's total.
+func release(res *Result, pol suppress.Policy, group func(row int) (string, bool)) (int, error) {
 	t := &suppress.Table{}
 	for _, c := range res.Columns {
-		col := suppress.Column{Name: c.Name, Kind: suppress.Other}
+		col := suppress.Column{Name: c.Name, Kind: suppress.Other, Derive: c.Derive, WithTotal: c.WithTotal}
 		switch c.Kind {
 		case "count":
 			col.Kind = suppress.Count
@@ -322,53 +440,33 @@ func hide(res *Result) (int, error) {
 		}
 		t.Columns = append(t.Columns, col)
 	}
-	totalCol := -1
-	for i, c := range res.Columns {
-		if c.Name == res.Suppress.Total.Column {
-			totalCol = i
-		}
-	}
-	for _, r := range res.Rows {
+	for i, r := range res.Rows {
 		row := suppress.Row{}
-		if totalCol >= 0 {
-			row.Group = "all"
-			row.Total = fmt.Sprint(r[totalCol]) == res.Suppress.Total.Value
-		}
+		row.Group, row.Total = group(i)
 		for _, v := range r {
 			f, ok := number(v)
 			row.Cells = append(row.Cells, suppress.Cell{Value: f, Null: !ok})
 		}
 		t.Rows = append(t.Rows, row)
 	}
-	n, err := suppress.Apply(t)
+	n, err := suppress.Apply(t, pol)
 	if err != nil {
 		return 0, err
-	}
-	// Columns built on the total row's value go with it.
-	for j, c := range res.Columns {
-		if c.WithTotal == "" {
-			continue
-		}
-		k := -1
-		for i, cc := range res.Columns {
-			if cc.Name == c.WithTotal {
-				k = i
-			}
-		}
-		for _, row := range t.Rows {
-			if row.Total && row.Cells[k].Suppressed {
-				for r := range t.Rows {
-					if !t.Rows[r].Cells[j].Suppressed && !t.Rows[r].Cells[j].Null {
-						t.Rows[r].Cells[j].Suppressed = true
-						n++
-					}
-				}
-			}
-		}
 	}
 	for i, row := range t.Rows {
 		for j, c := range row.Cells {
 			res.Hidden[i][j] = c.Suppressed
+			if !pol.Round {
+				continue
+			}
+			switch col := res.Columns[j]; {
+			case col.Kind == "count" && !c.Null:
+				res.Rows[i][j] = int64(c.Value)
+			case col.Kind == "rate" && c.Null:
+				res.Rows[i][j] = nil
+			case col.Kind == "rate":
+				res.Rows[i][j] = c.Value
+			}
 		}
 	}
 	return n, nil
@@ -430,15 +528,6 @@ func LoadTargets(path string) (Targets, error) {
 	return t, nil
 }
 
-// smallPair reports whether a numerator, its denominator or their difference is a
-// count from 1 to 10.
-func smallPair(num, den any) bool {
-	n, nok := number(num)
-	d, dok := number(den)
-	in := func(v float64) bool { return v >= suppress.Min && v <= suppress.Max }
-	return (nok && in(n)) || (dok && in(d)) || (nok && dok && in(d-n))
-}
-
 // definitions are the measure definitions printed for accreditors.
 func definitions() map[string]string {
 	return map[string]string{
@@ -460,7 +549,29 @@ func definitions() map[string]string {
 	}
 }
 
-func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Options) error {
+// measuresSection is the Measures sheet as a section, so that it is released as the
+// report's sections are.
+func measuresSection() Section {
+	return Section{File: "measures", Sheet: "Measures", SQL: `
+		SELECT k.measure, k.numerator, k.denominator, k.rate, k.lower, k.upper,
+		       p.numerator AS prior_numerator, p.denominator AS prior_denominator, p.rate AS prior_rate
+		FROM period_kpis k LEFT JOIN period_kpis p ON p.program_id = k.program_id AND p.measure = k.measure AND p."window" = 'prior'
+		WHERE k."window" = 'current' AND k.program_id = $program
+		ORDER BY k.measure`,
+		Columns: []Column{
+			{Name: "measure", Kind: "label"},
+			{Name: "numerator", Kind: "count"},
+			{Name: "denominator", Kind: "count"},
+			{Name: "rate", Kind: "rate", From: []string{"numerator", "denominator"}, Derive: suppress.Ratio},
+			{Name: "lower", Kind: "rate", From: []string{"numerator", "denominator"}, Derive: suppress.WilsonLower},
+			{Name: "upper", Kind: "rate", From: []string{"numerator", "denominator"}, Derive: suppress.WilsonUpper},
+			{Name: "prior_numerator", Kind: "count"},
+			{Name: "prior_denominator", Kind: "count"},
+			{Name: "prior_rate", Kind: "rate", From: []string{"prior_numerator", "prior_denominator"}, Derive: suppress.Ratio},
+		}}
+}
+
+func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Options, programs []string, pol *suppress.Policy) error {
 	var targets Targets
 	if opt.Targets != "" {
 		var err error
@@ -468,30 +579,19 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 			return err
 		}
 	}
-	rows, err := db.QueryContext(ctx, `
-		SELECT k.measure, k.numerator, k.denominator, k.rate, k.lower, k.upper, p.rate, p.numerator, p.denominator
-		FROM period_kpis k LEFT JOIN period_kpis p ON p.program_id = k.program_id AND p.measure = k.measure AND p."window" = 'prior'
-		WHERE k."window" = 'current' AND k.program_id = ?
-		ORDER BY k.measure`, p.Program)
+	res, _, err := runReleased(ctx, db, measuresSection(), p, programs, pol)
 	if err != nil {
-		return err
+		return fmt.Errorf("measures: %w", err)
 	}
-	defer rows.Close()
 	defs := definitions()
-	for rows.Next() {
-		var m Measure
-		var priorNum, priorDen any
-		if err := rows.Scan(&m.Measure, &m.Numerator, &m.Denominator, &m.Rate, &m.Lower, &m.Upper, &m.Prior, &priorNum, &priorDen); err != nil {
-			return err
-		}
+	for i, r := range res.Rows {
+		h := res.Hidden[i]
+		m := Measure{Measure: fmt.Sprint(r[0]), Numerator: r[1], Denominator: r[2], Rate: r[3], Lower: r[4], Upper: r[5], Prior: r[8],
+			Hidden: h[1] || h[2] || h[3], PriorHidden: h[6] || h[7] || h[8]}
 		m.Definition = defs[m.Measure]
 		t, ok := targets.Measures[m.Measure]
 		if pt, pok := targets.Programs[p.Program][m.Measure]; pok {
 			t, ok = pt, true
-		}
-		if opt.Audience == "external" {
-			m.Hidden = smallPair(m.Numerator, m.Denominator)
-			m.PriorHidden = smallPair(priorNum, priorDen)
 		}
 		if ok && t.Target != nil {
 			goal := *t.Target
@@ -510,11 +610,12 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 		}
 		rep.Measures = append(rep.Measures, m)
 	}
-	return rows.Err()
+	return nil
 }
 
-// cohortFlow counts the episodes from those loaded to those in the headline analysis.
-func (rep *Report) cohortFlow(ctx context.Context, db querier, opt Options) error {
+// cohortFlow counts the episodes from those loaded to those in the headline analysis,
+// released as one table for an external audience.
+func (rep *Report) cohortFlow(ctx context.Context, db querier, pol *suppress.Policy) error {
 	steps := []struct{ step, sql string }{
 		{"episodes loaded (all programs)", `SELECT count(*) FROM episodes`},
 		{"admitted by the cutoff", `SELECT count(*) FROM episode_outcomes`},
@@ -524,13 +625,24 @@ func (rep *Report) cohortFlow(ctx context.Context, db querier, opt Options) erro
 		{"still in treatment at the landmark (the landmark cohort)", `SELECT count(*) FROM episode_outcomes WHERE in_landmark_cohort`},
 		{"in the landmark model of dropout (complete covariates)", `SELECT coalesce(max(n), 0) FROM model_estimates WHERE model = 'landmark_cox_dropout'`},
 	}
+	flow := Result{Section: Section{Columns: []Column{{Name: "step", Kind: "label"}, {Name: "episodes", Kind: "count"}}}}
 	for _, s := range steps {
 		var n int64
 		if err := db.QueryRowContext(ctx, s.sql).Scan(&n); err != nil {
 			return fmt.Errorf("cohort flow: %w", err)
 		}
-		rep.CohortFlow = append(rep.CohortFlow, Step{Step: s.step, N: n,
-			Hidden: opt.Audience == "external" && n >= suppress.Min && n <= suppress.Max})
+		flow.Rows = append(flow.Rows, []any{s.step, n})
+		flow.Hidden = append(flow.Hidden, make([]bool, 2))
+	}
+	if pol != nil {
+		n, err := release(&flow, *pol, func(int) (string, bool) { return "", false })
+		if err != nil {
+			return fmt.Errorf("cohort flow: %w", err)
+		}
+		rep.Manifest.Suppressed += n
+	}
+	for i, r := range flow.Rows {
+		rep.CohortFlow = append(rep.CohortFlow, Step{Step: r[0].(string), N: r[1].(int64), Hidden: flow.Hidden[i][1]})
 	}
 	return nil
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/iop-outcomes/outcomes/pipeline/suppress"
 )
 
 // Section is one report section, as defined by a YAML file in dashboards/.
@@ -58,6 +60,13 @@ type Column struct {
 	Kind   string   `yaml:"kind"`   // label, count, rate, number
 	Format string   `yaml:"format"` // percent, or an Excel number format such as 0.00
 	From   []string `yaml:"from"`   // for a rate: its numerator and denominator columns
+	// Derive says how a rate is computed again from the rounded counts of a report
+	// for an external audience: ratio, wilson_lower, wilson_upper, funnel_lower_95,
+	// funnel_upper_95, funnel_lower_998, funnel_upper_998, mean (a mean of scores,
+	// kept and hidden with its count) or withheld (never shown to an external
+	// audience). Every rate names one, so that no figure reaches an external report
+	// that the released counts do not give.
+	Derive string `yaml:"derive"`
 	// WithTotal names a column of the total row: when that cell is suppressed, this
 	// column is suppressed in every row (funnel limits are built on the total's rate).
 	WithTotal string `yaml:"with_total"`
@@ -142,6 +151,11 @@ func (s Section) check() error {
 					return fmt.Errorf("field columns[%d].from: %q is not a count column of this section", i, f)
 				}
 			}
+			if !slices.Contains(suppress.Derivations(), c.Derive) {
+				return fmt.Errorf("field columns[%d].derive: %q; a rate says how it is computed from rounded counts: one of %s", i, c.Derive, strings.Join(suppress.Derivations(), ", "))
+			}
+		} else if c.Derive != "" {
+			return fmt.Errorf("field columns[%d].derive: only a rate column is derived", i)
 		}
 	}
 	ch := s.Chart
@@ -172,6 +186,9 @@ func (s Section) check() error {
 	if t := s.Suppress.Total.Column; t != "" {
 		if _, ok := cols[t]; !ok {
 			return fmt.Errorf("field suppress.total.column: %q is not a column of this section", t)
+		}
+		if strings.Contains(s.SQL, "$program") {
+			return fmt.Errorf("field suppress.total: a section that depends on $program is released with the all-programs rows as its totals, and names no total of its own")
 		}
 	}
 	return nil

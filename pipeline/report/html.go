@@ -393,7 +393,7 @@ details { margin-top: 6px; }
 <table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Numeric}} class="n"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody></table></details>
-{{if .Suppressed}}<p class="note">* suppressed: a count from 1 to 10, or a value from which one could be worked out.</p>{{end}}
+{{if .Suppressed}}<p class="note">* not shown: a small count, or a value from which one could be worked out.</p>{{end}}
 </section>
 {{end}}
 <section>
@@ -403,9 +403,10 @@ details { margin-top: 6px; }
 <tbody>{{range .Flow}}<tr><td>{{index . 0}}</td><td class="n">{{index . 1}}</td></tr>{{end}}</tbody></table>
 <table><thead><tr><th>Parameter</th><th>Value</th></tr></thead>
 <tbody>{{range .Params}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</tbody></table>
-<p class="note">Suppression: {{if eq .Manifest.Audience "external"}}every count from 1 to 10, every cell from which one could be worked out, and every rate on a hidden count are shown as * ({{.Manifest.Suppressed}} cells).{{else}}none (internal audience).{{end}} Export files loaded: {{len .Manifest.Ledger}}.</p>
+<p class="note">Disclosure control: {{if .Manifest.Disclosure}}{{.Manifest.Disclosure}} ({{.Manifest.Suppressed}} cells not shown).{{else}}none (internal audience: not for release outside the organization).{{end}} Export files loaded: {{len .Manifest.Ledger}}.</p>
 </section>
-<script>
+{{if .Manifest.Disclosure}}<footer class="note">For release: {{.Manifest.Disclosure}}.</footer>
+{{end}}<script>
 {{range .Sections}}{{if .Options}}echarts.init(document.getElementById({{.ID}}), null, {renderer: "canvas"}).setOption({{.Options}});
 {{end}}{{end}}</script>
 </body>

@@ -272,8 +272,13 @@ func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 		{"Report", "audience", m.Audience},
 		{"Report", "data as of (last load)", m.DataAsOf},
 		{"Report", "tool version", m.Version},
-		{"Suppression", "rule", "external audience: every count from 1 to 10, every cell from which one could be worked out (the other rows and the total), and every rate on a hidden count, shown as *"},
-		{"Suppression", "cells suppressed", fmt.Sprint(m.Suppressed)},
+	}
+	if m.Disclosure != "" {
+		rows = append(rows, []any{"Disclosure control", "rule", m.Disclosure},
+			[]any{"Disclosure control", "why", "the rule holds for every external report one database gives (all programs, each program, each quarter) taken together: a difference of two rounded counts spans eleven or more values, so no report, step or total minus its parts pins down a count from 1 to 10; each program's report hides the cells the network's report hides"},
+			[]any{"Disclosure control", "cells not shown", fmt.Sprint(m.Suppressed)})
+	} else {
+		rows = append(rows, []any{"Disclosure control", "rule", "none: an internal report, not for release outside the organization"})
 	}
 	for _, st := range rep.CohortFlow {
 		n := any(st.N)

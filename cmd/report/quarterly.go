@@ -23,10 +23,10 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	out := fl.String("out", "out", "`folder` to write report.html, report.xlsx and manifest.json into")
 	var opt report.Options
 	fl.StringVar(&opt.Period, "period", "", "`quarter` to report, such as 2026Q3 (default: the quarter of the data cutoff)")
-	fl.StringVar(&opt.From, "from", "", "first `date` (YYYY-MM-DD) of a window to report instead of a quarter")
+	fl.StringVar(&opt.From, "from", "", "first `date` (YYYY-MM-DD) of a window to report instead of a quarter (internal audience only)")
 	fl.StringVar(&opt.To, "to", "", "last `date` (YYYY-MM-DD) of that window")
 	fl.StringVar(&opt.Program, "program", "", "program `id` to report on (default: all programs)")
-	fl.StringVar(&opt.Audience, "audience", "internal", "internal, or external to suppress small counts")
+	fl.StringVar(&opt.Audience, "audience", "internal", "internal, or external: counts rounded to bands of six, counts of 1-12 hidden, for release outside the organization")
 	fl.StringVar(&opt.Targets, "targets", "", "targets `file` (YAML; see the README)")
 	verbose := fl.Bool("verbose", false, "print the time of the queries and of each renderer to stderr")
 	fl.Usage = func() { usage(stderr); fmt.Fprintln(stderr, "\nFlags of report:"); fl.PrintDefaults() }

@@ -64,8 +64,10 @@ type Measure struct {
 	Rate, Lower, Upper, Prior any
 	Target                    any
 	Met                       string
-	Hidden                    bool
-	PriorHidden               bool
+	// Hidden marks the rate and its interval as not shown; NumeratorHidden and
+	// DenominatorHidden the counts, PriorHidden the prior period's rate.
+	Hidden, NumeratorHidden, DenominatorHidden bool
+	PriorHidden                                bool
 }
 
 // Manifest says what a report was made from.
@@ -587,7 +589,7 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 	for i, r := range res.Rows {
 		h := res.Hidden[i]
 		m := Measure{Measure: fmt.Sprint(r[0]), Numerator: r[1], Denominator: r[2], Rate: r[3], Lower: r[4], Upper: r[5], Prior: r[8],
-			Hidden: h[1] || h[2] || h[3], PriorHidden: h[6] || h[7] || h[8]}
+			Hidden: h[3] || h[4] || h[5], NumeratorHidden: h[1], DenominatorHidden: h[2], PriorHidden: h[8]}
 		m.Definition = defs[m.Measure]
 		t, ok := targets.Measures[m.Measure]
 		if pt, pok := targets.Programs[p.Program][m.Measure]; pok {
@@ -600,7 +602,7 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 			if isCount(m.Measure) {
 				value = m.Numerator
 			}
-			if r, rok := number(value); rok && !m.Hidden {
+			if r, rok := number(value); rok && !m.Hidden && !m.NumeratorHidden {
 				met := r >= goal
 				if t.Direction == "lower" {
 					met = r <= goal

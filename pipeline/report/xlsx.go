@@ -252,7 +252,7 @@ func measuresSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 	formats := []string{"", "", "integer", "integer", "percent", "percent", "percent", "percent", "", "percent"}
 	var rows [][]any
 	for _, m := range rep.Measures {
-		rows = append(rows, []any{m.Measure, m.Definition, cellValue(m.Numerator, m.Hidden), cellValue(m.Denominator, m.Hidden),
+		rows = append(rows, []any{m.Measure, m.Definition, cellValue(m.Numerator, m.NumeratorHidden), cellValue(m.Denominator, m.DenominatorHidden),
 			cellValue(m.Rate, m.Hidden), cellValue(m.Lower, m.Hidden), cellValue(m.Upper, m.Hidden), cellValue(m.Target, false),
 			m.Met, cellValue(m.Prior, m.PriorHidden)})
 	}

@@ -115,21 +115,44 @@ func writeSmallExports(t testing.TB, dir string) {
 	}
 }
 
+// smallDB is the crafted export loaded once for the package's tests, in a folder that
+// TestMain removes.
 var smallDB struct {
-	once sync.Once
-	path string
+	once      sync.Once
+	dir, path string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if smallDB.dir != "" {
+		os.RemoveAll(smallDB.dir)
+	}
+	os.Exit(code)
 }
 
 // smallExportsDB loads the crafted export once per package run.
 func smallExportsDB(t *testing.T) string {
 	smallDB.once.Do(func() {
-		dir, err := os.MkdirTemp("", "attack-exports-")
+		dir, err := os.MkdirTemp("", "report-attack-")
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeSmallExports(t, dir)
-		smallDB.path = testdb.Load(t, []string{dir}, models.DefaultParams(), nil)
-		os.RemoveAll(dir)
+		smallDB.dir = dir
+		exports := filepath.Join(dir, "exports")
+		if err := os.Mkdir(exports, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		writeSmallExports(t, exports)
+		loaded := testdb.Load(t, []string{exports}, models.DefaultParams(), nil)
+		b, err := os.ReadFile(loaded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, "outcomes.duckdb")
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		smallDB.path = path
 	})
 	if smallDB.path == "" {
 		t.Fatal("the crafted export did not load")
@@ -572,4 +595,30 @@ func near(v float64, values []float64) bool {
 		}
 	}
 	return false
+}
+
+// TestPriorPeriodMatchesItsOwnReport: the prior-period figures of an external report
+// are those of the prior period's own report, shown or hidden alike; a prior column
+// released differently would let the two reports be combined.
+func TestPriorPeriodMatchesItsOwnReport(t *testing.T) {
+	db := testdb.Open(t, smallExportsDB(t))
+	for _, prog := range []string{"", "P01", "P02", "P03"} {
+		q2, err := Build(context.Background(), db, Options{Audience: "external", Period: "2026Q2", Program: prog})
+		if err != nil {
+			t.Fatal(err)
+		}
+		q3, err := Build(context.Background(), db, Options{Audience: "external", Period: "2026Q3", Program: prog})
+		if err != nil {
+			t.Fatal(err)
+		}
+		own := map[string]string{}
+		for _, m := range q2.Measures {
+			own[m.Measure] = fmt.Sprint(m.Rate, " hidden ", m.Hidden)
+		}
+		for _, m := range q3.Measures {
+			if got := fmt.Sprint(m.Prior, " hidden ", m.PriorHidden); own[m.Measure] != got {
+				t.Errorf("program %q, %s: 2026Q2's report gives %s, 2026Q3's as its prior period %s", prog, m.Measure, own[m.Measure], got)
+			}
+		}
+	}
 }

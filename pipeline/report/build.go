@@ -555,11 +555,11 @@ func definitions() map[string]string {
 // report's sections are.
 func measuresSection() Section {
 	return Section{File: "measures", Sheet: "Measures", SQL: `
-		SELECT k.measure, k.numerator, k.denominator, k.rate, k.lower, k.upper,
+		SELECT measure, k.numerator, k.denominator, k.rate, k.lower, k.upper,
 		       p.numerator AS prior_numerator, p.denominator AS prior_denominator, p.rate AS prior_rate
-		FROM period_kpis k LEFT JOIN period_kpis p ON p.program_id = k.program_id AND p.measure = k.measure AND p."window" = 'prior'
-		WHERE k."window" = 'current' AND k.program_id = $program
-		ORDER BY k.measure`,
+		FROM (SELECT * FROM period_kpis WHERE "window" = 'current' AND program_id = $program) k
+		FULL JOIN (SELECT * FROM period_kpis WHERE "window" = 'prior' AND program_id = $program) p USING (measure)
+		ORDER BY measure`,
 		Columns: []Column{
 			{Name: "measure", Kind: "label"},
 			{Name: "numerator", Kind: "count"},

@@ -231,6 +231,12 @@ func publish(t *testing.T, path string, pol suppress.Policy) releasedSet {
 				sheets[i].report = id
 			}
 			set.tables = append(set.tables, sheets...)
+			// The page and the workbook of one run hide the same cells.
+			for i := range rep.Sections {
+				if got, want := stars(tables[i]), stars(sheets[i]); got != want {
+					t.Errorf("%s, %s: the page hides %s, the workbook %s", id, rep.Sections[i].Title, got, want)
+				}
+			}
 			set.charts = append(set.charts, charts)
 			set.values = append(set.values, values)
 		}
@@ -335,6 +341,19 @@ func readBook(t *testing.T, b []byte) ([]published, []float64) {
 		out = append(out, p)
 	}
 	return out, values
+}
+
+// stars lists the hidden cells of a table by row and column.
+func stars(p published) string {
+	var out []string
+	for i, r := range p.rows {
+		for j, c := range r {
+			if c == "*" {
+				out = append(out, fmt.Sprintf("(%d,%d)", i, j))
+			}
+		}
+	}
+	return strings.Join(out, " ")
 }
 
 // count reads a cell as a count: a whole number, not hidden.

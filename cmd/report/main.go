@@ -43,6 +43,7 @@ func usage(w io.Writer) {
          [--audience internal|external] [--targets FILE]
                                                the quarterly report: report.html, report.xlsx, manifest.json
   report ledger [--db FILE]                    files loaded, row accounting and rejects by reason
+  report programs [--db FILE]                  programs, their names and the quarters with data
   report query [--db FILE] [--format table|csv|json|xlsx|parquet|arrow] [--out FILE] (SQL | -f FILE.sql)
                                                run SQL on a read-only connection
   report dictionary [--db FILE] [--out FILE]   every table and column with its description, as Markdown
@@ -58,6 +59,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	switch args[0] {
 	case "ledger":
 		return runLedger(ctx, args[1:], stdout, stderr)
+	case "programs":
+		return runPrograms(ctx, args[1:], stdout, stderr)
 	case "query":
 		return runQuery(ctx, args[1:], stdout, stderr)
 	case "dictionary":

@@ -30,6 +30,48 @@ type Period struct {
 	PriorFrom, PriorTo time.Time
 	LastQuarter        string // the quarter of To, where the trends end
 	Program            string // a program_id, or ALL
+	// Partial says, for a quarter the data end in, that it is partial and what it is
+	// compared with; empty for a whole quarter.
+	Partial string
+}
+
+// dataQuarters returns the first and the last quarter with data (kpis of all
+// programs).
+func dataQuarters(ctx context.Context, db querier) (first, last string, err error) {
+	var f, l sql.NullString
+	if err := db.QueryRowContext(ctx, `SELECT min(period), max(period) FROM kpis WHERE program_id = 'ALL'`).Scan(&f, &l); err != nil {
+		return "", "", fmt.Errorf("read the periods of the data: %w", err)
+	}
+	if !f.Valid {
+		return "", "", fmt.Errorf("the database has no quarters with data: load exports with etl first")
+	}
+	return f.String, l.String, nil
+}
+
+// findProgram finds a program by its id, without regard to case when no id matches
+// exactly, and returns its id and name.
+func findProgram(ctx context.Context, db querier, id string) (string, string, error) {
+	rows, err := db.QueryContext(ctx, `SELECT program_id, name FROM programs
+		WHERE lower(program_id) = lower(trim(?)) ORDER BY program_id = trim(?) DESC, program_id`, id, id)
+	if err != nil {
+		return "", "", err
+	}
+	defer rows.Close()
+	if rows.Next() {
+		var pid, name string
+		if err := rows.Scan(&pid, &name); err != nil {
+			return "", "", err
+		}
+		return pid, name, nil
+	}
+	if err := rows.Err(); err != nil {
+		return "", "", err
+	}
+	ids, err := programIDs(ctx, db)
+	if err != nil {
+		return "", "", err
+	}
+	return "", "", fmt.Errorf("program %q is not in the database, whose programs are %s (report programs lists them with their names)", id, strings.Join(ids, ", "))
 }
 
 // Options say which report to build.
@@ -88,6 +130,8 @@ type Manifest struct {
 	Disclosure string `json:"disclosure_control,omitempty"`
 	// Rounding names the rounding of released counts ("midpoint6"), empty if none.
 	Rounding string `json:"rounding,omitempty"`
+	// Partial says that the period is a partial quarter and what it is compared with.
+	Partial string `json:"partial_period,omitempty"`
 }
 
 // LedgerFile is one loaded export file, by its hash.
@@ -190,23 +234,42 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 		p.Label = from.Format(time.DateOnly) + " to " + to.Format(time.DateOnly)
 		p.Prior = p.PriorFrom.Format(time.DateOnly) + " to " + p.PriorTo.Format(time.DateOnly)
 	default:
+		cut, _ := time.Parse(time.DateOnly, cutoff.String)
 		if p.Label == "" {
-			t, _ := time.Parse(time.DateOnly, cutoff.String)
-			p.Label = quarterOf(t)
+			p.Label = quarterOf(cut)
 		}
+		p.Label = strings.ToUpper(strings.TrimSpace(p.Label))
 		if !quarterRe.MatchString(p.Label) {
-			return nil, fmt.Errorf("period %q: give a quarter such as 2026Q3", p.Label)
+			return nil, fmt.Errorf("period %q: give a quarter such as 2026Q3", opt.Period)
+		}
+		first, last, err := dataQuarters(ctx, db)
+		if err != nil {
+			return nil, err
+		}
+		if p.Label < first || p.Label > last {
+			return nil, fmt.Errorf("period %s is outside the data, which covers %s to %s (report programs lists the periods)", p.Label, first, last)
 		}
 		p.Prior = priorQuarter(p.Label)
 		p.From, p.To = quarterDates(p.Label)
 		p.PriorFrom, p.PriorTo = quarterDates(p.Prior)
+		if cut.Before(p.To) {
+			// A partial quarter (the data end before it does) is compared with the
+			// same days of the prior quarter.
+			days := int(cut.Sub(p.From).Hours() / 24)
+			p.To, p.PriorTo = cut, p.PriorFrom.AddDate(0, 0, days)
+			p.Partial = fmt.Sprintf("a partial quarter: data to %s, compared with %s to %s", cut.Format(time.DateOnly),
+				p.PriorFrom.Format(time.DateOnly), p.PriorTo.Format(time.DateOnly))
+		}
 	}
 	p.LastQuarter = quarterOf(p.To)
 	programName := "All programs"
 	if p.Program == "" {
 		p.Program = "ALL"
-	} else if err := db.QueryRowContext(ctx, `SELECT name FROM programs WHERE program_id = ?`, p.Program).Scan(&programName); err != nil {
-		return nil, fmt.Errorf("program %q is not in the database; see SELECT program_id, name FROM programs", p.Program)
+	} else {
+		var err error
+		if p.Program, programName, err = findProgram(ctx, db, p.Program); err != nil {
+			return nil, err
+		}
 	}
 	if err := windowMeasures(ctx, db, p); err != nil {
 		return nil, err
@@ -216,7 +279,8 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 		return nil, err
 	}
 	rep := &Report{Manifest: Manifest{Version: pipeline.Version, DataAsOf: asOf.String, Period: p.Label, Prior: p.Prior,
-		Program: p.Program, ProgramName: programName, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets}}
+		Program: p.Program, ProgramName: programName, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets,
+		Partial: p.Partial}}
 	var pol *suppress.Policy
 	if opt.Audience == "external" {
 		pol = &suppress.External

@@ -382,7 +382,7 @@ details { margin-top: 6px; }
 <body>
 <header>
 <h1>Quarterly outcomes report</h1>
-<p class="meta">{{.Manifest.ProgramName}} ({{.Manifest.Program}}) · period {{.Manifest.Period}} (prior {{.Manifest.Prior}}) · audience {{.Manifest.Audience}} · data as of {{.Manifest.DataAsOf}} · version {{.Manifest.Version}}{{if .Manifest.Suppressed}} · {{.Manifest.Suppressed}} cells suppressed (*){{end}}</p>
+<p class="meta">{{.Manifest.ProgramName}} ({{.Manifest.Program}}) · period {{.Manifest.Period}}{{if .Manifest.Partial}} ({{.Manifest.Partial}}){{else}} (prior {{.Manifest.Prior}}){{end}} · audience {{.Manifest.Audience}} · data as of {{.Manifest.DataAsOf}} · version {{.Manifest.Version}}{{if .Manifest.Suppressed}} · {{.Manifest.Suppressed}} cells suppressed (*){{end}}</p>
 </header>
 {{range .Sections}}<section>
 <h2>{{.Title}}</h2>

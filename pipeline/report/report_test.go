@@ -180,3 +180,72 @@ func TestExternalReportHidesSmallCounts(t *testing.T) {
 		t.Errorf("the internal report suppressed %d cells", internal.Manifest.Suppressed)
 	}
 }
+
+// TestPeriodsAndProgramsAsPeopleWriteThem: a quarter or a program id in any case is
+// found; a quarter outside the data and an unknown program are errors that say what
+// there is, never a statement to run.
+func TestPeriodsAndProgramsAsPeopleWriteThem(t *testing.T) {
+	db := sampleDB(t)
+	ctx := context.Background()
+	rep, err := Build(ctx, db, Options{Period: "2026q2", Program: "p01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Manifest.Period != "2026Q2" || rep.Manifest.Program != "P01" || rep.Manifest.Partial != "" {
+		t.Errorf("period %q, program %q, partial %q; want 2026Q2, P01 and a whole quarter", rep.Manifest.Period, rep.Manifest.Program, rep.Manifest.Partial)
+	}
+	for _, tc := range []struct {
+		opt  Options
+		want []string
+	}{
+		{Options{Period: "2030Q1"}, []string{"2030Q1 is outside the data", "2025Q1 to 2026Q3"}},
+		{Options{Period: "2020Q1"}, []string{"2020Q1 is outside the data"}},
+		{Options{Program: "P99"}, []string{`"P99" is not in the database`, "P01, P02"}},
+	} {
+		_, err := Build(ctx, db, tc.opt)
+		if err == nil {
+			t.Errorf("%+v: no error", tc.opt)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) || strings.Contains(err.Error(), "SELECT") {
+				t.Errorf("%+v: %v; want it to say %q and no SQL", tc.opt, err, w)
+			}
+		}
+	}
+}
+
+// TestPartialQuarterIsComparedWithTheSameDays: with the data cut off in the middle of
+// a quarter, the report says so and compares it with the same days of the prior
+// quarter.
+func TestPartialQuarterIsComparedWithTheSameDays(t *testing.T) {
+	p := models.DefaultParams()
+	p.Cutoff = "2026-08-15"
+	db := testdb.Open(t, testdb.Load(t, []string{"../../sample-data/synthetic"}, p, nil))
+	ctx := context.Background()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	rep, err := build(ctx, conn, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "a partial quarter: data to 2026-08-15, compared with 2026-04-01 to 2026-05-16"
+	if rep.Manifest.Period != "2026Q3" || rep.Manifest.Partial != want {
+		t.Errorf("period %q, partial %q; want 2026Q3, %q", rep.Manifest.Period, rep.Manifest.Partial, want)
+	}
+	// The prior window's admissions, summed by the report, against a count of the
+	// same days.
+	var prior, admissions float64
+	if err := conn.QueryRowContext(ctx, `SELECT numerator FROM period_kpis WHERE "window" = 'prior' AND program_id = 'ALL' AND measure = 'admissions'`).Scan(&prior); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM episodes WHERE admit_date BETWEEN '2026-04-01' AND '2026-05-16'`).Scan(&admissions); err != nil {
+		t.Fatal(err)
+	}
+	if prior != admissions || prior == 0 {
+		t.Errorf("prior admissions %v; want %v, those of 2026-04-01 to 2026-05-16", prior, admissions)
+	}
+}

@@ -268,6 +268,7 @@ func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 	rows := [][]any{
 		{"Report", "period", m.Period},
 		{"Report", "prior period", m.Prior},
+		{"Report", "partial period", map[bool]string{true: m.Partial, false: "no: a whole period"}[m.Partial != ""]},
 		{"Report", "program", m.Program + " " + m.ProgramName},
 		{"Report", "audience", m.Audience},
 		{"Report", "data as of (last load)", m.DataAsOf},

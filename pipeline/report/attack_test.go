@@ -232,8 +232,12 @@ func publish(t *testing.T, path string, pol suppress.Policy) releasedSet {
 			}
 			set.tables = append(set.tables, sheets...)
 			// The page and the workbook of one run hide the same cells.
-			for i := range rep.Sections {
-				if got, want := stars(tables[i]), stars(sheets[i]); got != want {
+			byName := map[string]published{}
+			for _, sh := range sheets {
+				byName[sh.name] = sh
+			}
+			for i, sec := range rep.Sections {
+				if got, want := stars(tables[i]), stars(byName["sheet "+sec.Sheet]); got != want {
 					t.Errorf("%s, %s: the page hides %s, the workbook %s", id, rep.Sections[i].Title, got, want)
 				}
 			}
@@ -248,7 +252,7 @@ var (
 	tableRe  = regexp.MustCompile(`(?s)<table>(.*?)</table>`)
 	rowRe    = regexp.MustCompile(`(?s)<tr>(.*?)</tr>`)
 	cellRe   = regexp.MustCompile(`(?s)<t[hd][^>]*>(.*?)</t[hd]>`)
-	optionRe = regexp.MustCompile(`(?m)^echarts\.init\(.*?\)\.setOption\((.*)\);$`)
+	optionRe = regexp.MustCompile(`(?m)^track\(echarts\.init\(.*?\)\)\.setOption\((.*)\);$`)
 )
 
 // readPage reads every table of an HTML page and every number in its charts' data.

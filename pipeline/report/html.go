@@ -369,11 +369,13 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #eef2f8; }
 details { margin-top: 6px; }
 .note { font-size: 0.85em; color: #555; }
+td, th { overflow-wrap: anywhere; }
+@page { margin: 12mm; }
 @media print {
-  body { max-width: none; padding: 0; }
-  section { break-inside: avoid; page-break-inside: avoid; }
-  .chart { break-inside: avoid; page-break-inside: avoid; height: 320px; }
-  details { display: block; }
+  body { max-width: none; padding: 0; font-size: 10pt; }
+  h2 { break-after: avoid; page-break-after: avoid; }
+  .chart { break-inside: avoid; page-break-inside: avoid; height: 300px; width: 100%; }
+  tr, .tiles, .note { break-inside: avoid; page-break-inside: avoid; }
   details > summary { display: none; }
 }
 </style>
@@ -407,8 +409,26 @@ details { margin-top: 6px; }
 </section>
 {{if .Manifest.Disclosure}}<footer class="note">For release: {{.Manifest.Disclosure}}.</footer>
 {{end}}<script>
-{{range .Sections}}{{if .Options}}echarts.init(document.getElementById({{.ID}}), null, {renderer: "canvas"}).setOption({{.Options}});
-{{end}}{{end}}</script>
+var charts = [];
+function track(c) { charts.push(c); return c; }
+{{range .Sections}}{{if .Options}}track(echarts.init(document.getElementById({{.ID}}), null, {renderer: "canvas"})).setOption({{.Options}});
+{{end}}{{end}}
+// Printing opens every table and draws the charts again at the width of the page;
+// preparePrint is also what report --pdf calls before it prints.
+var opened = [];
+function preparePrint() {
+  document.querySelectorAll("details:not([open])").forEach(function (d) { d.open = true; opened.push(d); });
+  charts.forEach(function (c) { c.resize(); });
+}
+function afterPrint() {
+  opened.forEach(function (d) { d.open = false; });
+  opened = [];
+  charts.forEach(function (c) { c.resize(); });
+}
+window.addEventListener("beforeprint", preparePrint);
+window.addEventListener("afterprint", afterPrint);
+window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
+</script>
 </body>
 </html>
 `))

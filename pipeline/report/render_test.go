@@ -310,3 +310,60 @@ func TestProgramFilterIsBound(t *testing.T) {
 		t.Errorf("programs after the attempts: %d (%v)", n, err)
 	}
 }
+
+// TestWorkbookPrints checks the page setup of every sheet a reader sees (landscape,
+// one page wide, the header row on every page) and that the charts' helper data are on
+// a hidden sheet, not beside the tables.
+func TestWorkbookPrints(t *testing.T) {
+	_, xlsx, rep := render(t, sampleDB(t), Options{})
+	f, err := excelize.OpenReader(bytes.NewReader(xlsx))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	titles := map[string]string{}
+	for _, d := range f.GetDefinedName() {
+		if d.Name == "_xlnm.Print_Titles" {
+			titles[d.Scope] = d.RefersTo
+		}
+	}
+	visible := 0
+	for _, sheet := range f.GetSheetList() {
+		shown, err := f.GetSheetVisible(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !shown {
+			if sheet != "Chart data" {
+				t.Errorf("sheet %s is hidden", sheet)
+			}
+			continue
+		}
+		visible++
+		layout, err := f.GetPageLayout(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		props, err := f.GetSheetProps(sheet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if layout.Orientation == nil || *layout.Orientation != "landscape" || layout.FitToWidth == nil || *layout.FitToWidth != 1 ||
+			props.FitToPage == nil || !*props.FitToPage {
+			t.Errorf("sheet %s does not print landscape, one page wide", sheet)
+		}
+		if !strings.HasSuffix(titles[sheet], "!$1:$1") {
+			t.Errorf("sheet %s repeats no header row on its pages (%q)", sheet, titles[sheet])
+		}
+	}
+	if want := len(rep.Sections) + 3; visible != want {
+		t.Errorf("%d visible sheets; want %d", visible, want)
+	}
+	trends, _ := f.GetRows("Trends")
+	for _, r := range trends {
+		if len(r) > 5 {
+			t.Errorf("the Trends sheet has data beside its table: %v", r)
+			break
+		}
+	}
+}

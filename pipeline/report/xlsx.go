@@ -12,7 +12,7 @@ import (
 
 // sheetStyles are the cell styles of the workbook.
 type sheetStyles struct {
-	header, percent, decimal, integer, text int
+	header, percent, decimal, integer, text, wrap int
 }
 
 func newStyles(f *excelize.File) (sheetStyles, error) {
@@ -31,7 +31,8 @@ func newStyles(f *excelize.File) (sheetStyles, error) {
 	s.percent = mk(&excelize.Style{NumFmt: 10}) // 0.00%
 	s.decimal = mk(&excelize.Style{CustomNumFmt: strPtr("0.00")})
 	s.integer = mk(&excelize.Style{NumFmt: 3}) // #,##0
-	s.text = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: false}})
+	s.text = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: false, Vertical: "top"}})
+	s.wrap = mk(&excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}})
 	return s, err
 }
 
@@ -86,11 +87,14 @@ func table(f *excelize.File, sheet string, st sheetStyles, header []string, form
 					style = st.integer
 				}
 			}
-			if err := f.SetCellStyle(sheet, cell, cell, style); err != nil {
-				return err
-			}
 			if s, ok := v.(string); ok {
 				widths[j] = min(60, max(widths[j], len(s)+2))
+				if len(s) > 60 {
+					style = st.wrap // long text wraps in its column instead of running on
+				}
+			}
+			if err := f.SetCellStyle(sheet, cell, cell, style); err != nil {
+				return err
 			}
 		}
 	}
@@ -104,7 +108,25 @@ func table(f *excelize.File, sheet string, st sheetStyles, header []string, form
 		return err
 	}
 	end, _ := excelize.CoordinatesToCellName(len(header), max(2, len(rows)+1))
-	return f.AutoFilter(sheet, "A1:"+end, nil)
+	if err := f.AutoFilter(sheet, "A1:"+end, nil); err != nil {
+		return err
+	}
+	return pageSetup(f, sheet)
+}
+
+// pageSetup makes a sheet print as a reader expects: landscape, one page wide (as
+// many pages long as it needs), the header row repeated on every page.
+func pageSetup(f *excelize.File, sheet string) error {
+	landscape, one, any := "landscape", 1, 0
+	if err := f.SetPageLayout(sheet, &excelize.PageLayoutOptions{Orientation: &landscape, FitToWidth: &one, FitToHeight: &any}); err != nil {
+		return err
+	}
+	fit := true
+	if err := f.SetSheetProps(sheet, &excelize.SheetPropsOptions{FitToPage: &fit}); err != nil {
+		return err
+	}
+	return f.SetDefinedName(&excelize.DefinedName{Name: "_xlnm.Print_Titles", Scope: sheet,
+		RefersTo: "'" + strings.ReplaceAll(sheet, "'", "''") + "'!$1:$1"})
 }
 
 // RenderXLSX writes the report as a workbook: a sheet per section with native charts
@@ -201,29 +223,45 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 		if len(xs) == 0 {
 			return nil
 		}
-		left := ncols + 2
+		// The chart reads a small wide table (quarters by measure) kept on a hidden
+		// sheet, out of the reader's way and off the printed pages.
+		const data = "Chart data"
+		if i, _ := f.GetSheetIndex(data); i < 0 {
+			if _, err := f.NewSheet(data); err != nil {
+				return err
+			}
+			if err := f.SetSheetVisible(data, false, true); err != nil {
+				return err
+			}
+		}
+		cols, _ := f.GetCols(data)
+		left := len(cols) + 1
+		if left > 1 {
+			left++ // a blank column between blocks
+		}
+		dq := "'" + data + "'"
 		at := func(c, row int) string { s, _ := excelize.CoordinatesToCellName(c, row); return s }
-		f.SetCellValue(sheet, at(left, 1), r.Chart.X)
+		f.SetCellValue(data, at(left, 1), r.Chart.X)
 		for j, n := range names {
-			f.SetCellValue(sheet, at(left+1+j, 1), n)
+			f.SetCellValue(data, at(left+1+j, 1), n)
 		}
 		for i, x := range xs {
-			f.SetCellValue(sheet, at(left, i+2), x)
+			f.SetCellValue(data, at(left, i+2), x)
 			for j, n := range names {
 				if v, ok := values[[2]string{x, n}].(float64); ok {
-					f.SetCellValue(sheet, at(left+1+j, i+2), v)
+					f.SetCellValue(data, at(left+1+j, i+2), v)
 				}
 			}
 		}
 		var series []excelize.ChartSeries
 		for j := range names {
 			series = append(series, excelize.ChartSeries{
-				Name:       quote + "!$" + colName(left+1+j) + "$1",
-				Categories: fmt.Sprintf("%s!$%s$2:$%s$%d", quote, colName(left), colName(left), len(xs)+1),
-				Values:     fmt.Sprintf("%s!$%s$2:$%s$%d", quote, colName(left+1+j), colName(left+1+j), len(xs)+1),
+				Name:       dq + "!$" + colName(left+1+j) + "$1",
+				Categories: fmt.Sprintf("%s!$%s$2:$%s$%d", dq, colName(left), colName(left), len(xs)+1),
+				Values:     fmt.Sprintf("%s!$%s$2:$%s$%d", dq, colName(left+1+j), colName(left+1+j), len(xs)+1),
 			})
 		}
-		return f.AddChart(sheet, at(left, len(xs)+3), &excelize.Chart{Type: excelize.Line, Series: series,
+		return f.AddChart(sheet, colName(ncols+2)+"2", &excelize.Chart{Type: excelize.Line, Series: series,
 			Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 640, Height: 320}})
 	case "bar_error":
 		n := len(r.Rows)

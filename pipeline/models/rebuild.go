@@ -193,10 +193,10 @@ func writeParams(ctx context.Context, conn *sql.Conn, rows [][3]string) error {
 	return nil
 }
 
-// relapseEvents fills relapse_events from the weekly symbols of every episode. The
-// episodes go in batches of relapseBatch, in episode order, so that memory stays
-// bounded at any size: a batch is read whole, then its events are appended (the
-// connection cannot append while a query streams).
+// relapseEvents fills relapse_events from the weekly symbols of every episode, with
+// the week each episode without an event is censored at (CensorWeek). The episodes go in batches of relapseBatch, in episode
+// order, so that memory stays bounded at any size: a batch is read whole, then its
+// events are appended (the connection cannot append while a query streams).
 func relapseEvents(ctx context.Context, conn *sql.Conn, schema string) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM relapse_events`); err != nil {
 		return err
@@ -232,29 +232,37 @@ func relapseEvents(ctx context.Context, conn *sql.Conn, schema string) error {
 			for i, r := range reports {
 				use[i], _ = r.(float64)
 			}
-			event := func(def, policy string, happened bool, week int) {
-				var w any
+			// event adds a row: the week of the event, or without one the week it is
+			// censored at (null when it was never at risk).
+			event := func(def, policy string, happened bool, week, censor int) {
+				var w, c any
 				if happened {
 					w = int32(week)
+				} else if censor > 0 {
+					c = int32(censor)
 				}
-				out = append(out, []any{id, def, policy, happened, w})
+				out = append(out, []any{id, def, policy, happened, w, c})
 			}
 			w := DropoutWeek(symbols)
-			event("dropout_4_missing", "not_applicable", w > 0, w)
+			event("dropout_4_missing", "not_applicable", w > 0, w, DropoutCensorWeek(symbols))
 			for _, policy := range Policies() {
 				for _, def := range Definitions() {
 					var happened bool
-					var week int
+					var week, censor int
 					if def == "self_report" {
 						happened, week = SelfReportRelapse(use)
+						censor = SelfReportCensorWeek(len(use))
 					} else {
 						happened, week, err = Relapse(symbols, def, policy)
+						if err == nil {
+							censor, err = CensorWeek(symbols, def, policy)
+						}
 						if err != nil {
 							rows.Close()
 							return err
 						}
 					}
-					event(def, policy, happened, week)
+					event(def, policy, happened, week, censor)
 				}
 			}
 		}

@@ -2,6 +2,8 @@ package models
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -132,5 +134,51 @@ func TestRelapseCensoredAtLastDetectableWeek(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("landmark_logistic_relapse: n = %d, want 3 (R2, D1 and L1; R1 and R3 not evaluable)", n)
+	}
+}
+
+// TestOutcomeWindow: with outcome_window_weeks the relapse definitions and dropout
+// by screens read only weeks 1..W; the weekly table keeps every week, and the
+// window is stored with the other parameters.
+func TestOutcomeWindow(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "window.yaml")
+	if err := os.WriteFile(file, []byte("cutoff: \"2026-12-31\"\noutcome_window_weeks: 8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := LoadParams(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := loadAndRebuild(t, censoringExport(t), p)
+	tests := []struct {
+		episode, definition, policy, want string
+	}{
+		// R2's run of weeks 6-9 ends after week 8: no relapse within the window, and a
+		// run could be seen to start up to week 5.
+		{"R2", "consecutive4", "positive", "false 0 5"},
+		{"R2", "consecutive3", "positive", "true 6 0"},
+		{"L1", "consecutive4", "positive", "false 0 5"},
+		{"L1", "dropout_4_missing", "not_applicable", "false 0 5"},
+		{"R3", "consecutive4", "positive", "false 0 3"}, // shorter than the window
+	}
+	for _, tc := range tests {
+		var event bool
+		var week, censor int
+		if err := db.QueryRow(`SELECT event, coalesce(week, 0), coalesce(censor_week, 0) FROM relapse_events
+			WHERE episode_id = ? AND definition = ? AND missing_policy = ?`, tc.episode, tc.definition, tc.policy).Scan(&event, &week, &censor); err != nil {
+			t.Fatalf("%s %s: %v", tc.episode, tc.definition, err)
+		}
+		if got := fmt.Sprintf("%v %d %d", event, week, censor); got != tc.want {
+			t.Errorf("%s %s/%s in weeks 1-8: event, week, censor week %s; want %s", tc.episode, tc.definition, tc.policy, got, tc.want)
+		}
+	}
+	var weeks int
+	var stored string
+	if err := db.QueryRow(`SELECT (SELECT count(*) FROM episode_weeks WHERE episode_id = 'L1'),
+		(SELECT value FROM analysis_parameters WHERE name = 'outcome_window_weeks')`).Scan(&weeks, &stored); err != nil {
+		t.Fatal(err)
+	}
+	if weeks != 20 || stored != "8" {
+		t.Errorf("L1 has %d weeks in episode_weeks (want all 20) and outcome_window_weeks is stored as %q (want 8)", weeks, stored)
 	}
 }

@@ -289,6 +289,14 @@ func relapseTime(e episode, L float64) (float64, bool, bool) {
 	return day, event, true
 }
 
+// windowText names the outcome window in a model's definition.
+func windowText(p Params) string {
+	if p.OutcomeWindowWeeks == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", weeks 1-%d only", p.OutcomeWindowWeeks)
+}
+
 func nanNull(v float64) any {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
@@ -428,10 +436,10 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 		}); err != nil {
 		return err
 	}
-	if err := landmark("landmark_cox_relapse", fmt.Sprintf("relapse (%s, missing screens %s), from the first day of the relapse week; "+
+	if err := landmark("landmark_cox_relapse", fmt.Sprintf("relapse (%s, missing screens %s%s), from the first day of the relapse week; "+
 		"an episode without relapse is censored at the first day of the last week a relapse could still have been seen to start "+
 		"(for a run of k weeks, its last observed week - k + 1), never at discharge, and one with no such week from day %d on is left out",
-		p.RelapseDefinition, p.MissingPolicy, p.LandmarkDays),
+		p.RelapseDefinition, p.MissingPolicy, windowText(p), p.LandmarkDays),
 		func(e episode) (float64, bool, bool) {
 			t, ev, ok := relapseTime(e, L)
 			return t - L + 1, ev, ok
@@ -492,11 +500,11 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 		y, x = append(y, relapsed), append(x, row)
 	}
 	logDef := fmt.Sprintf("Logistic regression. Cohort: the landmark cohort (day %d) admitted at least %d days before the cutoff and not relapsed before day %d. "+
-		"Outcome: relapse (%s, missing screens %s) while in treatment up to day %d; a dropout before then without relapse counts as relapse when missing screens count as positive "+
+		"Outcome: relapse (%s, missing screens %s%s) while in treatment up to day %d; a dropout before then without relapse counts as relapse when missing screens count as positive "+
 		"and is left out otherwise; any other episode without relapse whose last week a relapse could still have been seen to start (for a run of k weeks, its last observed week - k + 1) "+
 		"ends before the last week beginning before day %d is not evaluable and left out, not counted as no relapse. "+
 		"Exposure: attended sessions per week in days 0-%d (odds ratio per additional weekly session). Adjusted for: %s.",
-		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, p.HorizonDays, p.HorizonDays, p.LandmarkDays-1, adjusted)
+		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, windowText(p), p.HorizonDays, p.HorizonDays, p.LandmarkDays-1, adjusted)
 	if fit, err := stats.Logistic(y, x); err != nil {
 		warning := err.Error()
 		if notEvaluable > 0 {

@@ -24,6 +24,7 @@ func TestCensorWeek(t *testing.T) {
 		{"first positive after negative: the last observed week", "-+-_", "first_positive_after_negative", "positive", 3},
 		{"first positive after negative: missing can be positive", "--o", "first_positive_after_negative", "positive", 3},
 		{"first positive after negative: missing cannot be positive", "--o", "first_positive_after_negative", "ignore", 2},
+		{"first positive after negative: one observed week, none before it", "_-_", "first_positive_after_negative", "positive", 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -56,5 +57,68 @@ func TestCensorWeek(t *testing.T) {
 		if got := SelfReportCensorWeek(weeks); got != want {
 			t.Errorf("SelfReportCensorWeek(%d) = %d, want %d", weeks, got, want)
 		}
+	}
+}
+
+// FuzzCensorWeek holds CensorWeek to its meaning, checked with Relapse itself: for
+// any weeks, definition and policy, the censor week is the last week w at which a
+// relapse would be found if every observed week from w on had been positive and every
+// one before it negative (0 when there is none), and a relapse Relapse finds never
+// starts after it.
+func FuzzCensorWeek(f *testing.F) {
+	f.Add("--++-o_o-+", uint8(0), uint8(0))
+	f.Add("o_oo-_++*", uint8(1), uint8(2))
+	f.Add("---", uint8(3), uint8(1))
+	f.Fuzz(fuzzCensorCheck)
+}
+
+// fuzzCensorCheck is the body of FuzzCensorWeek: raw is mapped onto the week
+// symbols, d and p onto a definition and a policy.
+func fuzzCensorCheck(t *testing.T, raw string, d, p uint8) {
+	const alphabet = "+-*o_"
+	b := []byte(raw)
+	if len(b) > 40 {
+		b = b[:40]
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	symbols := string(b)
+	defs := []string{"consecutive4", "consecutive4_from_week3", "consecutive3", "first_positive_after_negative"}
+	def, policy := defs[int(d)%len(defs)], Policies()[int(p)%len(Policies())]
+	got, err := CensorWeek(symbols, def, policy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A week is observed when the definition reads a result from it.
+	observed := func(c byte) bool {
+		if c == Missing && def == "first_positive_after_negative" {
+			return policy == "positive"
+		}
+		return c != NotScheduled && (c != Missing || policy != "ignore")
+	}
+	want := 0
+	for w := 1; w <= len(symbols); w++ {
+		if !observed(symbols[w-1]) {
+			continue
+		}
+		what := []byte(symbols)
+		for i := range what {
+			if observed(what[i]) {
+				what[i] = Positive
+				if i < w-1 {
+					what[i] = Negative
+				}
+			}
+		}
+		if event, week, _ := Relapse(string(what), def, policy); event && week == w {
+			want = w
+		}
+	}
+	if got != want {
+		t.Errorf("%s/%s %q: censor week %d, want %d", def, policy, symbols, got, want)
+	}
+	if event, week, _ := Relapse(symbols, def, policy); event && week > got {
+		t.Errorf("%s/%s %q: relapse in week %d, after the censor week %d", def, policy, symbols, week, got)
 	}
 }

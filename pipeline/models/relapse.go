@@ -95,7 +95,7 @@ func runOf(definition string) (run, from int, err error) {
 // week, or a missing one unless the policy ignores missing screens (under break a
 // missing week is read: it ends a run); a week with no screen expected is not.
 // first_positive_after_negative is a run of one week, over the weeks that can be
-// positive or negative under the policy.
+// positive or negative under the policy, after at least one such week.
 //
 // CensorWeek is 0 when no week could have been seen, because the episode has fewer
 // observed weeks than the run needs: such an episode was never at risk of an
@@ -109,9 +109,13 @@ func CensorWeek(symbols, definition, policy string) (int, error) {
 		return 0, fmt.Errorf("missing-test policy %q: use one of positive, ignore, break", policy)
 	}
 	if definition == "first_positive_after_negative" {
-		return lastStart(symbols, 1, 1, func(c byte) bool {
+		observed := func(c byte) bool {
 			return c == Positive || c == Mixed || c == Negative || (c == Missing && policy == "positive")
-		}), nil
+		}
+		if lastStart(symbols, 1, 2, observed) == 0 {
+			return 0, nil // a positive is seen only after an observed week
+		}
+		return lastStart(symbols, 1, 1, observed), nil
 	}
 	run, from, err := runOf(definition)
 	if err != nil {

@@ -268,9 +268,13 @@ func TestModelsCommand(t *testing.T) {
 	if sum(t, c.db) != before {
 		t.Error("a refused rebuild changed the database")
 	}
-	// Another landmark: rebuilt, and recorded in analysis_parameters.
+	if err := run(context.Background(), []string{"models", "--db", c.db, "--outcome-window-weeks", "four"}, nil, &stdout, &stderr); err == nil {
+		t.Error("etl models accepted an outcome window that is not a number")
+	}
+	// Another landmark and an outcome window: rebuilt, and recorded in
+	// analysis_parameters.
 	stdout.Reset()
-	if err := run(context.Background(), []string{"models", "--db", c.db, "--landmark-days", "35", "--covariates", "none"}, nil, &stdout, &stderr); err != nil {
+	if err := run(context.Background(), []string{"models", "--db", c.db, "--landmark-days", "35", "--covariates", "none", "--outcome-window-weeks", "12"}, nil, &stdout, &stderr); err != nil {
 		t.Fatalf("etl models: %v\n%s", err, stderr.String())
 	}
 	if !strings.Contains(stdout.String(), "day-35 landmark cohort") {
@@ -278,6 +282,15 @@ func TestModelsCommand(t *testing.T) {
 	}
 	if sum(t, c.db) == before {
 		t.Error("the rebuild with new parameters changed nothing")
+	}
+	db, err := store.Open(context.Background(), store.Config{Path: c.db, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var window string
+	if err := db.QueryRow(`SELECT value FROM analysis_parameters WHERE name = 'outcome_window_weeks'`).Scan(&window); err != nil || window != "12" {
+		t.Errorf("outcome_window_weeks stored as %q (%v), want 12", window, err)
 	}
 }
 

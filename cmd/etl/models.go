@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,6 +24,7 @@ type modelFlags struct {
 	relapse       string
 	missingPolicy string
 	covariates    string
+	window        *int // --outcome-window-weeks, nil when not given (0 is a value: the whole episode)
 }
 
 func (m *modelFlags) register(fl *flag.FlagSet) {
@@ -31,6 +33,14 @@ func (m *modelFlags) register(fl *flag.FlagSet) {
 	fl.StringVar(&m.cutoff, "cutoff", "", "data cutoff `date` YYYY-MM-DD (default: the latest date in the data)")
 	fl.StringVar(&m.relapse, "relapse", "", "default relapse `definition`: "+strings.Join(models.Definitions(), ", "))
 	fl.StringVar(&m.missingPolicy, "missing-policy", "", "missing-test `policy`: "+strings.Join(models.Policies(), ", "))
+	fl.Func("outcome-window-weeks", "outcome window: relapse and dropout by screens read only weeks 1..`N` from admission (0: the whole episode, the default)", func(s string) error {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("give a number of weeks, or 0 for the whole episode")
+		}
+		m.window = &n
+		return nil
+	})
 	fl.StringVar(&m.covariates, "covariates", "", "comma-separated covariates of the adjusted models: "+strings.Join(models.CovariateNames(), ", ")+" (\"none\" for none)")
 }
 
@@ -54,6 +64,9 @@ func (m *modelFlags) params() (models.Params, error) {
 	}
 	if m.missingPolicy != "" {
 		p.MissingPolicy = m.missingPolicy
+	}
+	if m.window != nil {
+		p.OutcomeWindowWeeks = *m.window
 	}
 	switch m.covariates {
 	case "":

@@ -21,6 +21,7 @@ type episode struct {
 	band, program     string
 	relapse           sql.NullBool
 	relapseWeek       sql.NullInt64
+	relapseCensor     sql.NullInt64 // relapse_censor_week
 	cohort            bool
 	observedHorizon   bool
 	// The categorical and boolean covariates as text ("" when missing); fields, not a
@@ -52,7 +53,7 @@ func (e *episode) covariate(name string) string {
 func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, error) {
 	rows, err := conn.QueryContext(ctx, `
 		SELECT o.episode_id, o.retention_days, o.los_days, o.dropout_event, o.landmark_sessions_per_week,
-		       o.sessions_per_week, o.dose_band, o.program_id, o.relapse_event, o.relapse_week, o.in_landmark_cohort,
+		       o.sessions_per_week, o.dose_band, o.program_id, o.relapse_event, o.relapse_week, o.relapse_censor_week, o.in_landmark_cohort,
 		       o.admit_date + CAST(? AS INTEGER) <= CAST((SELECT value FROM analysis_parameters WHERE name = 'cutoff') AS DATE),
 		       coalesce(o.age_band, ''), coalesce(pt.sex, ''), coalesce(o.primary_substance, ''),
 		       coalesce(CAST(o.co_occurring AS VARCHAR), ''), coalesce(CAST(o.on_medication AS VARCHAR), ''),
@@ -69,7 +70,7 @@ func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, err
 	for rows.Next() {
 		var e episode
 		if err := rows.Scan(&e.id, &e.retention, &e.los, &e.dropout, &e.dose, &e.overallDose, &e.band, &e.program,
-			&e.relapse, &e.relapseWeek, &e.cohort, &e.observedHorizon, &e.age, &e.sex, &e.substance, &e.cooc, &e.med,
+			&e.relapse, &e.relapseWeek, &e.relapseCensor, &e.cohort, &e.observedHorizon, &e.age, &e.sex, &e.substance, &e.cooc, &e.med,
 			&e.period, &e.observable); err != nil {
 			return nil, err
 		}
@@ -264,20 +265,36 @@ func RetentionEstimate(retention []float64, dropout []bool, n int) (notDropped i
 }
 
 // relapseTime is the landmark relapse outcome of an episode in days from admission:
-// the first day of the relapse week, or the length of stay when censored. Episodes
-// outside the landmark cohort, or that relapsed before the landmark, are not at risk.
+// the first day of the relapse week, or without relapse the first day of the censor
+// week, the last week in which a relapse could still have been seen to start
+// (CensorWeek; for a run of k weeks its last observed week - k + 1), never the
+// discharge, which lies up to k-1 weeks after the last relapse that could be seen.
+// Episodes outside the landmark cohort, that relapsed before the landmark, or whose
+// censor week begins before it (no time at risk after the landmark) are not at risk.
 func relapseTime(e episode, L float64) (float64, bool, bool) {
 	if !e.cohort || !e.relapse.Valid {
 		return 0, false, false
 	}
+	week, event := e.relapseCensor, false
 	if e.relapse.Bool {
-		day := float64(7 * (e.relapseWeek.Int64 - 1))
-		if day < L {
-			return 0, false, false
-		}
-		return day, true, true
+		week, event = e.relapseWeek, true
 	}
-	return e.los, false, true
+	if !week.Valid {
+		return 0, false, false
+	}
+	day := float64(7 * (week.Int64 - 1))
+	if day < L {
+		return 0, false, false
+	}
+	return day, event, true
+}
+
+// windowText names the outcome window in a model's definition.
+func windowText(p Params) string {
+	if p.OutcomeWindowWeeks == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", weeks 1-%d only", p.OutcomeWindowWeeks)
 }
 
 func nanNull(v float64) any {
@@ -419,7 +436,10 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 		}); err != nil {
 		return err
 	}
-	if err := landmark("landmark_cox_relapse", fmt.Sprintf("relapse (%s, missing screens %s), from the first day of the relapse week", p.RelapseDefinition, p.MissingPolicy),
+	if err := landmark("landmark_cox_relapse", fmt.Sprintf("relapse (%s, missing screens %s%s), from the first day of the relapse week; "+
+		"an episode without relapse is censored at the first day of the last week a relapse could still have been seen to start "+
+		"(for a run of k weeks, its last observed week - k + 1), never at discharge, and one with no such week from day %d on is left out",
+		p.RelapseDefinition, p.MissingPolicy, windowText(p), p.LandmarkDays),
 		func(e episode) (float64, bool, bool) {
 			t, ev, ok := relapseTime(e, L)
 			return t - L + 1, ev, ok
@@ -443,25 +463,35 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 	// Logistic: relapse by the horizon in the landmark cohort.
 	var y []bool
 	var x [][]float64
+	notEvaluable := 0
 	for i, e := range eps {
 		if !keep[i] || !e.observedHorizon {
 			continue
 		}
+		// The outcome is relapse while in treatment up to the horizon. A dropout
+		// before the horizon without relapse: its missing screens count as positive
+		// under the "positive" policy (intention to treat), even when too few weeks
+		// were screened to see a run; under the other policies its outcome was not
+		// observed and it is left out. Any other episode without relapse counts as no
+		// relapse only when a relapse starting in any week that begins before the
+		// horizon could have been seen: the week after its censor week (t + 7) begins
+		// at or after the horizon. Otherwise its detection window closed first, and
+		// it is not evaluable (left out), not a no-relapse.
 		t, ev, ok := relapseTime(e, L)
-		if !ok {
-			continue
-		}
-		// The outcome is relapse while in treatment up to the horizon. An episode
-		// that ended without relapse before it counts as no relapse when it ended
-		// otherwise than by dropout (completed, transferred). A dropout's missing
-		// screens count as positive under the "positive" policy (intention to treat);
-		// under the other policies its outcome was not observed and it is left out.
-		relapsed := ev && t < float64(p.HorizonDays)
-		if !relapsed && e.dropout && e.los < float64(p.HorizonDays) {
+		var relapsed bool
+		switch {
+		case e.cohort && e.relapse.Valid && !e.relapse.Bool && e.dropout && e.los < float64(p.HorizonDays):
 			if p.MissingPolicy != "positive" {
 				continue
 			}
 			relapsed = true
+		case !ok:
+			continue
+		case ev:
+			relapsed = t < float64(p.HorizonDays)
+		case t+7 < float64(p.HorizonDays):
+			notEvaluable++
+			continue
 		}
 		row := []float64{e.dose}
 		for _, c := range cols {
@@ -470,12 +500,18 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 		y, x = append(y, relapsed), append(x, row)
 	}
 	logDef := fmt.Sprintf("Logistic regression. Cohort: the landmark cohort (day %d) admitted at least %d days before the cutoff and not relapsed before day %d. "+
-		"Outcome: relapse (%s, missing screens %s) while in treatment up to day %d; an episode that ended before then without relapse counts as no relapse, "+
-		"except a dropout, which counts as relapse when missing screens count as positive and is left out otherwise. "+
+		"Outcome: relapse (%s, missing screens %s%s) while in treatment up to day %d; a dropout before then without relapse counts as relapse when missing screens count as positive "+
+		"and is left out otherwise; any other episode without relapse whose last week a relapse could still have been seen to start (for a run of k weeks, its last observed week - k + 1) "+
+		"ends before the last week beginning before day %d is not evaluable and left out, not counted as no relapse. "+
 		"Exposure: attended sessions per week in days 0-%d (odds ratio per additional weekly session). Adjusted for: %s.",
-		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, p.HorizonDays, p.LandmarkDays-1, adjusted)
+		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, windowText(p), p.HorizonDays, p.HorizonDays, p.LandmarkDays-1, adjusted)
 	if fit, err := stats.Logistic(y, x); err != nil {
-		all = append(all, estimate{model: "landmark_logistic_relapse", term: "(no fit)", definition: logDef, warning: err.Error(), n: len(y),
+		warning := err.Error()
+		if notEvaluable > 0 {
+			warning += fmt.Sprintf("; %d episodes without relapse were left out as not evaluable (a relapse before day %d could no longer have been seen when they ended): "+
+				"choose a shorter horizon_days, or read landmark_cox_relapse, which censors them", notEvaluable, p.HorizonDays)
+		}
+		all = append(all, estimate{model: "landmark_logistic_relapse", term: "(no fit)", definition: logDef, warning: warning, n: len(y),
 			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()})
 	} else {
 		for j, name := range append([]string{"(intercept)", "landmark_sessions_per_week"}, covNames...) {

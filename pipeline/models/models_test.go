@@ -207,6 +207,8 @@ func TestParams(t *testing.T) {
 		"covariates: [shoe_size]\n":   "shoe_size",
 		"cutoff: 30/09/2026\n":        "cutoff",
 		"landmark_days: [28]\n":       "line 1",
+		"outcome_window_weeks: -1\n":  "outcome_window_weeks",
+		"outcome_window_weeks: 4\n":   "before the landmark",
 	} {
 		f := filepath.Join(dir, "bad.yaml")
 		os.WriteFile(f, []byte(body), 0o644)

@@ -46,6 +46,10 @@ type Params struct {
 	// weeks with a uds_specimen missing record count as missing) or "weekly" (every
 	// week of an episode expects one, as in a trial's weekly schedule).
 	ScreensExpected string `yaml:"screens_expected"`
+	// OutcomeWindowWeeks bounds the weeks the relapse definitions and dropout by
+	// screens read: weeks 1..W from admission, as a trial scores "relapse by week 24"
+	// on its protocol's weeks only. 0 means the whole episode.
+	OutcomeWindowWeeks int `yaml:"outcome_window_weeks"`
 }
 
 // DefaultParams are the parameters of DESIGN.md sections 4 and 5.
@@ -119,6 +123,12 @@ func (p Params) Validate() error {
 	}
 	if p.ScreensExpected != "recorded" && p.ScreensExpected != "weekly" {
 		return fmt.Errorf("screens_expected %q: use recorded or weekly", p.ScreensExpected)
+	}
+	if p.OutcomeWindowWeeks < 0 || p.OutcomeWindowWeeks > 520 {
+		return fmt.Errorf("outcome_window_weeks %d: give a number of weeks from 1 to 520, or 0 for the whole episode", p.OutcomeWindowWeeks)
+	}
+	if w := p.OutcomeWindowWeeks; w > 0 && 7*w <= p.LandmarkDays {
+		return fmt.Errorf("outcome_window_weeks %d: the window ends on day %d, before the landmark (day %d); give a longer window", w, 7*w-1, p.LandmarkDays)
 	}
 	if p.HorizonDays <= p.LandmarkDays {
 		return fmt.Errorf("horizon_days %d: must be after the landmark (%d days)", p.HorizonDays, p.LandmarkDays)

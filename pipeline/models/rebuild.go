@@ -116,7 +116,7 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 		fn   func() error
 	}{
 		{"episode_weeks", func() error { return runSQL("0010_episode_weeks.sql") }},
-		{"relapse_events", func() error { return relapseEvents(ctx, conn, plan.schema()) }},
+		{"relapse_events", func() error { return relapseEvents(ctx, conn, plan.schema(), p.OutcomeWindowWeeks) }},
 		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
 	}
 	runPerEpisode := func() error {
@@ -175,6 +175,7 @@ func paramRows(p Params, cutoff string) [][3]string {
 		{"covariates", strings.Join(p.Covariates, "|"), "Covariates the landmark and time-varying models are adjusted for."},
 		{"horizon_days", strconv.Itoa(p.HorizonDays), "Fixed horizon of the logistic model: relapse by this day."},
 		{"relapse_substances", strings.Join(p.RelapseSubstances, "|"), "Drug-screen measures whose positive results count as use; empty: all but uds_buprenorphine and uds_methadone."},
+		{"outcome_window_weeks", strconv.Itoa(p.OutcomeWindowWeeks), "Outcome window: the relapse definitions and dropout by screens read only weeks 1..W from admission; 0: the whole episode."},
 		{"screens_expected", p.ScreensExpected, "Weeks that expect a drug screen: recorded (only weeks with a uds_specimen missing record) or weekly (every week of an episode)."},
 		{"version", pipeline.Version, "Version of the tool that rebuilt the models."},
 	}
@@ -193,11 +194,12 @@ func writeParams(ctx context.Context, conn *sql.Conn, rows [][3]string) error {
 	return nil
 }
 
-// relapseEvents fills relapse_events from the weekly symbols of every episode. The
-// episodes go in batches of relapseBatch, in episode order, so that memory stays
-// bounded at any size: a batch is read whole, then its events are appended (the
-// connection cannot append while a query streams).
-func relapseEvents(ctx context.Context, conn *sql.Conn, schema string) error {
+// relapseEvents fills relapse_events from the weekly symbols of every episode, read
+// up to week window (0: every week), with the week each episode without an event is
+// censored at (CensorWeek). The episodes go in batches of relapseBatch, in episode
+// order, so that memory stays bounded at any size: a batch is read whole, then its
+// events are appended (the connection cannot append while a query streams).
+func relapseEvents(ctx context.Context, conn *sql.Conn, schema string, window int) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM relapse_events`); err != nil {
 		return err
 	}
@@ -232,29 +234,40 @@ func relapseEvents(ctx context.Context, conn *sql.Conn, schema string) error {
 			for i, r := range reports {
 				use[i], _ = r.(float64)
 			}
-			event := func(def, policy string, happened bool, week int) {
-				var w any
+			if window > 0 && len(symbols) > window {
+				symbols, use = symbols[:window], use[:window]
+			}
+			// event adds a row: the week of the event, or without one the week it is
+			// censored at (null when it was never at risk).
+			event := func(def, policy string, happened bool, week, censor int) {
+				var w, c any
 				if happened {
 					w = int32(week)
+				} else if censor > 0 {
+					c = int32(censor)
 				}
-				out = append(out, []any{id, def, policy, happened, w})
+				out = append(out, []any{id, def, policy, happened, w, c})
 			}
 			w := DropoutWeek(symbols)
-			event("dropout_4_missing", "not_applicable", w > 0, w)
+			event("dropout_4_missing", "not_applicable", w > 0, w, DropoutCensorWeek(symbols))
 			for _, policy := range Policies() {
 				for _, def := range Definitions() {
 					var happened bool
-					var week int
+					var week, censor int
 					if def == "self_report" {
 						happened, week = SelfReportRelapse(use)
+						censor = SelfReportCensorWeek(len(use))
 					} else {
 						happened, week, err = Relapse(symbols, def, policy)
+						if err == nil {
+							censor, err = CensorWeek(symbols, def, policy)
+						}
 						if err != nil {
 							rows.Close()
 							return err
 						}
 					}
-					event(def, policy, happened, week)
+					event(def, policy, happened, week, censor)
 				}
 			}
 		}

@@ -607,7 +607,7 @@ func definitions() map[string]string {
 		"attendance_rate":           "Sessions attended / sessions attended, missed or cancelled by the patient, sessions in the quarter.",
 		"initiation":                "Episodes with an attended session on days 0-13 / episodes admitted in the quarter at least 14 days before the cutoff (after HEDIS IET).",
 		"engagement":                "Episodes with 2 further attended sessions within 34 days of initiation / episodes admitted in the quarter at least 48 days before the cutoff.",
-		"relapse_rate":              "Episodes discharged in the quarter that relapsed under the default definition / episodes discharged in the quarter.",
+		"relapse_rate":              "Episodes discharged in the quarter that relapsed under the default definition, within the outcome window (outcome_window_weeks) / episodes discharged in the quarter.",
 		"readmission_30":            "Episodes discharged in the quarter followed by a new admission within 30 days / episodes discharged in the quarter at least 30 days before the cutoff.",
 		"readmission_90":            "As readmission_30, within 90 days.",
 		"phq9_reliable_improvement": "Episodes discharged in the quarter whose PHQ-9 fell by 6 points or more from baseline / those with a baseline and a later score.",

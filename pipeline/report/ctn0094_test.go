@@ -155,8 +155,14 @@ func TestCTN0094ReproducesPublishedResults(t *testing.T) {
 		}
 	}
 	// CTN-0051: opioid relapse by week 24 (four consecutive positive-or-missing
-	// weeks from week 3, all of them by week 24), intention to treat: 65% vs 57%.
-	relapsed := armShares(t, db, "r.event AND r.week + 3 <= 24")
+	// weeks from week 3, all of them by week 24), intention to treat: 65% vs 57%,
+	// straight from relapse_events: the parameters' outcome window of 24 weeks keeps
+	// the weeks no protocol scheduled out of the definition.
+	var window string
+	if err := db.QueryRowContext(ctx, `SELECT value FROM analysis_parameters WHERE name = 'outcome_window_weeks'`).Scan(&window); err != nil || window != "24" {
+		t.Errorf("outcome_window_weeks %q (%v); analysis.yaml should set the trials' 24 weeks", window, err)
+	}
+	relapsed := armShares(t, db, "r.event")
 	near("CTN-0051 XR-NTX relapse by week 24", relapsed["CTN51: Inpatient NR-NTX"], 65)
 	near("CTN-0051 BUP relapse by week 24", relapsed["CTN51: Inpatient BUP"], 57)
 	// CTN-0027 (Hser et al., Addiction 2014): on medication at 24 weeks, methadone
@@ -164,6 +170,33 @@ func TestCTN0094ReproducesPublishedResults(t *testing.T) {
 	completed := armShares(t, db, "e.discharge_reason = 'completed'")
 	near("CTN-0027 methadone on medication at week 24", completed["CTN27: Methadone"], 74)
 	near("CTN-0027 buprenorphine on medication at week 24", completed["CTN27: Outpatient BUP"], 46)
+
+	// The profile's default parameters fit every model with every covariate they
+	// name: none is one the profile leaves empty (co_occurring is, for every episode).
+	for _, m := range []string{"landmark_cox_dropout", "landmark_cox_relapse", "time_varying_cox_dropout", "landmark_logistic_relapse"} {
+		var terms []string
+		rows, err := db.QueryContext(ctx, `SELECT term || coalesce(' (' || warning || ')', '') FROM model_estimates WHERE model = ? ORDER BY term`, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var term string
+			if err := rows.Scan(&term); err != nil {
+				t.Fatal(err)
+			}
+			terms = append(terms, term)
+		}
+		rows.Close()
+		all := strings.Join(terms, "; ")
+		for _, c := range p.Covariates {
+			if !strings.Contains(all, c) {
+				t.Errorf("%s with the ctn0094 defaults (covariates %v) has no term for %s: %s", m, p.Covariates, c, all)
+			}
+		}
+		if len(terms) == 0 || strings.Contains(all, "(no fit)") {
+			t.Errorf("%s is not fitted with the ctn0094 defaults: %s", m, all)
+		}
+	}
 
 	// The report over the trial data renders with the arms as programs.
 	html, xlsx, rep := render(t, db, Options{From: "2019-01-01", To: "2019-06-30"})

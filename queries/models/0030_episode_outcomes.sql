@@ -1,7 +1,7 @@
 -- episode_outcomes: one row per episode admitted by the cutoff, with the measures of
 -- DESIGN.md section 4. Reads episode_weeks, relapse_events and the parameters cutoff,
 -- landmark_days, dose_band_edges/labels, hours_band_edges/labels, relapse_definition
--- and missing_policy.
+-- and missing_policy (relapse_events already reads only the outcome window).
 CREATE OR REPLACE TABLE episode_outcomes AS
 WITH e AS (
     SELECT e.*,
@@ -60,7 +60,7 @@ readmit AS (
     GROUP BY a.episode_id
 ),
 rel AS (
-    SELECT episode_id, event, week
+    SELECT episode_id, event, week, censor_week
     FROM relapse_events
     WHERE definition = param('relapse_definition') AND missing_policy = param('missing_policy')
 ),
@@ -86,7 +86,7 @@ base AS (
         coalesce(g.further, 0) >= 2 AS engaged,
         e.discharged AND e.discharge_reason IN ('dropped_out', 'terminated') AS dropout_event,
         e.discharged, e.primary_substance, e.co_occurring, e.on_medication,
-        rel.event AS relapse_event, rel.week AS relapse_week,
+        rel.event AS relapse_event, rel.week AS relapse_week, rel.censor_week AS relapse_censor_week,
         sd.week AS screen_dropout_week,
         CASE WHEN e.discharged AND e.discharge_date + 30 <= param_date('cutoff') THEN coalesce(r.within30, false) END AS readmit_30,
         CASE WHEN e.discharged AND e.discharge_date + 90 <= param_date('cutoff') THEN coalesce(r.within90, false) END AS readmit_90,
@@ -153,9 +153,10 @@ COMMENT ON COLUMN episode_outcomes.dropout_event IS 'Discharged as dropped_out o
 COMMENT ON COLUMN episode_outcomes.primary_substance IS 'Primary substance at admission.';
 COMMENT ON COLUMN episode_outcomes.co_occurring IS 'Co-occurring mental health disorder.';
 COMMENT ON COLUMN episode_outcomes.on_medication IS 'On MOUD / MAUD.';
-COMMENT ON COLUMN episode_outcomes.relapse_event IS 'Relapse under the default definition and missing-test policy (analysis_parameters relapse_definition, missing_policy).';
-COMMENT ON COLUMN episode_outcomes.relapse_week IS 'Treatment week of the relapse under the default definition; null without relapse.';
-COMMENT ON COLUMN episode_outcomes.screen_dropout_week IS 'Dropout in the drug-screen vocabulary: the first of 4 consecutive weeks with a missing screen; null when none.';
+COMMENT ON COLUMN episode_outcomes.relapse_event IS 'Relapse under the default definition and missing-test policy (analysis_parameters relapse_definition, missing_policy), within the outcome window (outcome_window_weeks; 0: the whole episode).';
+COMMENT ON COLUMN episode_outcomes.relapse_week IS 'Treatment week of the relapse under the default definition (for a run of k weeks, its first week); null without relapse.';
+COMMENT ON COLUMN episode_outcomes.relapse_censor_week IS 'Without relapse: the last week a relapse under the default definition could still have been seen to start (relapse_events.censor_week: for a run of k weeks, the last observed week - k + 1), where the relapse curves and models censor the episode, at day 7(w-1), never at discharge. Null with a relapse, and when the episode had fewer observed weeks than the run needs (no time at risk: left out of the relapse models).';
+COMMENT ON COLUMN episode_outcomes.screen_dropout_week IS 'Dropout in the drug-screen vocabulary: the first of 4 consecutive weeks with a missing screen, within the outcome window; null when none.';
 COMMENT ON COLUMN episode_outcomes.readmit_30 IS 'A new episode of the same patient admitted within 30 days after discharge; null when not discharged at least 30 days before the cutoff.';
 COMMENT ON COLUMN episode_outcomes.readmit_90 IS 'The same within 90 days.';
 COMMENT ON COLUMN episode_outcomes.phq9_baseline IS 'First PHQ-9 score in days 0-14.';

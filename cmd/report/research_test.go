@@ -313,10 +313,11 @@ func TestStockDuckDBClientOpensTheDatabase(t *testing.T) {
 		t.Skip("node or npm not installed")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@duckdb", "node-api")); err != nil {
-		cmd := exec.Command(npm, "install", "--no-audit", "--no-fund")
+		// npm ci installs exactly what the lock file names and never rewrites it.
+		cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund")
 		cmd.Dir = dir
 		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("npm install: %v\n%s", err, out)
+			t.Fatalf("npm ci: %v\n%s", err, out)
 		}
 	}
 	db := sampleDB(t)

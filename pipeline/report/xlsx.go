@@ -71,6 +71,7 @@ func table(f *excelize.File, sheet string, st sheetStyles, header []string, form
 		widths[j] = min(40, max(10, len(h)+2))
 	}
 	for i, row := range rows {
+		lines := 1 // of the row's wrapped text, for its height (not every reader fits it)
 		for j, v := range row {
 			cell, _ := excelize.CoordinatesToCellName(j+1, i+2)
 			if err := f.SetCellValue(sheet, cell, v); err != nil {
@@ -91,9 +92,15 @@ func table(f *excelize.File, sheet string, st sheetStyles, header []string, form
 				widths[j] = min(60, max(widths[j], len(s)+2))
 				if len(s) > 60 {
 					style = st.wrap // long text wraps in its column instead of running on
+					lines = max(lines, (len(s)+55)/56)
 				}
 			}
 			if err := f.SetCellStyle(sheet, cell, cell, style); err != nil {
+				return err
+			}
+		}
+		if lines > 1 {
+			if err := f.SetRowHeight(sheet, i+2, 15*float64(lines)); err != nil {
 				return err
 			}
 		}

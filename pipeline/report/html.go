@@ -262,6 +262,9 @@ type htmlSection struct {
 type htmlCell struct {
 	Text    string
 	Numeric bool
+	// Token marks a long text without spaces (a hash, a path), which may break
+	// anywhere to fit the page.
+	Token bool
 }
 
 type tile struct{ Label, Value, Sub string }
@@ -279,7 +282,8 @@ func RenderHTML(w io.Writer, rep *Report) error {
 			var cells []htmlCell
 			for j, v := range row {
 				_, num := number(v)
-				cells = append(cells, htmlCell{Text: cellText(v, r.Columns[j], r.Hidden[i][j]), Numeric: num})
+				text := cellText(v, r.Columns[j], r.Hidden[i][j])
+				cells = append(cells, htmlCell{Text: text, Numeric: num, Token: len(text) > 20 && !strings.Contains(text, " ")})
 				hs.Suppressed = hs.Suppressed || r.Hidden[i][j]
 			}
 			hs.Rows = append(hs.Rows, cells)
@@ -369,13 +373,14 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #eef2f8; }
 details { margin-top: 6px; }
 .note { font-size: 0.85em; color: #555; }
-td, th { overflow-wrap: anywhere; }
+td, th { overflow-wrap: break-word; }
+td.tok { overflow-wrap: anywhere; word-break: break-all; }
 @page { margin: 12mm; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; }
   h2 { break-after: avoid; page-break-after: avoid; }
-  .chart { break-inside: avoid; page-break-inside: avoid; height: 300px; width: 100%; }
-  tr, .tiles, .note { break-inside: avoid; page-break-inside: avoid; }
+  .chart { break-inside: avoid; page-break-inside: avoid; width: 100%; }
+  tr, .tiles, .note, .keep { break-inside: avoid; page-break-inside: avoid; }
   details > summary { display: none; }
 }
 </style>
@@ -387,13 +392,13 @@ td, th { overflow-wrap: anywhere; }
 <p class="meta">{{.Manifest.ProgramName}} ({{.Manifest.Program}}) · period {{.Manifest.Period}}{{if .Manifest.Partial}} ({{.Manifest.Partial}}){{else}} (prior {{.Manifest.Prior}}){{end}} · audience {{.Manifest.Audience}} · data as of {{.Manifest.DataAsOf}} · version {{.Manifest.Version}}{{if .Manifest.Suppressed}} · {{.Manifest.Suppressed}} cells suppressed (*){{end}}</p>
 </header>
 {{range .Sections}}<section>
-<h2>{{.Title}}</h2>
+<div class="keep"><h2>{{.Title}}</h2>
 <p class="note">{{.Description}}</p>
 {{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
 {{else if .Options}}<div class="chart" id="{{.ID}}"></div>
-{{end}}<details{{if not .Options}} open{{end}}><summary>Table</summary>
+{{end}}</div><details{{if not .Options}} open{{end}}><summary>Table</summary>
 <table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Numeric}} class="n"{{end}}>{{.Text}}</td>{{end}}</tr>
+<tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Numeric}} class="n"{{else if .Token}} class="tok"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody></table></details>
 {{if .Suppressed}}<p class="note">* not shown: a small count, or a value from which one could be worked out.</p>{{end}}
 </section>
@@ -427,6 +432,10 @@ function afterPrint() {
 }
 window.addEventListener("beforeprint", preparePrint);
 window.addEventListener("afterprint", afterPrint);
+// The page's print layout is known only once print media apply.
+window.matchMedia("print").addEventListener("change", function (e) {
+  if (e.matches) { preparePrint(); } else { afterPrint(); }
+});
 window.addEventListener("resize", function () { charts.forEach(function (c) { c.resize(); }); });
 </script>
 </body>

@@ -283,7 +283,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 			for j, v := range row {
 				_, num := number(v)
 				text := cellText(v, r.Columns[j], r.Hidden[i][j])
-				cells = append(cells, htmlCell{Text: text, Numeric: num, Token: len(text) > 20 && !strings.Contains(text, " ")})
+				cells = append(cells, htmlCell{Text: text, Numeric: num, Token: len(text) > 12 && !strings.Contains(text, " ")})
 				hs.Suppressed = hs.Suppressed || r.Hidden[i][j]
 			}
 			hs.Rows = append(hs.Rows, cells)

@@ -14,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
+	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/xuri/excelize/v2"
@@ -230,6 +232,42 @@ func openInChromium(t *testing.T, browser string, db *store.DB, audience string)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Printed on Letter (the narrower of Letter and A4 less the margins, 7.5 inches
+	// at 96 dots), every table is open and nothing is wider than the page.
+	var overflow []string
+	var pdf []byte
+	err = chromedp.Run(ctx,
+		chromedp.EmulateViewport(720, 1000),
+		emulation.SetEmulatedMedia().WithMedia("print"),
+		chromedp.Evaluate(`preparePrint()`, nil),
+		chromedp.Sleep(200*time.Millisecond),
+		chromedp.Evaluate(`(() => {
+			const out = [];
+			const page = document.documentElement.clientWidth;
+			document.querySelectorAll('table, .chart, canvas, h2, p').forEach(e => {
+				const r = e.getBoundingClientRect();
+				if (r.right > page + 1) out.push(e.tagName + ' ' + (e.id || e.textContent.slice(0, 40)) + ' ends at ' + Math.round(r.right) + ' of ' + page);
+			});
+			document.querySelectorAll('details').forEach(d => { if (!d.open) out.push('a closed table'); });
+			return out;
+		})()`, &overflow),
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			var err error
+			pdf, _, err = cdppage.PrintToPDF().WithPaperWidth(8.5).WithPaperHeight(11).Do(ctx)
+			return err
+		}),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range overflow {
+		t.Errorf("printed: %s", o)
+	}
+	pages := regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(pdf, -1)
+	if len(pages) < 3 || len(pages) > 40 {
+		t.Errorf("the printed page has %d pages", len(pages))
+	}
+	os.WriteFile("testdata/artifacts/report-"+audience+".pdf", pdf, 0o644)
 	os.MkdirAll("testdata/artifacts", 0o755)
 	os.WriteFile("testdata/artifacts/report-"+audience+".png", shot, 0o644)
 	if want := map[string]int{"internal": 6, "external": 5}[audience]; len(drawn) < want {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -307,6 +308,7 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 			return nil, fmt.Errorf("dashboards/%s: %w", s.File, err)
 		}
 		rep.Manifest.Suppressed += n
+		inWords(&res)
 		rep.Sections = append(rep.Sections, res)
 	}
 	if err := rep.measures(ctx, db, p, opt, programs, pol); err != nil {
@@ -392,6 +394,46 @@ func number(v any) (float64, bool) {
 		return f, true
 	}
 	return 0, false
+}
+
+// inWords orders a section's rows by the vocabulary's reading order of its first
+// column that names measures (stably: the SQL's order stands within a measure) and
+// shows the measures in plain words.
+func inWords(res *Result) {
+	col := -1
+	for j, c := range res.Columns {
+		if c.Vocabulary == "measures" && col < 0 {
+			col = j
+		}
+	}
+	if col < 0 {
+		return
+	}
+	order := make([]int, len(res.Rows))
+	for i := range order {
+		order[i] = i
+	}
+	rank := func(i int) int {
+		if _, k, ok := lookup(fmt.Sprint(res.Rows[i][col])); ok {
+			return k
+		}
+		return len(vocabulary())
+	}
+	sort.SliceStable(order, func(a, b int) bool { return rank(order[a]) < rank(order[b]) })
+	rows, hidden := make([][]any, len(order)), make([][]bool, len(order))
+	for k, i := range order {
+		rows[k], hidden[k] = res.Rows[i], res.Hidden[i]
+	}
+	res.Rows, res.Hidden = rows, hidden
+	for j, c := range res.Columns {
+		if c.Vocabulary == "measures" {
+			for i := range res.Rows {
+				if v, ok := res.Rows[i][j].(string); ok {
+					res.Rows[i][j] = label(v)
+				}
+			}
+		}
+	}
 }
 
 // programIDs lists the programs of the database.
@@ -594,27 +636,6 @@ func LoadTargets(path string) (Targets, error) {
 	return t, nil
 }
 
-// definitions are the measure definitions printed for accreditors.
-func definitions() map[string]string {
-	return map[string]string{
-		"admissions":                "Episodes admitted in the quarter.",
-		"discharges":                "Episodes discharged in the quarter.",
-		"census":                    "Episodes in treatment at any time in the quarter.",
-		"completion_rate":           "Episodes discharged as completed / all episodes discharged in the quarter.",
-		"retention_30":              "Kaplan-Meier probability of not having dropped out by day 30, episodes admitted in the quarter at least 30 days before the cutoff; completion and transfer censor.",
-		"retention_60":              "As retention_30, at day 60.",
-		"retention_90":              "As retention_30, at day 90.",
-		"attendance_rate":           "Sessions attended / sessions attended, missed or cancelled by the patient, sessions in the quarter.",
-		"initiation":                "Episodes with an attended session on days 0-13 / episodes admitted in the quarter at least 14 days before the cutoff (after HEDIS IET).",
-		"engagement":                "Episodes with 2 further attended sessions within 34 days of initiation / episodes admitted in the quarter at least 48 days before the cutoff.",
-		"relapse_rate":              "Episodes discharged in the quarter that relapsed under the default definition, within the outcome window (outcome_window_weeks) / episodes discharged in the quarter.",
-		"readmission_30":            "Episodes discharged in the quarter followed by a new admission within 30 days / episodes discharged in the quarter at least 30 days before the cutoff.",
-		"readmission_90":            "As readmission_30, within 90 days.",
-		"phq9_reliable_improvement": "Episodes discharged in the quarter whose PHQ-9 fell by 6 points or more from baseline / those with a baseline and a later score.",
-		"gad7_reliable_improvement": "Episodes discharged in the quarter whose GAD-7 fell by 4 points or more from baseline / those with a baseline and a later score.",
-	}
-}
-
 // measuresSection is the Measures sheet as a section, so that it is released as the
 // report's sections are.
 func measuresSection() Section {
@@ -676,6 +697,13 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 		}
 		rep.Measures = append(rep.Measures, m)
 	}
+	rank := func(name string) int {
+		if _, k, ok := lookup(name); ok {
+			return k
+		}
+		return len(vocabulary())
+	}
+	sort.SliceStable(rep.Measures, func(a, b int) bool { return rank(rep.Measures[a].Measure) < rank(rep.Measures[b].Measure) })
 	return nil
 }
 

@@ -295,15 +295,25 @@ func RenderHTML(w io.Writer, rep *Report) error {
 			}
 			measures := map[string]Measure{}
 			for _, m := range rep.Measures {
-				measures[m.Measure] = m
+				measures[label(m.Measure)] = m
 			}
 			pct := Column{Format: "percent"}
 			for i, row := range r.Rows {
 				t := tile{Label: fmt.Sprint(row[col[r.Chart.Label]])}
-				t.Value = cellText(row[col[r.Chart.Value]], r.Columns[col[r.Chart.Value]], r.Hidden[i][col[r.Chart.Value]])
+				v, hidden := row[col[r.Chart.Value]], r.Hidden[i][col[r.Chart.Value]]
+				t.Value = cellText(v, r.Columns[col[r.Chart.Value]], hidden)
 				var sub []string
-				if j, ok := col["denominator"]; ok {
-					sub = append(sub, "of "+cellText(row[j], r.Columns[j], r.Hidden[i][j]))
+				switch {
+				case hidden:
+					t.Value = "not shown"
+					sub = append(sub, "too few episodes to show without singling people out")
+				case v == nil:
+					t.Value = "not yet"
+					sub = append(sub, "no episode of the period has been followed long enough, or none is in the denominator")
+				default:
+					if j, ok := col["denominator"]; ok {
+						sub = append(sub, "of "+cellText(row[j], r.Columns[j], r.Hidden[i][j]))
+					}
 				}
 				if m, ok := measures[t.Label]; ok {
 					if m.Prior != nil && !m.PriorHidden {

@@ -100,10 +100,13 @@ func TestWorkbookMatchesTheDatabase(t *testing.T) {
 		t.Fatalf("Measures sheet has %d rows", len(rows))
 	}
 	for _, r := range rows[1:] {
-		r = append(r, make([]string, 10)...)
+		r = append(r, make([]string, 11)...)
+		if r[0] != label(r[10]) {
+			t.Errorf("measure %s is shown as %q; want the vocabulary's %q", r[10], r[0], label(r[10]))
+		}
 		var num, den string
 		if err := db.QueryRow(`SELECT CAST(numerator AS VARCHAR), coalesce(CAST(denominator AS VARCHAR), '') FROM kpis WHERE program_id = 'ALL' AND period = ? AND measure = ?`,
-			rep.Manifest.Period, r[0]).Scan(&num, &den); err != nil {
+			rep.Manifest.Period, r[10]).Scan(&num, &den); err != nil {
 			t.Fatalf("%s: %v", r[0], err)
 		}
 		if strings.ReplaceAll(r[2], ",", "") != num || strings.ReplaceAll(r[3], ",", "") != den {

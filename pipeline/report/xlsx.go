@@ -293,13 +293,13 @@ func measuresSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 	if _, err := f.NewSheet(name); err != nil {
 		return err
 	}
-	header := []string{"Measure", "Definition", "Numerator", "Denominator", "Rate", "95% CI lower", "95% CI upper", "Target", "Met", "Prior period"}
-	formats := []string{"", "", "integer", "integer", "percent", "percent", "percent", "percent", "", "percent"}
+	header := []string{"Measure", "Definition", "Numerator", "Denominator", "Rate", "95% CI lower", "95% CI upper", "Target", "Met", "Prior period", "Name in the database"}
+	formats := []string{"", "", "integer", "integer", "percent", "percent", "percent", "percent", "", "percent", ""}
 	var rows [][]any
 	for _, m := range rep.Measures {
-		rows = append(rows, []any{m.Measure, m.Definition, cellValue(m.Numerator, m.NumeratorHidden), cellValue(m.Denominator, m.DenominatorHidden),
+		rows = append(rows, []any{label(m.Measure), m.Definition, cellValue(m.Numerator, m.NumeratorHidden), cellValue(m.Denominator, m.DenominatorHidden),
 			cellValue(m.Rate, m.Hidden), cellValue(m.Lower, m.Hidden), cellValue(m.Upper, m.Hidden), cellValue(m.Target, false),
-			m.Met, cellValue(m.Prior, m.PriorHidden)})
+			m.Met, cellValue(m.Prior, m.PriorHidden), m.Measure})
 	}
 	return table(f, name, st, header, formats, rows)
 }

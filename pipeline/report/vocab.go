@@ -1,0 +1,87 @@
+package report
+
+import "strings"
+
+// Term is how a measure is named and explained to a person. The vocabulary is the one
+// place the page, the workbook and the Measures sheet take their words from.
+type Term struct {
+	// Name is the measure's name in the database (kpis.measure).
+	Name string
+	// Label is the measure in plain words, as a tile or a legend shows it.
+	Label string
+	// Definition says what is counted, over what: numerator / denominator.
+	Definition string
+	// Unit is what the figure is: a share of episodes or sessions, or a count.
+	Unit string
+	// Higher is true when a higher figure is better.
+	Higher bool
+	// KaplanMeier marks a rate that an internal report gives as a Kaplan-Meier
+	// estimate, which is not the numerator over the denominator.
+	KaplanMeier bool
+}
+
+// vocabulary lists the measures in reading order: volume, engagement, retention,
+// outcomes.
+func vocabulary() []Term {
+	ret := func(n string) Term {
+		return Term{Name: "retention_" + n, Label: "In treatment at " + n + " days", Unit: "share of episodes", Higher: true, KaplanMeier: true,
+			Definition: "Episodes not dropped out by day " + n + " / episodes admitted in the quarter at least " + n + " days before the cutoff. " +
+				"An internal report gives the Kaplan-Meier probability, in which completed and transferred episodes count until they leave; " +
+				"an external report gives the share, computed from the rounded counts."}
+	}
+	return []Term{
+		{Name: "census", Label: "Episodes in care", Unit: "episodes", Higher: true,
+			Definition: "Episodes in treatment at any time in the quarter."},
+		{Name: "admissions", Label: "Admissions", Unit: "episodes", Higher: true,
+			Definition: "Episodes admitted in the quarter."},
+		{Name: "discharges", Label: "Discharges", Unit: "episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter."},
+		{Name: "attendance_rate", Label: "Sessions attended", Unit: "share of sessions", Higher: true,
+			Definition: "Sessions attended / sessions attended, missed or cancelled by the patient, sessions in the quarter (sessions the program cancelled or excused are not the patient's)."},
+		{Name: "initiation", Label: "Started treatment (a session in the first 14 days)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes with an attended session on days 0-13 / episodes admitted in the quarter at least 14 days before the cutoff (after HEDIS IET)."},
+		{Name: "engagement", Label: "Engaged (2 more sessions within 34 days)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes with 2 further attended sessions within 34 days of initiation / episodes admitted in the quarter at least 48 days before the cutoff."},
+		{Name: "completion_rate", Label: "Completed treatment", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged as completed / all episodes discharged in the quarter."},
+		ret("30"), ret("60"), ret("90"),
+		{Name: "relapse_rate", Label: "Relapsed during treatment", Unit: "share of episodes", Higher: false,
+			Definition: "Episodes discharged in the quarter that relapsed under the default definition, within the outcome window (outcome_window_weeks) / episodes discharged in the quarter."},
+		{Name: "readmission_30", Label: "Readmitted within 30 days", Unit: "share of episodes", Higher: false,
+			Definition: "Episodes discharged in the quarter followed by a new admission within 30 days / episodes discharged in the quarter at least 30 days before the cutoff."},
+		{Name: "readmission_90", Label: "Readmitted within 90 days", Unit: "share of episodes", Higher: false,
+			Definition: "Episodes discharged in the quarter followed by a new admission within 90 days / episodes discharged in the quarter at least 90 days before the cutoff."},
+		{Name: "phq9_reliable_improvement", Label: "Depression improved (PHQ-9 down 6 or more)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter whose PHQ-9 fell by 6 points or more from baseline / those with a baseline and a later score."},
+		{Name: "gad7_reliable_improvement", Label: "Anxiety improved (GAD-7 down 4 or more)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter whose GAD-7 fell by 4 points or more from baseline / those with a baseline and a later score."},
+	}
+}
+
+// lookup finds a measure's term by its database name.
+func lookup(name string) (Term, int, bool) {
+	for i, t := range vocabulary() {
+		if t.Name == name {
+			return t, i, true
+		}
+	}
+	return Term{}, 0, false
+}
+
+// definitions maps each measure to its definition.
+func definitions() map[string]string {
+	out := map[string]string{}
+	for _, t := range vocabulary() {
+		out[t.Name] = t.Definition
+	}
+	return out
+}
+
+// label is a measure's plain words, or the name itself for a name the vocabulary
+// does not have.
+func label(name string) string {
+	if t, _, ok := lookup(name); ok {
+		return t.Label
+	}
+	return strings.ReplaceAll(name, "_", " ")
+}

@@ -2,7 +2,7 @@ package models
 
 import "fmt"
 
-// Weekly drug-screen symbols of episode_weeks.uds_symbol (DESIGN.md section 4).
+// Weekly drug-screen symbols of episode_weeks.uds_symbol (docs/methods.md).
 const (
 	Positive     = '+' // every specimen of the week positive
 	Negative     = '-' // every specimen negative

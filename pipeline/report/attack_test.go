@@ -562,7 +562,7 @@ func (s releasedSet) totalLeak(report func(string, ...any), where string, cells 
 	}
 }
 
-// TestAttackerFindsNoSmallCount is the attacker of DESIGN.md section 7: from a crafted
+// TestAttackerFindsNoSmallCount attacks the external reports as an outsider would: from a crafted
 // export with a program of 1 to 10 episodes and rates over small denominators, it takes
 // every external report one database gives (each quarter, all programs and each
 // program) as the tool renders them, reads every published number (HTML tables and

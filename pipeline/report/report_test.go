@@ -249,3 +249,19 @@ func TestPartialQuarterIsComparedWithTheSameDays(t *testing.T) {
 		t.Errorf("prior admissions %v; want %v, those of 2026-04-01 to 2026-05-16", prior, admissions)
 	}
 }
+
+// TestMethodsDocumentCarriesTheVocabulary: docs/methods.md states every measure of the
+// vocabulary with the words the reports use.
+func TestMethodsDocumentCarriesTheVocabulary(t *testing.T) {
+	b, err := os.ReadFile("../../docs/methods.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	for _, term := range vocabulary() {
+		row := "| `" + term.Name + "` | " + term.Label + " | " + term.Definition + " |"
+		if !strings.Contains(doc, row) {
+			t.Errorf("docs/methods.md lacks the row of %s as the vocabulary has it:\n%s", term.Name, row)
+		}
+	}
+}

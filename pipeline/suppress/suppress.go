@@ -1,5 +1,5 @@
 // Package suppress is the disclosure control of everything meant to leave the
-// organization (DESIGN.md section 7). It works on a plain table model, once, before
+// organization (docs/methods.md, Disclosure control). It works on a plain table model, once, before
 // any renderer sees the numbers, and protects the set of released tables together, not
 // cell by cell:
 //

@@ -7,7 +7,7 @@ CREATE TABLE codes (
     code   VARCHAR NOT NULL,
     label  VARCHAR NOT NULL
 );
-COMMENT ON TABLE codes IS 'Allowed codes of each coded column of the canonical layout (DESIGN.md section 3). Exports are matched without regard to case and stored with the case given here.';
+COMMENT ON TABLE codes IS 'Allowed codes of each coded column of the canonical layout (README, The canonical export layout). Exports are matched without regard to case and stored with the case given here.';
 COMMENT ON COLUMN codes.domain IS 'The coded column, for example session_status or discharge_reason.';
 COMMENT ON COLUMN codes.code IS 'The code as stored in the core tables.';
 COMMENT ON COLUMN codes.label IS 'What the code means, in words.';

@@ -1,4 +1,4 @@
--- 0003_core: the canonical tables (DESIGN.md section 3). Rows arrive only through
+-- 0003_core: the canonical tables (README, The canonical export layout). Rows arrive only through
 -- staging; each row remembers the export file and line it last came from, so every
 -- figure can be traced back to an export. Natural keys are kept unique by the loader
 -- (the newer export wins), not by index constraints, which would slow bulk loads.

@@ -21,7 +21,7 @@ CREATE TABLE relapse_events (
 );
 COMMENT ON TABLE relapse_events IS 'Relapse of every episode under every definition and missing-test policy, computed from episode_weeks.uds_symbol (self_report from self_report_use_days); also dropout in the same vocabulary (definition dropout_4_missing: the first of 4 consecutive weeks with a missing screen).';
 COMMENT ON COLUMN relapse_events.episode_id IS 'The episode.';
-COMMENT ON COLUMN relapse_events.definition IS 'consecutive4, consecutive4_from_week3, consecutive3, first_positive_after_negative or self_report (DESIGN.md section 4); dropout_4_missing for dropout by screens.';
+COMMENT ON COLUMN relapse_events.definition IS 'consecutive4, consecutive4_from_week3, consecutive3, first_positive_after_negative or self_report (docs/methods.md); dropout_4_missing for dropout by screens.';
 COMMENT ON COLUMN relapse_events.missing_policy IS 'How a week with a missing specimen counts: positive, ignore (left out) or break (ends a run). self_report does not use it (its rows repeat for each policy); dropout_4_missing has not_applicable.';
 COMMENT ON COLUMN relapse_events.event IS 'Whether the episode relapsed under the definition.';
 COMMENT ON COLUMN relapse_events.week IS 'Treatment week of the relapse; null without one.';

@@ -1,5 +1,5 @@
 -- Time at risk of the relapse definitions: the week an episode without relapse is
--- censored at (DESIGN.md section 4), and the outcome window the definitions read.
+-- censored at (docs/methods.md), and the outcome window the definitions read.
 
 ALTER TABLE relapse_events ADD COLUMN censor_week INTEGER;
 COMMENT ON TABLE relapse_events IS 'Relapse of every episode under every definition and missing-test policy, computed from episode_weeks.uds_symbol (self_report from self_report_use_days) over weeks 1 to analysis_parameters outcome_window_weeks (every week when 0); also dropout in the same vocabulary (definition dropout_4_missing: the first of 4 consecutive weeks with a missing screen). An episode without an event is censored at censor_week, never at discharge.';

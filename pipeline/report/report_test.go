@@ -265,3 +265,26 @@ func TestMethodsDocumentCarriesTheVocabulary(t *testing.T) {
 		}
 	}
 }
+
+// TestDoseBandsInTheirNaturalOrder: bands read from the fewest sessions to the most,
+// all episodes last, not in the order of their text (<1 after 5+).
+func TestDoseBandsInTheirNaturalOrder(t *testing.T) {
+	rep, err := Build(context.Background(), sampleDB(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range rep.Sections {
+		if s.File != "04_dose_response.yaml" && s.File != "03_retention_curves.yaml" {
+			continue
+		}
+		var order []string
+		for _, r := range s.Rows {
+			if b := r[0].(string); len(order) == 0 || order[len(order)-1] != b {
+				order = append(order, b)
+			}
+		}
+		if got := strings.Join(order, " "); got != "<1 1-2 3-4 5+ ALL" && got != "<1 1-2 3-4 5+" {
+			t.Errorf("%s: bands in the order %s", s.File, got)
+		}
+	}
+}

@@ -100,6 +100,28 @@ type Result struct {
 	Hidden [][]bool
 }
 
+// judge says whether a target is met, judged on the 95% interval rather than the
+// point: "yes" when the whole interval is on the good side of the target, "no" when it
+// is wholly on the other, "unclear" when the target lies within it (too few episodes to
+// tell). A count (no interval) is judged on its value.
+func judge(value float64, lower, upper any, target float64, higher bool) string {
+	lo, lok := number(lower)
+	hi, hok := number(upper)
+	if !lok || !hok {
+		lo, hi = value, value
+	}
+	if !higher {
+		lo, hi, target = -hi, -lo, -target
+	}
+	switch {
+	case lo >= target:
+		return "yes"
+	case hi < target:
+		return "no"
+	}
+	return "unclear"
+}
+
 // Measure is a row of the accreditors' Measures sheet.
 type Measure struct {
 	Measure, Definition       string
@@ -133,6 +155,8 @@ type Manifest struct {
 	Rounding string `json:"rounding,omitempty"`
 	// Partial says that the period is a partial quarter and what it is compared with.
 	Partial string `json:"partial_period,omitempty"`
+	// Cutoff is the data cutoff of the models.
+	Cutoff string `json:"data_cutoff"`
 }
 
 // LedgerFile is one loaded export file, by its hash.
@@ -156,6 +180,89 @@ type Report struct {
 	Measures   []Measure
 	CohortFlow []Step
 	Dictionary map[string]query.TableDoc
+	// Summary is the report in a few sentences: what it covers, what changed and
+	// how the targets stand, from the figures the report shows.
+	Summary []string
+}
+
+// summarize writes the report's summary from its measures (released already for an
+// external audience). A change against the prior period is called a rise or a fall
+// only when the prior rate lies outside this period's 95% interval.
+func (rep *Report) summarize() {
+	m := rep.Manifest
+	cover := fmt.Sprintf("This report covers %s, %s", m.ProgramName, m.Period)
+	if m.Partial != "" {
+		cover += " (" + m.Partial + ")"
+	} else {
+		cover += fmt.Sprintf(", compared with %s", m.Prior)
+	}
+	cover += fmt.Sprintf(", with data to %s. It is for an %s audience", m.Cutoff, m.Audience)
+	if m.Audience == "external" {
+		cover += ": counts are rounded and small ones are not shown (see the foot of the report)."
+	} else {
+		cover += " and is not for release outside the organization."
+	}
+	rep.Summary = append(rep.Summary, cover)
+	pct := func(v any) string { f, _ := number(v); return fmt.Sprintf("%.1f%%", 100*f) }
+	var better, worse, same, met, missed, unclear []string
+	for _, x := range rep.Measures {
+		term, _, ok := lookup(x.Measure)
+		if !ok || x.Hidden || x.Rate == nil || isCount(x.Measure) {
+			continue
+		}
+		lo, lok := number(x.Lower)
+		hi, hok := number(x.Upper)
+		prior, pok := number(x.Prior)
+		if lok && hok && pok && !x.PriorHidden {
+			text := fmt.Sprintf("%s %s (prior %s)", strings.ToLower(term.Label[:1])+term.Label[1:], pct(x.Rate), pct(x.Prior))
+			switch {
+			case prior < lo == term.Higher && (prior < lo || prior > hi):
+				better = append(better, text)
+			case prior < lo || prior > hi:
+				worse = append(worse, text)
+			default:
+				same = append(same, strings.ToLower(term.Label[:1])+term.Label[1:])
+			}
+		}
+		switch x.Met {
+		case "yes":
+			met = append(met, term.Label)
+		case "no":
+			missed = append(missed, term.Label)
+		case "unclear":
+			unclear = append(unclear, term.Label)
+		}
+	}
+	list := func(xs []string) string {
+		if len(xs) <= 1 {
+			return strings.Join(xs, "")
+		}
+		return strings.Join(xs[:len(xs)-1], "; ") + " and " + xs[len(xs)-1]
+	}
+	if len(better) > 0 {
+		rep.Summary = append(rep.Summary, "Better than the prior period, beyond chance: "+list(better)+".")
+	}
+	if len(worse) > 0 {
+		rep.Summary = append(rep.Summary, "Worse than the prior period, beyond chance: "+list(worse)+".")
+	}
+	if len(same) > 0 {
+		rep.Summary = append(rep.Summary, "No change that chance would not explain: "+list(same)+".")
+	}
+	if len(met)+len(missed)+len(unclear) > 0 {
+		line := "Targets (judged on the 95% interval):"
+		if len(met) > 0 {
+			line += " met, " + list(met) + "."
+		}
+		if len(missed) > 0 {
+			line += " not met, " + list(missed) + "."
+		}
+		if len(unclear) > 0 {
+			line += " too few episodes to tell, " + list(unclear) + "."
+		}
+		rep.Summary = append(rep.Summary, line)
+	} else {
+		rep.Summary = append(rep.Summary, "No targets were given (report --targets FILE), so none is judged.")
+	}
 }
 
 var quarterRe = regexp.MustCompile(`^(\d{4})Q([1-4])$`)
@@ -281,7 +388,7 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	}
 	rep := &Report{Manifest: Manifest{Version: pipeline.Version, DataAsOf: asOf.String, Period: p.Label, Prior: p.Prior,
 		Program: p.Program, ProgramName: programName, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets,
-		Partial: p.Partial}}
+		Partial: p.Partial, Cutoff: cutoff.String}}
 	var pol *suppress.Policy
 	if opt.Audience == "external" {
 		pol = &suppress.External
@@ -320,6 +427,7 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	if err := rep.cohortFlow(ctx, db, pol); err != nil {
 		return nil, err
 	}
+	rep.summarize()
 	rows, err := db.QueryContext(ctx, `SELECT name, value FROM analysis_parameters ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -688,11 +796,7 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 				value = m.Numerator
 			}
 			if r, rok := number(value); rok && !m.Hidden && !m.NumeratorHidden {
-				met := r >= goal
-				if t.Direction == "lower" {
-					met = r <= goal
-				}
-				m.Met = map[bool]string{true: "yes", false: "no"}[met]
+				m.Met = judge(r, m.Lower, m.Upper, goal, t.Direction != "lower")
 			}
 		}
 		rep.Measures = append(rep.Measures, m)

@@ -320,7 +320,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 						sub = append(sub, "prior "+cellText(m.Prior, pct, false))
 					}
 					if m.Target != nil {
-						sub = append(sub, "target "+cellText(m.Target, pct, false)+map[string]string{"yes": " (met)", "no": " (not met)"}[m.Met])
+						sub = append(sub, "target "+cellText(m.Target, pct, false)+map[string]string{"yes": " (met)", "no": " (not met)", "unclear": " (too few to tell)"}[m.Met])
 					}
 				}
 				t.Sub = strings.Join(sub, " · ")
@@ -350,6 +350,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 	}
 	return pageTemplate().Execute(w, map[string]any{
 		"Manifest": rep.Manifest,
+		"Summary":  rep.Summary,
 		"Sections": sections,
 		"Flow":     flow,
 		"Params":   params,
@@ -401,7 +402,11 @@ td.tok { overflow-wrap: anywhere; word-break: break-all; }
 <h1>Quarterly outcomes report</h1>
 <p class="meta">{{.Manifest.ProgramName}} ({{.Manifest.Program}}) · period {{.Manifest.Period}}{{if .Manifest.Partial}} ({{.Manifest.Partial}}){{else}} (prior {{.Manifest.Prior}}){{end}} · audience {{.Manifest.Audience}} · data as of {{.Manifest.DataAsOf}} · version {{.Manifest.Version}}{{if .Manifest.Suppressed}} · {{.Manifest.Suppressed}} cells suppressed (*){{end}}</p>
 </header>
-{{range .Sections}}<section>
+{{if .Summary}}<section class="summary">
+<h2>Summary</h2>
+<ul>{{range .Summary}}<li>{{.}}</li>{{end}}</ul>
+</section>
+{{end}}{{range .Sections}}<section>
 <div class="keep"><h2>{{.Title}}</h2>
 <p class="note">{{.Description}}</p>
 {{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>

@@ -397,7 +397,7 @@ func TestWorkbookPrints(t *testing.T) {
 			t.Errorf("sheet %s repeats no header row on its pages (%q)", sheet, titles[sheet])
 		}
 	}
-	if want := len(rep.Sections) + 3; visible != want {
+	if want := len(rep.Sections) + 4; visible != want { // Summary, Measures, Methods, Data dictionary
 		t.Errorf("%d visible sheets; want %d", visible, want)
 	}
 	trends, _ := f.GetRows("Trends")

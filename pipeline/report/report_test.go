@@ -288,3 +288,41 @@ func TestDoseBandsInTheirNaturalOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetsAreJudgedOnTheInterval: a target is met or missed only when the whole
+// 95% interval says so; at n = 11 it is usually too early to tell.
+func TestTargetsAreJudgedOnTheInterval(t *testing.T) {
+	for _, tc := range []struct {
+		value, lo, hi, target float64
+		higher                bool
+		want                  string
+	}{
+		{0.64, 0.35, 0.85, 0.5, true, "unclear"}, // 7 of 11: above the target, but not beyond chance
+		{0.70, 0.55, 0.82, 0.5, true, "yes"},
+		{0.30, 0.20, 0.44, 0.5, true, "no"},
+		{0.10, 0.05, 0.18, 0.2, false, "yes"},
+		{0.25, 0.21, 0.30, 0.2, false, "no"},
+	} {
+		if got := judge(tc.value, tc.lo, tc.hi, tc.target, tc.higher); got != tc.want {
+			t.Errorf("%+v: %s; want %s", tc, got, tc.want)
+		}
+	}
+	if got := judge(45, nil, nil, 40, true); got != "yes" {
+		t.Errorf("a count of 45 against 40: %s", got)
+	}
+}
+
+// TestSummarySaysWhatTheReportCovers: the summary names the program, the period, the
+// cutoff and the audience, and says when no targets were given.
+func TestSummarySaysWhatTheReportCovers(t *testing.T) {
+	rep, err := Build(context.Background(), sampleDB(t), Options{Program: "P02"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(rep.Summary, "\n")
+	for _, want := range []string{"Riverside Evening IOP, 2026Q3, compared with 2026Q2, with data to 2026-09-30", "internal audience", "No targets were given"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("summary lacks %q:\n%s", want, text)
+		}
+	}
+}

@@ -152,7 +152,20 @@ func RenderXLSX(w io.Writer, rep *Report) error {
 		Creator: "iop-outcomes " + rep.Manifest.Version, Created: when.Format(time.RFC3339), Modified: when.Format(time.RFC3339)}); err != nil {
 		return err
 	}
-	first := true
+	if err := f.SetSheetName("Sheet1", "Summary"); err != nil {
+		return err
+	}
+	var summary [][]any
+	for _, line := range rep.Summary {
+		summary = append(summary, []any{line})
+	}
+	if err := table(f, "Summary", st, []string{"Summary of the report"}, []string{""}, summary); err != nil {
+		return err
+	}
+	if err := f.SetColWidth("Summary", "A", "A", 110); err != nil {
+		return err
+	}
+	first := false
 	for _, r := range rep.Sections {
 		name := r.Sheet
 		if first {

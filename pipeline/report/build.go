@@ -86,6 +86,10 @@ type Manifest struct {
 	Disclosure string `json:"disclosure_control,omitempty"`
 	// Rounding names the rounding of released counts ("midpoint6"), empty if none.
 	Rounding string `json:"rounding,omitempty"`
+	// Files holds the SHA-256 of each other file of the report's set (report.html,
+	// report.xlsx). The manifest is written last, so a set whose files do not match
+	// it was not written whole.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // LedgerFile is one loaded export file, by its hash.

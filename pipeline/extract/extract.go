@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/iop-outcomes/outcomes/pipeline"
+	"github.com/iop-outcomes/outcomes/pipeline/outfile"
 	"github.com/iop-outcomes/outcomes/pipeline/query"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
@@ -155,7 +156,7 @@ func Run(ctx context.Context, db *store.DB, opt Options) ([]string, error) {
 		fmt.Fprintf(&readme, "| %s | %s | %s |\n", n, v, d)
 	}
 	readmePath := filepath.Join(opt.Dir, "README.md")
-	if err := os.WriteFile(readmePath, []byte(readme.String()), 0o600); err != nil {
+	if err := outfile.WriteFile(readmePath, []byte(readme.String())); err != nil {
 		return files, err
 	}
 	return append(files, readmePath), rows.Err()

@@ -19,7 +19,8 @@ var ErrBusy = errors.New("another run is updating this database")
 // and no error, the copy is checkpointed, closed, synced and renamed over the
 // original. Otherwise, or when the process dies on the way, the original file is
 // untouched, byte for byte; a working file left by a killed run is removed by the
-// next one.
+// next one. A path that is a symbolic link is followed: the file it points to is
+// updated, beside which the working file is made, and the link stays.
 //
 // The whole run works on a private copy rather than inside one big transaction
 // because DuckDB scans the data a transaction has written but not committed with a
@@ -30,6 +31,11 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	if cfg.Path == "" || cfg.ReadOnly {
 		return false, errors.New("update needs a database file opened for writing")
 	}
+	target, err := followLink(cfg.Path)
+	if err != nil {
+		return false, err
+	}
+	cfg.Path = target
 	dir, base := filepath.Split(cfg.Path)
 	if dir == "" {
 		dir = "."
@@ -108,6 +114,22 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	// power cut, so it is not reported as a failed run.
 	syncFile(dir)
 	return true, nil
+}
+
+// followLink returns the file a symbolic link names, so that a database named by a
+// link is updated where it lives (the working copy beside it, renamed over it) and the
+// link stays a link. A path that is not a link is returned as it is; a link to nothing
+// is refused rather than replaced by a new database.
+func followLink(path string) (string, error) {
+	info, err := os.Lstat(path)
+	if err != nil || info.Mode()&os.ModeSymlink == 0 {
+		return path, nil
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fmt.Errorf("%s is a symbolic link to a file that cannot be reached (%v); point it at the database file, or give the file itself with --db", path, err)
+	}
+	return target, nil
 }
 
 // checkpoint opens the database for writing and folds its write-ahead log into it.

@@ -149,3 +149,47 @@ func TestUpdateFoldsAnotherClientsLog(t *testing.T) {
 		t.Errorf("rows read %q and %q; want the run's change and the other client's", one, two)
 	}
 }
+
+// TestUpdateFollowsASymbolicLink updates a database named by a symbolic link (in
+// another folder): the load lands in the file the link points to, and the link stays
+// a link. A link that points nowhere is refused.
+func TestUpdateFollowsASymbolicLink(t *testing.T) {
+	ctx := context.Background()
+	real := filepath.Join(t.TempDir(), "real.duckdb")
+	link := filepath.Join(t.TempDir(), "link.duckdb")
+	if _, err := Update(ctx, Config{Path: real}, func(db *DB) (bool, error) {
+		_, err := db.ExecContext(ctx, `CREATE TABLE t AS SELECT 1 AS v`)
+		return true, err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Fatal(err)
+	}
+	if kept, err := Update(ctx, Config{Path: link}, func(db *DB) (bool, error) {
+		_, err := db.ExecContext(ctx, `INSERT INTO t VALUES (2)`)
+		return true, err
+	}); !kept || err != nil {
+		t.Fatalf("update through the link: kept %v, %v", kept, err)
+	}
+	if info, err := os.Lstat(link); err != nil || info.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link was replaced (%v)", err)
+	}
+	db, err := Open(ctx, Config{Path: real, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	err = db.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n)
+	db.Close()
+	if err != nil || n != 2 {
+		t.Errorf("the real database has %d rows (%v), want 2: the load did not reach it", n, err)
+	}
+	dangling := filepath.Join(t.TempDir(), "dangling.duckdb")
+	if err := os.Symlink(filepath.Join(t.TempDir(), "none.duckdb"), dangling); err != nil {
+		t.Fatal(err)
+	}
+	if kept, err := Update(ctx, Config{Path: dangling}, func(db *DB) (bool, error) { return true, nil }); kept || err == nil {
+		t.Errorf("a link to nothing: kept %v, %v", kept, err)
+	}
+}

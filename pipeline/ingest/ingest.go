@@ -201,7 +201,8 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
-	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}}
+	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}, exports: map[string]*export{}}
+	defer r.closeExports()
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
 		return false, "", fmt.Errorf("next run id: %w", err)
 	}
@@ -380,7 +381,8 @@ type run struct {
 	dates    string   // the date format the date macros read now
 	lookups  []string // temp tables of whole source tables
 	scans    map[string]scanned
-	date1904 map[string]bool // workbooks saved in the 1904 date system
+	exports  map[string]*export // the files of the run, held open (export.go)
+	date1904 map[string]bool    // workbooks saved in the 1904 date system
 	id       int
 	lastFile int
 	shown    int64 // bytes of the current file shown as done
@@ -437,20 +439,20 @@ func (r *run) finish(size int64) {
 
 // hashFile returns the SHA-256 (hex) and size of a file.
 func hashFile(p string) (string, int64, error) {
-	sum, size, _, err := scanFile(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	sum, size, _, err := scanFile(f)
 	return sum, size, err
 }
 
 // scanFile reads a file once for its SHA-256 (hex), its size and its blank lines.
-func scanFile(p string) (string, int64, *blankLines, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", 0, nil, err
-	}
-	defer f.Close()
+func scanFile(in io.Reader) (string, int64, *blankLines, error) {
 	h := sha256.New()
 	b := &blankLines{line: 1}
-	n, err := io.Copy(io.MultiWriter(h, b), f)
+	n, err := io.Copy(io.MultiWriter(h, b), in)
 	if err != nil {
 		return "", 0, nil, err
 	}

@@ -380,7 +380,8 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 }
 
 // dateMacros makes iso_date and check_date, which the staging models call, read the
-// dates of this table as its profile writes them (macros.sql: parse_date), and
+// dates of this table as its profile writes them (macros.sql: parse_date) and refuse
+// a date after the load day (future_date), and
 // anchor_date() give day 0 of a profile whose dates are day counts. A workbook's date
 // cells are serial numbers, which are read too, in the workbook's date system; and
 // iso_time read a time of day, in a sheet also a time cell's fraction of a day.
@@ -405,7 +406,8 @@ func (r *run) dateMacros(ctx context.Context, f File) error {
 		CREATE OR REPLACE TEMP MACRO anchor_date() AS %s;
 		CREATE OR REPLACE TEMP MACRO iso_date(v) AS parse_date(v, %s, %s, %s);
 		CREATE OR REPLACE TEMP MACRO check_date(col, v) AS
-		    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL THEN date_problem(col, v, %s) END;
+		    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL THEN date_problem(col, v, %s)
+		         WHEN iso_date(v) > load_day() THEN future_problem(col, v) END;
 		CREATE OR REPLACE TEMP MACRO iso_time(v) AS time_of(v, %t);`,
 		anchor, format, anchor, base, format, f.Sheet != "")); err != nil {
 		return err

@@ -49,7 +49,9 @@ type Options struct {
 	MaxRejectRate float64
 	// KeyFile is where the site key is read from, and created on a new database.
 	KeyFile string
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means time.Now. Its time in UTC stamps the ledger, and its
+	// date in UTC is the load day: dates after it are rejected (future_date) and
+	// birth years are top-coded by its year.
 	Now func() time.Time
 	// Progress receives progress; nil means none.
 	Progress Progress
@@ -199,6 +201,12 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 		return false, "", err
 	}
 	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
+		return false, "", fmt.Errorf("create staging macros: %w", err)
+	}
+	// load_day() is the day of the load by the run's clock, in UTC: the one date
+	// that every date decision of the staging models (a date in the future, a birth
+	// year top-coded) is made against, whatever the machine's time zone.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP MACRO load_day() AS DATE '%s'`, started.Format(time.DateOnly))); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
 	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}, exports: map[string]*export{}}

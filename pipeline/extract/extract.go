@@ -117,9 +117,13 @@ func Run(ctx context.Context, db *store.DB, opt Options) ([]string, error) {
 		readme.WriteString(", and every date: days are counted from admission (day 0) and the admission itself is given as a year")
 	}
 	readme.WriteString(".\n\nThe files are protected health information under a data use agreement even so: small counts are not suppressed in row-level data.\n")
+	if opt.Format == "csv" {
+		readme.WriteString("\nEvery value is written exactly as stored, for programs to read: text that starts with `=`, `+`, `-` or `@` (such as `uds_symbol`'s `+` and `-`) is not changed. ")
+		readme.WriteString("A spreadsheet that opens a CSV file may run such text as a formula: import the files as text (or read the Parquet extract) rather than opening them by double-click.\n")
+	}
 	for _, t := range tables(opt.DateOffsets) {
 		out := filepath.Join(opt.Dir, t.name+ext)
-		n, err := query.Run(ctx, db, t.sql, query.Options{Format: opt.Format, Out: out})
+		n, err := query.Run(ctx, db, t.sql, query.Options{Format: opt.Format, Out: out, Exact: true})
 		if err != nil {
 			return files, fmt.Errorf("extract %s: %w", t.name, err)
 		}

@@ -17,6 +17,8 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/iop-outcomes/outcomes/pipeline"
 )
 
 // Text formats a value as text the way a researcher expects to read it: dates as
@@ -254,12 +256,17 @@ func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, e
 		if err := scanText(rows, cols, rec); err != nil {
 			return n, err
 		}
+		printable(rec)
 		head = append(head, rec)
 		n++
 	}
 	widths := make([]int, len(cols))
+	names := make([]string, len(cols))
 	for i, c := range cols {
-		widths[i] = utf8.RuneCountInString(c.name)
+		names[i] = pipeline.Printable(c.name)
+	}
+	for i := range cols {
+		widths[i] = utf8.RuneCountInString(names[i])
 		for _, r := range head {
 			widths[i] = max(widths[i], utf8.RuneCountInString(r[i]))
 		}
@@ -305,8 +312,8 @@ func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, e
 	}
 	header := make([]string, len(cols))
 	rule := make([]string, len(cols))
-	for i, c := range cols {
-		header[i] = c.name
+	for i := range cols {
+		header[i] = names[i]
 		rule[i] = strings.Repeat("-", widths[i])
 	}
 	line(header)
@@ -319,11 +326,20 @@ func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, e
 		if err := scanText(rows, cols, rec); err != nil {
 			return n, err
 		}
+		printable(rec)
 		line(rec)
 		n++
 	}
 	fmt.Fprintf(bw, "(%d rows)\n", n)
 	return n, bw.Flush()
+}
+
+// printable makes the values of a table row safe to show on a terminal: text from the
+// data never runs a terminal escape sequence (pipeline.Printable).
+func printable(rec []string) {
+	for i, s := range rec {
+		rec[i] = pipeline.Printable(s)
+	}
 }
 
 func isNumeric(typ string) bool {

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -162,6 +163,10 @@ type failure struct {
 // ReasonFileChanged is the reason of a file that was written while it was loaded.
 const ReasonFileChanged = "file_changed"
 
+// ReasonMixedLineEndings is the reason of a file whose line endings change part-way,
+// which DuckDB's reader cannot read.
+const ReasonMixedLineEndings = "mixed_line_endings"
+
 // changedFile refuses a file that changed while it was read: its rows, as read, count
 // as rejected, and the ledger records no hash for it.
 func (r *run) changedFile(ctx context.Context, f File, fr *FileResult) (*failure, error) {
@@ -219,7 +224,20 @@ func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *Fi
 		return nil, &failure{why: err.Error(), ncols: len(header), skip: blanks.Leading}, nil
 	}
 	if err := r.readCSV(ctx, f, e, header, cols, blanks); err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
+		var de *duckdb.Error
+		if ctx.Err() != nil || !errors.As(err, &de) || de.Type != duckdb.ErrorTypeInvalidInput {
+			return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		// DuckDB's reader gave up on the file as a whole: refuse this file alone,
+		// its lines after the header counted as rejected rows. DuckDB's message is
+		// not repeated: it can quote a line of the file.
+		fr.Read = max(0, blanks.Text-1)
+		if blanks.mixedEndings() {
+			return nil, &failure{why: "the file's lines end in more than one way (CRLF, LF or CR alone) part-way through, so it cannot be read as CSV; save it again with one kind of line ending",
+				reason: ReasonMixedLineEndings, counted: true}, nil
+		}
+		return nil, &failure{why: "the file cannot be read as CSV (the reader stopped part-way); check its quoting, delimiters and line endings, and save it again as UTF-8 CSV",
+			counted: true}, nil
 	}
 	// A file with lines of text after its header from which the reader got neither
 	// a row nor an error was not read (mixed line endings do this): refuse it rather

@@ -482,9 +482,35 @@ type blankLines struct {
 	line   int64
 	text   bool // the current line has a byte other than \r
 	header bool // a line with text has been seen
+	// crlf, lf and cr count the line ends of each kind (\r\n, \n alone, \r alone).
+	crlf, lf, cr int64
+	lastCR       bool // the bytes so far end in \r
+}
+
+// mixedEndings reports whether the file's lines end in more than one way.
+func (b *blankLines) mixedEndings() bool {
+	kinds := 0
+	for _, n := range []int64{b.crlf, b.lf, b.cr} {
+		if n > 0 {
+			kinds++
+		}
+	}
+	return kinds > 1
 }
 
 func (b *blankLines) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	crlf := int64(bytes.Count(p, []byte("\r\n")))
+	if b.lastCR && p[0] == '\n' {
+		crlf++
+		b.cr-- // counted as a lone \r at the end of the last write
+	}
+	b.crlf += crlf
+	b.lf += int64(bytes.Count(p, []byte("\n"))) - crlf
+	b.cr += int64(bytes.Count(p, []byte("\r"))) - int64(bytes.Count(p, []byte("\r\n")))
+	b.lastCR = p[len(p)-1] == '\r'
 	rest := p
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')

@@ -132,8 +132,9 @@ func TestFileChangedDuringLoad(t *testing.T) {
 	}
 }
 
-// TestNonRegularFilesAreRefused names a FIFO as an export: the run is refused at
-// once with the file named, rather than waiting forever for a writer.
+// TestNonRegularFilesAreRefused names a FIFO, and a link to /dev/zero, as exports
+// (alone or in a folder): the run is refused at once with the file named, rather than
+// waiting forever for a writer or reading without end.
 func TestNonRegularFilesAreRefused(t *testing.T) {
 	env := newEnv(t)
 	dir := t.TempDir()
@@ -141,7 +142,16 @@ func TestNonRegularFilesAreRefused(t *testing.T) {
 	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range []string{fifo, dir} {
+	zeroDir := t.TempDir()
+	zero := filepath.Join(zeroDir, "sessions.csv")
+	if err := os.Symlink("/dev/zero", zero); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{fifo, dir, zero, zeroDir} {
+		want := fifo
+		if strings.HasPrefix(path, zeroDir) {
+			want = zero
+		}
 		done := make(chan error, 1)
 		go func() {
 			_, err := Run(context.Background(), store.Config{Path: env.db}, []string{path}, Options{MaxRejectRate: 1, KeyFile: env.key, Profile: "canonical"})
@@ -149,8 +159,8 @@ func TestNonRegularFilesAreRefused(t *testing.T) {
 		}()
 		select {
 		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), fifo) {
-				t.Errorf("%s: error %v, want one that names the FIFO as not a regular file", path, err)
+			if err == nil || !strings.Contains(err.Error(), "not a regular file") || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %v, want one that names %s as not a regular file", path, err, want)
 			}
 		case <-time.After(20 * time.Second):
 			// Open the FIFO for writing so the stuck run can end.

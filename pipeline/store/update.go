@@ -14,10 +14,51 @@ import (
 // ErrBusy is returned by Update when another run is updating the same database.
 var ErrBusy = errors.New("another run is updating this database")
 
+// ErrChanged is returned by Update when the database file changed while the run
+// worked on its copy: replacing it would lose that change, so nothing is replaced.
+var ErrChanged = errors.New("the database changed during the run")
+
+// fileState is what changes when a file is written to or replaced: its inode, size
+// and modification time. The zero value is a file that does not exist.
+type fileState struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+}
+
+// stateOf returns the state of the file at path; a missing file is the zero state
+// with the error.
+func stateOf(path string) (fileState, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fileState{}, err
+	}
+	st := fileState{size: info.Size(), mtime: info.ModTime().UnixNano()}
+	if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+		st.dev, st.ino = uint64(sys.Dev), sys.Ino
+	}
+	return st, nil
+}
+
+// diff says how the file changed, in words.
+func (s fileState) diff(now fileState) string {
+	switch {
+	case s == fileState{}:
+		return "it was created"
+	case now == fileState{}:
+		return "it was removed"
+	case s.dev != now.dev || s.ino != now.ino:
+		return "it was replaced by another file"
+	}
+	return "it was written to"
+}
+
 // Update changes the database at cfg.Path as one atomic step. It copies the file to a
 // working file beside it, opens the copy, and calls fn; when fn returns keep = true
 // and no error, the copy is checkpointed, closed, synced and renamed over the
-// original. Otherwise, or when the process dies on the way, the original file is
+// original, unless the original changed since it was copied (ErrChanged) or another
+// process has it open for writing. Otherwise, or when the process dies on the way,
+// the original file is
 // untouched, byte for byte; a working file left by a killed run is removed by the
 // next one. A path that is a symbolic link is followed: the file it points to is
 // updated, beside which the working file is made, and the link stays.
@@ -49,6 +90,7 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	removeWork(work)
 	defer removeWork(work)
 
+	var orig fileState // the original as it was copied; zero when there was none
 	if _, err := os.Stat(cfg.Path); err == nil {
 		// Opening the original first refuses, with its holder named, when another
 		// process has it open for writing.
@@ -66,6 +108,9 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 			if err := checkpoint(ctx, cfg); err != nil {
 				return false, err
 			}
+		}
+		if orig, err = stateOf(cfg.Path); err != nil {
+			return false, err
 		}
 		if err := CopyFile(cfg.Path, work); err != nil {
 			return false, fmt.Errorf("copy %s to a working file: %w", cfg.Path, err)
@@ -106,6 +151,26 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	}
 	if _, err := os.Stat(cfg.Path + ".wal"); err == nil {
 		return false, fmt.Errorf("another process wrote to %s during the run (it has a write-ahead log now); nothing was changed: close other clients and run again", cfg.Path)
+	}
+	// A change to the original since it was copied (another client's commit, a
+	// restored backup) would be lost by the rename: refuse it instead. A client that
+	// has the original open for writing now would go on writing to the replaced file
+	// and lose its changes: opening the original refuses, naming it.
+	if orig != (fileState{}) {
+		ro := cfg
+		ro.ReadOnly = true
+		old, err := Open(ctx, ro)
+		if err != nil {
+			return false, fmt.Errorf("%w; nothing was changed", err)
+		}
+		old.Close()
+	}
+	now, err := stateOf(cfg.Path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	if now != orig {
+		return false, fmt.Errorf("%w: %s was changed by another program while this run worked on its copy (%s); nothing was changed, so that the other change is not lost: run again", ErrChanged, cfg.Path, orig.diff(now))
 	}
 	if err := os.Rename(work, cfg.Path); err != nil {
 		return false, fmt.Errorf("replace %s: %w", cfg.Path, err)

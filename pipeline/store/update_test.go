@@ -4,7 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -192,4 +195,147 @@ func TestUpdateFollowsASymbolicLink(t *testing.T) {
 	if kept, err := Update(ctx, Config{Path: dangling}, func(db *DB) (bool, error) { return true, nil }); kept || err == nil {
 		t.Errorf("a link to nothing: kept %v, %v", kept, err)
 	}
+}
+
+// TestMain lets the test binary act as another DuckDB client: with
+// STORE_TEST_WRITE set to a database file, it opens the file for writing, commits a
+// row and exits (status 3 when it could not); with STORE_TEST_HOLD it writes nothing
+// and keeps the file open, after printing "open", until its standard input closes.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("STORE_TEST_WRITE"); path != "" {
+		ctx := context.Background()
+		db, err := Open(ctx, Config{Path: path})
+		if err == nil && os.Getenv("STORE_TEST_HOLD") != "" {
+			fmt.Println("open")
+			io.Copy(io.Discard, os.Stdin)
+		} else if err == nil {
+			_, err = db.ExecContext(ctx, `INSERT INTO t VALUES (100)`)
+		}
+		if err == nil {
+			if cerr := db.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(3)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// TestUpdateLosesNoOtherChange has another client (a separate process) commit to
+// the database while an update works on its copy, a client keep it open for writing
+// when the update ends, and a backup restored over the file meanwhile. Each time the
+// update refuses to replace the file, which keeps the other change.
+func TestUpdateLosesNoOtherChange(t *testing.T) {
+	ctx := context.Background()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("a client commits", func(t *testing.T) {
+		cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
+		if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+			_, err := db.ExecContext(ctx, `CREATE TABLE t AS SELECT 1 AS v`)
+			return true, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var committed bool
+		var clientOut []byte
+		kept, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+			if _, err := db.ExecContext(ctx, `INSERT INTO t VALUES (2)`); err != nil {
+				return false, err
+			}
+			cmd := exec.Command(self)
+			cmd.Env = append(os.Environ(), "STORE_TEST_WRITE="+cfg.Path)
+			clientOut, err = cmd.CombinedOutput()
+			committed = err == nil
+			return true, nil
+		})
+		t.Logf("client committed: %v %s; update kept %v, %v", committed, clientOut, kept, err)
+		db, err2 := Open(ctx, Config{Path: cfg.Path, ReadOnly: true})
+		if err2 != nil {
+			t.Fatal(err2)
+		}
+		defer db.Close()
+		var client, update int
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FILTER (v = 100), count(*) FILTER (v = 2) FROM t`).Scan(&client, &update); err != nil {
+			t.Fatal(err)
+		}
+		if !committed || client != 1 || kept || update != 0 || !errors.Is(err, ErrChanged) {
+			t.Errorf("client committed %v, its row there %d times; update kept %v, its row there %d times, %v; want the client's change kept and the update refused with %v",
+				committed, client, kept, update, err, ErrChanged)
+		}
+	})
+	t.Run("a client holds it open", func(t *testing.T) {
+		cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
+		if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+			_, err := db.ExecContext(ctx, `CREATE TABLE t AS SELECT 1 AS v`)
+			return true, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var stdin io.WriteCloser
+		var cmd *exec.Cmd
+		kept, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+			cmd = exec.Command(self)
+			cmd.Env = append(os.Environ(), "STORE_TEST_WRITE="+cfg.Path, "STORE_TEST_HOLD=1")
+			var err error
+			if stdin, err = cmd.StdinPipe(); err != nil {
+				return false, err
+			}
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				return false, err
+			}
+			if err := cmd.Start(); err != nil {
+				return false, err
+			}
+			b := make([]byte, 4)
+			if _, err := io.ReadFull(out, b); err != nil || string(b) != "open" {
+				return false, fmt.Errorf("the client did not open the file: %q %v", b, err)
+			}
+			return true, nil
+		})
+		if stdin != nil {
+			stdin.Close()
+			cmd.Wait()
+		}
+		if kept || err == nil {
+			t.Errorf("kept %v, %v; want the update refused while a client has the file open for writing", kept, err)
+		}
+		t.Log(err)
+	})
+	t.Run("a backup is restored", func(t *testing.T) {
+		cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
+		if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+			_, err := db.ExecContext(ctx, `CREATE TABLE t AS SELECT 1 AS v`)
+			return true, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		backup, err := os.ReadFile(cfg.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kept, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+			if _, err := db.ExecContext(ctx, `INSERT INTO t VALUES (2)`); err != nil {
+				return false, err
+			}
+			tmp := cfg.Path + ".restored"
+			if err := os.WriteFile(tmp, backup, 0o600); err != nil {
+				return false, err
+			}
+			return true, os.Rename(tmp, cfg.Path)
+		})
+		if kept || !errors.Is(err, ErrChanged) {
+			t.Fatalf("kept %v, err %v; want the update refused with %v", kept, err, ErrChanged)
+		}
+		if sum(t, cfg.Path) != sha256.Sum256(backup) {
+			t.Error("the restored file was replaced")
+		}
+	})
 }

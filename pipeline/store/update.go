@@ -18,6 +18,36 @@ var ErrBusy = errors.New("another run is updating this database")
 // worked on its copy: replacing it would lose that change, so nothing is replaced.
 var ErrChanged = errors.New("the database changed during the run")
 
+// ErrForeignLog is returned by Update when a write-ahead log beside the database
+// cannot be shown to belong to it: it is never replayed.
+var ErrForeignLog = errors.New("the write-ahead log beside the database is not its own")
+
+// checkLog refuses a write-ahead log that does not say which database file it belongs
+// to. A log written for a file of DuckDB's storage format 1.3 or later starts with
+// its version entry holding the file's identifier and checkpoint iteration (DuckDB's
+// WALVersion: field 100 the entry type, 101 the version, 102 the identifier), and
+// DuckDB refuses to replay it onto any other file or state. A log of an older file
+// has no such fields: it could have been left by another file (the database before a
+// backup was restored over it), so it is not replayed.
+func checkLog(wal string) error {
+	f, err := os.Open(wal)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	if n == 0 {
+		return nil // an empty log holds nothing to replay
+	}
+	// 64 00 <type> 65 00 <version> 66 00: fields 100, 101 and 102, little-endian.
+	if n == 8 && head[0] == 0x64 && head[1] == 0 && head[3] == 0x65 && head[4] == 0 && head[6] == 0x66 && head[7] == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s does not say which database file it was written for (the database's storage format is older than DuckDB 1.3's), so it is not replayed; nothing was changed. If a DuckDB client crashed while writing to this database, open the database once with that client to fold the log in; if the database was restored from a backup, move %s away; then run again",
+		ErrForeignLog, wal, wal)
+}
+
 // fileState is what changes when a file is written to or replaced: its inode, size
 // and modification time. The zero value is a file that does not exist.
 type fileState struct {
@@ -92,11 +122,23 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 
 	var orig fileState // the original as it was copied; zero when there was none
 	if _, err := os.Stat(cfg.Path); err == nil {
+		wal := cfg.Path + ".wal"
+		_, walErr := os.Stat(wal)
+		if walErr == nil {
+			if err := checkLog(wal); err != nil {
+				return false, err
+			}
+		}
 		// Opening the original first refuses, with its holder named, when another
-		// process has it open for writing.
+		// process has it open for writing. It replays the write-ahead log beside
+		// it, if any, which DuckDB refuses when the log was written for another file
+		// or another state of this one.
 		ro := cfg
 		ro.ReadOnly = true
 		old, err := Open(ctx, ro)
+		if err != nil && walErr == nil && !errors.Is(err, ErrLocked) {
+			return false, fmt.Errorf("%w: %v; nothing was changed. If %s was restored from a backup, the log belongs to the file it replaced: move %s away and run again", ErrForeignLog, err, cfg.Path, wal)
+		}
 		if err != nil {
 			return false, err
 		}

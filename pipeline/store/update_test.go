@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -336,6 +337,96 @@ func TestUpdateLosesNoOtherChange(t *testing.T) {
 		}
 		if sum(t, cfg.Path) != sha256.Sum256(backup) {
 			t.Error("the restored file was replaced")
+		}
+	})
+}
+
+// leaveLog has another client change the database and leave its write-ahead log, as
+// a killed client does; it returns the log. open opens the database for writing.
+func leaveLog(t *testing.T, path string, open func() (*sql.DB, error)) []byte {
+	t.Helper()
+	other, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Exec(`SET checkpoint_threshold = '1TB'`)
+	if _, err := other.Exec(`DELETE FROM t WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(path + ".wal")
+	db, _ := os.ReadFile(path)
+	other.Close()
+	os.WriteFile(path, db, 0o600)
+	if len(wal) == 0 {
+		t.Fatal("the other client left no write-ahead log to test with")
+	}
+	return wal
+}
+
+// TestUpdateRefusesAForeignLog restores a backup of the database beside the
+// write-ahead log a crashed client left on the newer file: the update refuses it
+// (ErrForeignLog) instead of replaying it onto the backup, and leaves the file and
+// the log as they were. A log beside a database of DuckDB's older storage format,
+// which cannot say whose it is, is refused too.
+func TestUpdateRefusesAForeignLog(t *testing.T) {
+	ctx := context.Background()
+	t.Run("backup restored", func(t *testing.T) {
+		cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
+		if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+			_, err := db.ExecContext(ctx, `CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1), (2)`)
+			return true, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		backup, err := os.ReadFile(cfg.Path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
+			_, err := db.ExecContext(ctx, `INSERT INTO t VALUES (3)`)
+			return true, err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		wal := leaveLog(t, cfg.Path, func() (*sql.DB, error) {
+			db, err := Open(ctx, cfg)
+			if err != nil {
+				return nil, err
+			}
+			return db.DB, nil
+		})
+		os.WriteFile(cfg.Path, backup, 0o600)
+		os.WriteFile(cfg.Path+".wal", wal, 0o600)
+		kept, err := Update(ctx, cfg, func(db *DB) (bool, error) { return true, nil })
+		if kept || !errors.Is(err, ErrForeignLog) {
+			t.Fatalf("kept %v, err %v; want %v", kept, err, ErrForeignLog)
+		}
+		t.Log(err)
+		if sum(t, cfg.Path) != sha256.Sum256(backup) || sum(t, cfg.Path+".wal") != sha256.Sum256(wal) {
+			t.Error("the refused update changed the file or its log")
+		}
+	})
+	t.Run("older storage format", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "old.duckdb")
+		open := func() (*sql.DB, error) { return sql.Open("duckdb", path+"?storage_compatibility_version=v1.0.0") }
+		db, err := open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(`CREATE TABLE t (id INTEGER); INSERT INTO t VALUES (1), (2)`); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+		wal := leaveLog(t, path, open)
+		os.WriteFile(path+".wal", wal, 0o600)
+		before := sum(t, path)
+		kept, err := Update(ctx, Config{Path: path}, func(db *DB) (bool, error) { return true, nil })
+		if kept || !errors.Is(err, ErrForeignLog) {
+			t.Fatalf("kept %v, err %v; want %v", kept, err, ErrForeignLog)
+		}
+		t.Log(err)
+		if sum(t, path) != before {
+			t.Error("the refused update changed the file")
 		}
 	})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
 
+	"github.com/iop-outcomes/outcomes/pipeline"
 	"github.com/iop-outcomes/outcomes/pipeline/ingest"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
@@ -33,10 +34,16 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "etl:", err)
+			printError(os.Stderr, "etl", err)
 		}
 		os.Exit(1)
 	}
+}
+
+// printError shows an error to a person: control characters in it (from a file name
+// or an export) are escaped, so that it cannot drive the terminal.
+func printError(w io.Writer, command string, err error) {
+	fmt.Fprintln(w, command+":", pipeline.PrintableLines(err.Error()))
 }
 
 // errUsage is returned when the command line was wrong; the usage has been printed.
@@ -148,19 +155,22 @@ func load(ctx context.Context, cfg loadConfig, stdout, stderr io.Writer) error {
 	return err
 }
 
-// printSummary prints the run's ledger for a person.
+// printSummary prints the run's ledger for a person. File names and messages are
+// shown through pipeline.Printable: a name from an export cannot drive the terminal.
 func printSummary(w io.Writer, db string, res *ingest.Result, ok bool) {
+	p := pipeline.Printable
+	db = p(db)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "file\ttable\tread\tloaded\tnew\tupdated\tduplicate\trejected\tstatus\t")
 	for _, f := range res.Files {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t\n",
-			f.Path, f.Entity, f.Read, f.Loaded, f.Inserted, f.Updated, f.Duplicate, f.Rejected, f.Status)
+			p(f.Path), f.Entity, f.Read, f.Loaded, f.Inserted, f.Updated, f.Duplicate, f.Rejected, f.Status)
 	}
 	tw.Flush()
 	reasons := map[string]int64{}
 	for _, f := range res.Files {
 		if f.Status == ingest.StatusFailed {
-			fmt.Fprintf(w, "\n%s was refused whole: %s\n", f.Path, f.Message)
+			fmt.Fprintf(w, "\n%s was refused whole: %s\n", p(f.Path), p(f.Message))
 		}
 		for k, n := range f.Reasons {
 			reasons[k] += n
@@ -171,11 +181,11 @@ func printSummary(w io.Writer, db string, res *ingest.Result, ok bool) {
 		names := ingest.ReasonNames(reasons)
 		sort.SliceStable(names, func(i, j int) bool { return reasons[names[i]] > reasons[names[j]] })
 		for _, k := range names {
-			fmt.Fprintf(w, "  %-28s %d\n", k, reasons[k])
+			fmt.Fprintf(w, "  %-28s %d\n", p(k), reasons[k])
 		}
 	}
 	for _, warning := range res.Warnings {
-		fmt.Fprintf(w, "\nWarning: %s.\n", warning)
+		fmt.Fprintf(w, "\nWarning: %s.\n", p(warning))
 	}
 	if res.Moved > 0 {
 		fmt.Fprintf(w, "\n%d sessions and observations followed their episode to another patient, as a later export said.\n", res.Moved)
@@ -187,7 +197,7 @@ func printSummary(w io.Writer, db string, res *ingest.Result, ok bool) {
 		fmt.Fprintf(w, "\nWarning: %d sessions lie outside their episode's admission and discharge dates after a later export changed the episode; they are kept, and left out of the models. Correct the episode or the sessions in the export.\n", res.Outside)
 	}
 	if len(res.Ignored) > 0 {
-		fmt.Fprintf(w, "\nIgnored %d file(s) and sheet(s) that profile %s does not read: %s\n", len(res.Ignored), res.Profile, strings.Join(res.Ignored, ", "))
+		fmt.Fprintf(w, "\nIgnored %d file(s) and sheet(s) that profile %s does not read: %s\n", len(res.Ignored), p(res.Profile), p(strings.Join(res.Ignored, ", ")))
 	}
 	switch {
 	case !ok:
@@ -203,7 +213,7 @@ func printSummary(w io.Writer, db string, res *ingest.Result, ok bool) {
 			res.RunID, db, res.Read, res.Rejected, rate)
 	}
 	if res.KeyCreated != "" {
-		fmt.Fprintf(w, "A new site key was created at %s (mode 0600). Keep it safe and out of the database's folder: later loads into this database need it.\n", res.KeyCreated)
+		fmt.Fprintf(w, "A new site key was created at %s (mode 0600). Keep it safe and out of the database's folder: later loads into this database need it.\n", p(res.KeyCreated))
 	}
 }
 
@@ -235,7 +245,7 @@ func (p *bar) Begin(total int64) {
 }
 
 func (p *bar) Stage(file, stage string) {
-	p.b.Describe(fmt.Sprintf("%-10s %s", stage, shorten(file, 40)))
+	p.b.Describe(fmt.Sprintf("%-10s %s", stage, shorten(pipeline.Printable(file), 40)))
 }
 func (p *bar) Advance(n int64) { p.b.Add64(n) }
 func (p *bar) End()            { p.b.Finish() }

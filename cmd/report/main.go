@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"text/tabwriter"
 
+	"github.com/iop-outcomes/outcomes/pipeline"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
 
@@ -28,10 +29,16 @@ func main() {
 	stop()
 	if err != nil {
 		if !errors.Is(err, errUsage) {
-			fmt.Fprintln(os.Stderr, "report:", err)
+			printError(os.Stderr, "report", err)
 		}
 		os.Exit(1)
 	}
+}
+
+// printError shows an error to a person: control characters in it (from a file name
+// or an export) are escaped, so that it cannot drive the terminal.
+func printError(w io.Writer, command string, err error) {
+	fmt.Fprintln(w, command+":", pipeline.PrintableLines(err.Error()))
 }
 
 // errUsage is returned when the command line was wrong; the usage has been printed.
@@ -138,7 +145,8 @@ func ledger(ctx context.Context, db *sql.DB, w io.Writer) error {
 		if err := rows.Scan(&run, &when, &path, &entity, &read, &loaded, &dup, &rejected, &status, &balances); err != nil {
 			return fmt.Errorf("read ledger: %w", err)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", run, when, path, entity, read, loaded, dup, rejected, status, balances)
+		p := pipeline.Printable
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\n", run, when, p(path), p(entity), read, loaded, dup, rejected, p(status), balances)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read ledger: %w", err)
@@ -162,7 +170,7 @@ func ledger(ctx context.Context, db *sql.DB, w io.Writer) error {
 		if err := rows2.Scan(&file, &reason, &count, &line); err != nil {
 			return fmt.Errorf("read rejects: %w", err)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", file, reason, count, line)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", pipeline.Printable(file), pipeline.Printable(reason), count, line)
 		n++
 	}
 	if err := rows2.Err(); err != nil {

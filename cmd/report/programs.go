@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/iop-outcomes/outcomes/pipeline"
 )
 
 // runPrograms is `report programs`: the programs of the database, with the quarters
@@ -51,24 +53,10 @@ func programs(ctx context.Context, db *sql.DB, w io.Writer) error {
 		if first == "" {
 			first, last = "(no data)", ""
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", safe(id), safe(name), safe(site), level, first, last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", pipeline.Printable(id), pipeline.Printable(name), pipeline.Printable(site), level, first, last)
 	}
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read the programs: %w", err)
 	}
 	return tw.Flush()
-}
-
-// safe shows control characters (terminal escapes among them) of text from the data
-// escaped, so that no export can write to the terminal.
-func safe(s string) string {
-	out := []rune{}
-	for _, r := range s {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-			out = append(out, []rune(fmt.Sprintf("\\x%02x", r))...)
-			continue
-		}
-		out = append(out, r)
-	}
-	return string(out)
 }

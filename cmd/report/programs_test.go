@@ -18,9 +18,3 @@ func TestProgramsListsWhatToAskFor(t *testing.T) {
 		}
 	}
 }
-
-func TestSafeEscapesTerminalControls(t *testing.T) {
-	if got, want := safe("Clinic \x1b]0;owned\x07 B\u009b"), `Clinic \x1b]0;owned\x07 B\x9b`; got != want {
-		t.Errorf("safe = %q; want %q", got, want)
-	}
-}

@@ -3,14 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/iop-outcomes/outcomes/pipeline/outfile"
 	"github.com/iop-outcomes/outcomes/pipeline/report"
 )
 
@@ -50,34 +51,42 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if *verbose {
 		fmt.Fprintf(stderr, "queries: %v\n", time.Since(start).Round(time.Millisecond))
 	}
-	if err := os.MkdirAll(*out, 0o700); err != nil {
-		return err
-	}
-	write := func(name string, render func(io.Writer) error) error {
+	// The three files are one set: rendered first, then written whole and renamed
+	// into place together, the manifest last and naming the others' hashes, so that
+	// a failed run leaves the previous set as it was (outfile.WriteSet).
+	var set []outfile.File
+	render := func(name string, fn func(io.Writer) error) error {
 		start := time.Now()
-		defer func() {
-			if *verbose {
-				fmt.Fprintf(stderr, "%s: %v\n", name, time.Since(start).Round(time.Millisecond))
-			}
-		}()
 		var b bytes.Buffer
-		if err := render(&b); err != nil {
+		if err := fn(&b); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
-		return os.WriteFile(filepath.Join(*out, name), b.Bytes(), 0o600)
+		if *verbose {
+			fmt.Fprintf(stderr, "%s: %v\n", name, time.Since(start).Round(time.Millisecond))
+		}
+		set = append(set, outfile.File{Name: name, Data: b.Bytes()})
+		return nil
 	}
-	if err := write("report.html", func(w io.Writer) error { return report.RenderHTML(w, rep) }); err != nil {
+	if err := render("report.html", func(w io.Writer) error { return report.RenderHTML(w, rep) }); err != nil {
 		return err
 	}
-	if err := write("report.xlsx", func(w io.Writer) error { return report.RenderXLSX(w, rep) }); err != nil {
+	if err := render("report.xlsx", func(w io.Writer) error { return report.RenderXLSX(w, rep) }); err != nil {
 		return err
 	}
-	if err := write("manifest.json", func(w io.Writer) error {
+	rep.Manifest.Files = map[string]string{}
+	for _, f := range set {
+		h := sha256.Sum256(f.Data)
+		rep.Manifest.Files[f.Name] = hex.EncodeToString(h[:])
+	}
+	if err := render("manifest.json", func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep.Manifest)
 	}); err != nil {
 		return err
+	}
+	if err := outfile.WriteSet(*out, set); err != nil {
+		return fmt.Errorf("%w; free space or choose another folder with --out", err)
 	}
 	fmt.Fprintf(stdout, "Wrote report.html, report.xlsx and manifest.json to %s: period %s, program %s, audience %s",
 		*out, rep.Manifest.Period, rep.Manifest.Program, rep.Manifest.Audience)

@@ -5,9 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/iop-outcomes/outcomes/pipeline/extract"
+	"github.com/iop-outcomes/outcomes/pipeline/outfile"
 	"github.com/iop-outcomes/outcomes/pipeline/query"
 )
 
@@ -33,7 +33,7 @@ func runDictionary(ctx context.Context, args []string, stdout, stderr io.Writer)
 		_, err = io.WriteString(stdout, md)
 		return err
 	}
-	return os.WriteFile(*out, []byte(md), 0o644)
+	return outfile.WriteFile(*out, []byte(md))
 }
 
 // runExtract is `report extract`: de-identified analysis tables for sharing.

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/iop-outcomes/outcomes/pipeline"
+	"github.com/iop-outcomes/outcomes/pipeline/outfile"
 	"github.com/iop-outcomes/outcomes/pipeline/query"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
@@ -116,9 +117,13 @@ func Run(ctx context.Context, db *store.DB, opt Options) ([]string, error) {
 		readme.WriteString(", and every date: days are counted from admission (day 0) and the admission itself is given as a year")
 	}
 	readme.WriteString(".\n\nThe files are protected health information under a data use agreement even so: small counts are not suppressed in row-level data.\n")
+	if opt.Format == "csv" {
+		readme.WriteString("\nEvery value is written exactly as stored, for programs to read: text that starts with `=`, `+`, `-` or `@` (such as `uds_symbol`'s `+` and `-`) is not changed. ")
+		readme.WriteString("A spreadsheet that opens a CSV file may run such text as a formula: import the files as text (or read the Parquet extract) rather than opening them by double-click.\n")
+	}
 	for _, t := range tables(opt.DateOffsets) {
 		out := filepath.Join(opt.Dir, t.name+ext)
-		n, err := query.Run(ctx, db, t.sql, query.Options{Format: opt.Format, Out: out})
+		n, err := query.Run(ctx, db, t.sql, query.Options{Format: opt.Format, Out: out, Exact: true})
 		if err != nil {
 			return files, fmt.Errorf("extract %s: %w", t.name, err)
 		}
@@ -155,7 +160,7 @@ func Run(ctx context.Context, db *store.DB, opt Options) ([]string, error) {
 		fmt.Fprintf(&readme, "| %s | %s | %s |\n", n, v, d)
 	}
 	readmePath := filepath.Join(opt.Dir, "README.md")
-	if err := os.WriteFile(readmePath, []byte(readme.String()), 0o600); err != nil {
+	if err := outfile.WriteFile(readmePath, []byte(readme.String())); err != nil {
 		return files, err
 	}
 	return append(files, readmePath), rows.Err()

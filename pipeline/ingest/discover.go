@@ -54,6 +54,15 @@ func Discover(paths []string, prof *profile.Profile) (files []File, ignored []st
 		return nil, nil, errors.New("no export files or folders given; name at least one")
 	}
 	add := func(p string, explicit bool) error {
+		if isXLSX(p) || strings.EqualFold(filepath.Ext(p), ".csv") {
+			info, err := os.Stat(p)
+			if err != nil {
+				return err
+			}
+			if err := regular(p, info); err != nil {
+				return err
+			}
+		}
 		switch {
 		case isXLSX(p):
 			found, skipped, err := sheets(p, prof)
@@ -233,11 +242,16 @@ func tableNames(p *profile.Profile) string {
 // readHeader returns the header names of a CSV file, trimmed and lower-cased, with a
 // UTF-8 byte order mark removed.
 func readHeader(p string) ([]string, error) {
-	f, err := os.Open(p)
+	e, err := openExport(p)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer e.Close()
+	return readHeaderFrom(e.reader())
+}
+
+// readHeaderFrom is readHeader of a file being read.
+func readHeaderFrom(f io.Reader) ([]string, error) {
 	r := csv.NewReader(bufio.NewReader(io.LimitReader(f, 16<<20)))
 	r.FieldsPerRecord = -1
 	rec, err := r.Read()

@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"database/sql/driver"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,6 +26,10 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	}
 	r.stage(f.Name(), size0, "hashing")
 	start := time.Now()
+	e, err := r.open(f.Path)
+	if err != nil {
+		return fr, fmt.Errorf("read %s: %w", f.Path, err)
+	}
 	sum, size, blanks, err := r.scan(f.Path)
 	r.opt.Log.Debug("hash "+f.Name(), "took", time.Since(start).Round(time.Millisecond))
 	if err != nil {
@@ -54,6 +59,13 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	cols, failed, err := r.readSource(ctx, f, blanks, &fr)
 	if err != nil {
 		return fr, err
+	}
+	if failed == nil && e.changed(f.Sheet != "") {
+		// What was read may not be what was hashed: refuse the file, and record no
+		// hash for it, so that neither its old nor its new content counts as loaded.
+		if failed, err = r.changedFile(ctx, f, &fr); err != nil {
+			return fr, err
+		}
 	}
 	if failed != nil {
 		return r.failFile(ctx, f, fr, fid, failed)
@@ -142,6 +154,36 @@ func (r *run) dropScratch(ctx context.Context) error {
 type failure struct {
 	why         string
 	ncols, skip int
+	// reason is the reject's reason; empty means failReason(why).
+	reason string
+	// counted is set when fr.Read already holds the file's rows.
+	counted bool
+}
+
+// ReasonFileChanged is the reason of a file that was written while it was loaded.
+const ReasonFileChanged = "file_changed"
+
+// ReasonMixedLineEndings is the reason of a file whose line endings change part-way,
+// which DuckDB's reader cannot read.
+const ReasonMixedLineEndings = "mixed_line_endings"
+
+// changedFile refuses a file that changed while it was read: its rows, as read, count
+// as rejected, and the ledger records no hash for it.
+func (r *run) changedFile(ctx context.Context, f File, fr *FileResult) (*failure, error) {
+	q := `SELECT (SELECT count(*) FROM src) + (SELECT count(DISTINCT line) FROM csv_errors)`
+	if f.Sheet != "" {
+		q = `SELECT count(*) FROM src`
+	}
+	n, err := r.count(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	fr.Read, fr.SHA256 = n, ""
+	return &failure{
+		why:     "the file changed while it was being loaded (written to, or replaced, by another program); load it again once the export is complete",
+		reason:  ReasonFileChanged,
+		counted: true,
+	}, nil
 }
 
 // readSource reads a CSV file or a sheet into the temp table src and makes the view
@@ -169,7 +211,11 @@ func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *Fi
 		}
 		return cols, nil, r.rawView(ctx, f, "SELECT line, * EXCLUDE (line) FROM src")
 	}
-	header, err := readHeader(f.Path)
+	e, err := r.open(f.Path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
+	}
+	header, err := readHeaderFrom(e.reader())
 	var cols map[string]int
 	if err == nil {
 		cols, err = mapHeader(f, header)
@@ -177,8 +223,21 @@ func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *Fi
 	if err != nil {
 		return nil, &failure{why: err.Error(), ncols: len(header), skip: blanks.Leading}, nil
 	}
-	if err := r.readCSV(ctx, f, header, cols, blanks); err != nil {
-		return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
+	if err := r.readCSV(ctx, f, e, header, cols, blanks); err != nil {
+		var de *duckdb.Error
+		if ctx.Err() != nil || !errors.As(err, &de) || de.Type != duckdb.ErrorTypeInvalidInput {
+			return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		// DuckDB's reader gave up on the file as a whole: refuse this file alone,
+		// its lines after the header counted as rejected rows. DuckDB's message is
+		// not repeated: it can quote a line of the file.
+		fr.Read = max(0, blanks.Text-1)
+		if blanks.mixedEndings() {
+			return nil, &failure{why: "the file's lines end in more than one way (CRLF, LF or CR alone) part-way through, so it cannot be read as CSV; save it again with one kind of line ending",
+				reason: ReasonMixedLineEndings, counted: true}, nil
+		}
+		return nil, &failure{why: "the file cannot be read as CSV (the reader stopped part-way); check its quoting, delimiters and line endings, and save it again as UTF-8 CSV",
+			counted: true}, nil
 	}
 	// A file with lines of text after its header from which the reader got neither
 	// a row nor an error was not read (mixed line endings do this): refuse it rather
@@ -299,7 +358,7 @@ func (r *run) rawView(ctx context.Context, f File, from string) error {
 // the table; absent optional columns are NULL; columns the profile does not name are
 // never read into a table) and makes the view raw over it with each row's line
 // number.
-func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[string]int, blanks *blankLines) error {
+func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, cols map[string]int, blanks *blankLines) error {
 	var sel []string
 	for _, c := range f.Table.Columns {
 		if i, ok := cols[c.Name]; ok {
@@ -308,7 +367,7 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 			sel = append(sel, "NULL::VARCHAR AS "+quoteIdent(c.Name))
 		}
 	}
-	if err := r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), f.Path); err != nil {
+	if err := r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), e.duckPath()); err != nil {
 		return err
 	}
 	// A row's line is its position in src plus the lines up to the header and the
@@ -339,7 +398,8 @@ func (r *run) readCSV(ctx context.Context, f File, header []string, cols map[str
 }
 
 // dateMacros makes iso_date and check_date, which the staging models call, read the
-// dates of this table as its profile writes them (macros.sql: parse_date), and
+// dates of this table as its profile writes them (macros.sql: parse_date) and refuse
+// a date after the load day (future_date), and
 // anchor_date() give day 0 of a profile whose dates are day counts. A workbook's date
 // cells are serial numbers, which are read too, in the workbook's date system; and
 // iso_time read a time of day, in a sheet also a time cell's fraction of a day.
@@ -364,7 +424,8 @@ func (r *run) dateMacros(ctx context.Context, f File) error {
 		CREATE OR REPLACE TEMP MACRO anchor_date() AS %s;
 		CREATE OR REPLACE TEMP MACRO iso_date(v) AS parse_date(v, %s, %s, %s);
 		CREATE OR REPLACE TEMP MACRO check_date(col, v) AS
-		    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL THEN date_problem(col, v, %s) END;
+		    CASE WHEN v IS NOT NULL AND iso_date(v) IS NULL THEN date_problem(col, v, %s)
+		         WHEN iso_date(v) > load_day() THEN future_problem(col, v) END;
 		CREATE OR REPLACE TEMP MACRO iso_time(v) AS time_of(v, %t);`,
 		anchor, format, anchor, base, format, f.Sheet != "")); err != nil {
 		return err
@@ -455,13 +516,37 @@ func (r *run) mapSource(ctx context.Context, f File) error {
 	return nil
 }
 
+// open opens an export file once per run; it stays open until the run ends.
+func (r *run) open(p string) (*export, error) {
+	if e, ok := r.exports[p]; ok {
+		return e, nil
+	}
+	e, err := openExport(p)
+	if err != nil {
+		return nil, err
+	}
+	r.exports[p] = e
+	return e, nil
+}
+
+// closeExports closes the files of the run.
+func (r *run) closeExports() {
+	for _, e := range r.exports {
+		e.Close()
+	}
+}
+
 // scan reads a file once per run for its hash, size and blank lines: the sheets of a
 // workbook share one read.
 func (r *run) scan(p string) (string, int64, *blankLines, error) {
 	if s, ok := r.scans[p]; ok {
 		return s.sum, s.size, s.blanks, nil
 	}
-	sum, size, blanks, err := scanFile(p)
+	e, err := r.open(p)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	sum, size, blanks, err := scanFile(e.reader())
 	if err == nil {
 		if r.scans == nil {
 			r.scans = map[string]scanned{}
@@ -546,14 +631,22 @@ func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) err
 // reject at the header line that says why.
 func (r *run) failFile(ctx context.Context, f File, fr FileResult, fid int, failed *failure) (FileResult, error) {
 	why := failed.why
+	reason := failed.reason
+	if reason == "" {
+		reason = failReason(why)
+	}
 	fr.Status = StatusFailed
 	fr.Message = why
 	// The rows of a refused file are counted as CSV records when its header could be
 	// read, else as its lines after the first, so that they count as rejected. A
 	// sheet's rows were counted when it was read.
-	counted := fr.Read > 0 || f.Sheet != ""
+	counted := fr.Read > 0 || f.Sheet != "" || failed.counted
+	e, err := r.open(f.Path)
+	if err != nil {
+		return fr, fmt.Errorf("read %s: %w", f.Path, err)
+	}
 	if !counted && failed.ncols > 0 {
-		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(failed.ncols, failed.skip), f.Path)
+		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(failed.ncols, failed.skip), e.duckPath())
 		if err == nil {
 			bad, err2 := r.count(ctx, `SELECT count(DISTINCT line) FROM csv_errors`)
 			if err2 == nil {
@@ -562,7 +655,7 @@ func (r *run) failFile(ctx context.Context, f File, fr FileResult, fid int, fail
 		}
 	}
 	if !counted {
-		lines, err := countLines(f.Path)
+		lines, err := countLines(e.reader())
 		if err != nil {
 			return fr, fmt.Errorf("read %s: %w", f.Path, err)
 		}
@@ -570,22 +663,17 @@ func (r *run) failFile(ctx context.Context, f File, fr FileResult, fid int, fail
 	}
 	fr.Rejected = fr.Read
 	if err := r.exec(ctx, "record rejects of "+fr.Path, `INSERT INTO rejects VALUES (?, ?, ?, 1, NULL, NULL, ?, ?)`,
-		r.id, fid, fr.Path, failReason(why), why); err != nil {
+		r.id, fid, fr.Path, reason, why); err != nil {
 		return fr, err
 	}
-	fr.Reasons = map[string]int64{failReason(why): 1}
+	fr.Reasons = map[string]int64{reason: 1}
 	return fr, r.record(ctx, fr, fid)
 }
 
 // countLines counts the lines of a file; a last line without a line end counts when
 // it holds more than NUL, carriage-return or space bytes (a UTF-16 file ends in a NUL
 // after its last line end).
-func countLines(p string) (int64, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
+func countLines(f io.Reader) (int64, error) {
 	buf := make([]byte, 1<<16)
 	var n int64
 	last := byte('\n')

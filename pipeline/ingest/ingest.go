@@ -49,7 +49,9 @@ type Options struct {
 	MaxRejectRate float64
 	// KeyFile is where the site key is read from, and created on a new database.
 	KeyFile string
-	// Now is the clock; nil means time.Now.
+	// Now is the clock; nil means time.Now. Its time in UTC stamps the ledger, and its
+	// date in UTC is the load day: dates after it are rejected (future_date) and
+	// birth years are top-coded by its year.
 	Now func() time.Time
 	// Progress receives progress; nil means none.
 	Progress Progress
@@ -201,7 +203,14 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
-	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}}
+	// load_day() is the day of the load by the run's clock, in UTC: the one date
+	// that every date decision of the staging models (a date in the future, a birth
+	// year top-coded) is made against, whatever the machine's time zone.
+	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP MACRO load_day() AS DATE '%s'`, started.Format(time.DateOnly))); err != nil {
+		return false, "", fmt.Errorf("create staging macros: %w", err)
+	}
+	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}, exports: map[string]*export{}}
+	defer r.closeExports()
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
 		return false, "", fmt.Errorf("next run id: %w", err)
 	}
@@ -380,7 +389,8 @@ type run struct {
 	dates    string   // the date format the date macros read now
 	lookups  []string // temp tables of whole source tables
 	scans    map[string]scanned
-	date1904 map[string]bool // workbooks saved in the 1904 date system
+	exports  map[string]*export // the files of the run, held open (export.go)
+	date1904 map[string]bool    // workbooks saved in the 1904 date system
 	id       int
 	lastFile int
 	shown    int64 // bytes of the current file shown as done
@@ -437,20 +447,20 @@ func (r *run) finish(size int64) {
 
 // hashFile returns the SHA-256 (hex) and size of a file.
 func hashFile(p string) (string, int64, error) {
-	sum, size, _, err := scanFile(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	sum, size, _, err := scanFile(f)
 	return sum, size, err
 }
 
 // scanFile reads a file once for its SHA-256 (hex), its size and its blank lines.
-func scanFile(p string) (string, int64, *blankLines, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return "", 0, nil, err
-	}
-	defer f.Close()
+func scanFile(in io.Reader) (string, int64, *blankLines, error) {
 	h := sha256.New()
 	b := &blankLines{line: 1}
-	n, err := io.Copy(io.MultiWriter(h, b), f)
+	n, err := io.Copy(io.MultiWriter(h, b), in)
 	if err != nil {
 		return "", 0, nil, err
 	}
@@ -472,9 +482,35 @@ type blankLines struct {
 	line   int64
 	text   bool // the current line has a byte other than \r
 	header bool // a line with text has been seen
+	// crlf, lf and cr count the line ends of each kind (\r\n, \n alone, \r alone).
+	crlf, lf, cr int64
+	lastCR       bool // the bytes so far end in \r
+}
+
+// mixedEndings reports whether the file's lines end in more than one way.
+func (b *blankLines) mixedEndings() bool {
+	kinds := 0
+	for _, n := range []int64{b.crlf, b.lf, b.cr} {
+		if n > 0 {
+			kinds++
+		}
+	}
+	return kinds > 1
 }
 
 func (b *blankLines) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	crlf := int64(bytes.Count(p, []byte("\r\n")))
+	if b.lastCR && p[0] == '\n' {
+		crlf++
+		b.cr-- // counted as a lone \r at the end of the last write
+	}
+	b.crlf += crlf
+	b.lf += int64(bytes.Count(p, []byte("\n"))) - crlf
+	b.cr += int64(bytes.Count(p, []byte("\r"))) - int64(bytes.Count(p, []byte("\r\n")))
+	b.lastCR = p[len(p)-1] == '\r'
 	rest := p
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')

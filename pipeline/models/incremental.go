@@ -209,8 +209,9 @@ func recordBuild(ctx context.Context, conn *sql.Conn, pl plan, models string) er
 	if _, err := conn.ExecContext(ctx, `DELETE FROM model_pending`); err != nil {
 		return fmt.Errorf("record the rebuild: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, `INSERT INTO model_builds VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?)`,
-		pl.mode, pl.reason, pl.through, pl.episodes, models); err != nil {
+	// The time comes from Go in UTC: DuckDB's now()::TIMESTAMP is the machine's local time.
+	if _, err := conn.ExecContext(ctx, `INSERT INTO model_builds VALUES (?, ?, ?, ?, ?, ?)`,
+		time.Now().UTC(), pl.mode, pl.reason, pl.through, pl.episodes, models); err != nil {
 		return fmt.Errorf("record the rebuild: %w", err)
 	}
 	return nil

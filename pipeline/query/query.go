@@ -36,6 +36,9 @@ type Options struct {
 	W io.Writer
 	// Width is the terminal width for the table format (0 means 120).
 	Width int
+	// Exact writes CSV text exactly as stored, for programs to read (an extract);
+	// otherwise text that a spreadsheet would run as a formula gets a ' before it.
+	Exact bool
 }
 
 // Run runs one SQL statement on db (which must be opened read-only) and writes its
@@ -70,7 +73,7 @@ func Run(ctx context.Context, db *store.DB, query string, opt Options) (int64, e
 	case "", "table":
 		n, err = writeTable(rows, cols, opt.W, opt.Width)
 	case "csv":
-		n, err = toWriter(opt, func(w io.Writer) (int64, error) { return writeCSV(rows, cols, w) })
+		n, err = toWriter(opt, func(w io.Writer) (int64, error) { return writeCSV(rows, cols, w, !opt.Exact) })
 	case "json":
 		n, err = toWriter(opt, func(w io.Writer) (int64, error) { return writeJSON(rows, cols, w) })
 	case "xlsx":

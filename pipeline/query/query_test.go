@@ -126,7 +126,8 @@ func TestTypesKeepTheirMeaning(t *testing.T) {
 
 // TestCSVNeutralizesFormulas writes text that a spreadsheet would run as a formula
 // (=, +, -, @, tab, carriage return first) and finds each kept as text behind a single
-// quote, while numbers, negative ones included, and other text are written as they are.
+// quote, while numbers, negative ones included, a sign alone, a signed plain number and
+// other text are written as they are.
 func TestCSVNeutralizesFormulas(t *testing.T) {
 	db := memDB(t)
 	rows, err := db.Query(`SELECT * FROM (VALUES
@@ -135,14 +136,16 @@ func TestCSVNeutralizesFormulas(t *testing.T) {
 		('-2+3', -1, ''),
 		('@SUM(A1:A9)', 0, 'x'),
 		(chr(9) || '=1', 1, 'y'),
-		(chr(13) || '=1', 2, 'z')) t("=cmd", n, other)`)
+		(chr(13) || '=1', 2, 'z'),
+		('+', 4, '-'),
+		('-5', 5, '+2.5')) t("=cmd", n, other)`)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rows.Close()
 	cols, _ := columnsOf(rows)
 	var b bytes.Buffer
-	if _, err := writeCSV(rows, cols, &b); err != nil {
+	if _, err := writeCSV(rows, cols, &b, true); err != nil {
 		t.Fatal(err)
 	}
 	want := "'=cmd,n,other\n" +
@@ -151,7 +154,9 @@ func TestCSVNeutralizesFormulas(t *testing.T) {
 		"'-2+3,-1,\n" +
 		"'@SUM(A1:A9),0,x\n" +
 		"'\t=1,1,y\n" +
-		"\"'\r=1\",2,z\n"
+		"\"'\r=1\",2,z\n" +
+		"+,4,-\n" +
+		"-5,5,+2.5\n"
 	if got := b.String(); got != want {
 		t.Errorf("csv:\n%q\nwant\n%q", got, want)
 	}

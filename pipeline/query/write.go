@@ -17,6 +17,8 @@ import (
 
 	"github.com/duckdb/duckdb-go/v2"
 	"github.com/xuri/excelize/v2"
+
+	"github.com/iop-outcomes/outcomes/pipeline"
 )
 
 // Text formats a value as text the way a researcher expects to read it: dates as
@@ -134,24 +136,48 @@ func restrict(p string) error { return os.Chmod(p, 0o600) }
 
 // NeutralizeFormula returns text that a spreadsheet opening a CSV file would read as a
 // formula (it starts with =, +, -, @, a tab or a carriage return) with a single quote
-// before it, so that it stays text; other text is returned as it is.
+// before it, so that it stays text; other text is returned as it is. A sign alone
+// (the + and - of a urine screen week) or a sign before a plain number is no formula
+// and is written as it is.
 func NeutralizeFormula(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
+	if s == "" || !strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return s
 	}
-	return s
+	if (s[0] == '+' || s[0] == '-') && plainNumber(s[1:]) {
+		return s
+	}
+	return "'" + s
 }
 
-// writeCSV writes the rows as CSV. Text values (and column names) that a spreadsheet
-// would run as formulas are neutralized; numbers, dates and other typed values are
-// written as they are, so a negative number stays a number.
-func writeCSV(rows *sql.Rows, cols []column, w io.Writer) (int64, error) {
+// plainNumber reports whether s is empty or digits with at most one decimal point.
+func plainNumber(s string) bool {
+	dot := false
+	for _, c := range s {
+		switch {
+		case c >= '0' && c <= '9':
+		case c == '.' && !dot:
+			dot = true
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// writeCSV writes the rows as CSV. With neutralize, text values (and column names)
+// that a spreadsheet would run as formulas are neutralized; numbers, dates and other
+// typed values are written as they are, so a negative number stays a number. Without
+// it every value is written exactly, for programs to read.
+func writeCSV(rows *sql.Rows, cols []column, w io.Writer, neutralize bool) (int64, error) {
 	cw := csv.NewWriter(w)
 	header := make([]string, len(cols))
 	text := make([]bool, len(cols))
 	for i, c := range cols {
-		header[i] = NeutralizeFormula(c.name)
-		text[i] = c.typ == "VARCHAR" || c.typ == "" || strings.HasPrefix(c.typ, "ENUM")
+		header[i] = c.name
+		if neutralize {
+			header[i] = NeutralizeFormula(c.name)
+			text[i] = c.typ == "VARCHAR" || c.typ == "" || strings.HasPrefix(c.typ, "ENUM")
+		}
 	}
 	cw.Write(header)
 	var n int64
@@ -230,12 +256,17 @@ func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, e
 		if err := scanText(rows, cols, rec); err != nil {
 			return n, err
 		}
+		printable(rec)
 		head = append(head, rec)
 		n++
 	}
 	widths := make([]int, len(cols))
+	names := make([]string, len(cols))
 	for i, c := range cols {
-		widths[i] = utf8.RuneCountInString(c.name)
+		names[i] = pipeline.Printable(c.name)
+	}
+	for i := range cols {
+		widths[i] = utf8.RuneCountInString(names[i])
 		for _, r := range head {
 			widths[i] = max(widths[i], utf8.RuneCountInString(r[i]))
 		}
@@ -281,8 +312,8 @@ func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, e
 	}
 	header := make([]string, len(cols))
 	rule := make([]string, len(cols))
-	for i, c := range cols {
-		header[i] = c.name
+	for i := range cols {
+		header[i] = names[i]
 		rule[i] = strings.Repeat("-", widths[i])
 	}
 	line(header)
@@ -295,11 +326,20 @@ func writeTable(rows *sql.Rows, cols []column, w io.Writer, width int) (int64, e
 		if err := scanText(rows, cols, rec); err != nil {
 			return n, err
 		}
+		printable(rec)
 		line(rec)
 		n++
 	}
 	fmt.Fprintf(bw, "(%d rows)\n", n)
 	return n, bw.Flush()
+}
+
+// printable makes the values of a table row safe to show on a terminal: text from the
+// data never runs a terminal escape sequence (pipeline.Printable).
+func printable(rec []string) {
+	for i, s := range rec {
+		rec[i] = pipeline.Printable(s)
+	}
 }
 
 func isNumeric(typ string) bool {

@@ -157,6 +157,10 @@ type Manifest struct {
 	Partial string `json:"partial_period,omitempty"`
 	// Cutoff is the data cutoff of the models.
 	Cutoff string `json:"data_cutoff"`
+	// Files holds the SHA-256 of each other file of the report's set (report.html,
+	// report.xlsx). The manifest is written last, so a set whose files do not match
+	// it was not written whole.
+	Files map[string]string `json:"files,omitempty"`
 }
 
 // LedgerFile is one loaded export file, by its hash.

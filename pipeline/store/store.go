@@ -21,6 +21,10 @@ import (
 	"github.com/iop-outcomes/outcomes/queries"
 )
 
+// StorageVersion is the DuckDB storage format of new database files: any DuckDB
+// client of version 1.5 reads it.
+const StorageVersion = "v1.5.0"
+
 // ErrLocked is returned by Open when another process holds the database file.
 var ErrLocked = errors.New("database is in use by another process")
 
@@ -70,6 +74,11 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	if cfg.ReadOnly {
 		q.Set("access_mode", "read_only")
+	} else {
+		// A file created now records its identity in its write-ahead log (DuckDB's
+		// storage format of 1.3 and later), so that DuckDB refuses a log left by
+		// another file, such as the database before a backup was restored over it.
+		q.Set("storage_compatibility_version", StorageVersion)
 	}
 	if cfg.deferCheckpoints {
 		q.Set("checkpoint_threshold", "1TB")

@@ -14,12 +14,84 @@ import (
 // ErrBusy is returned by Update when another run is updating the same database.
 var ErrBusy = errors.New("another run is updating this database")
 
+// ErrChanged is returned by Update when the database file changed while the run
+// worked on its copy: replacing it would lose that change, so nothing is replaced.
+var ErrChanged = errors.New("the database changed during the run")
+
+// ErrForeignLog is returned by Update when a write-ahead log beside the database
+// cannot be shown to belong to it: it is never replayed.
+var ErrForeignLog = errors.New("the write-ahead log beside the database is not its own")
+
+// checkLog refuses a write-ahead log that does not say which database file it belongs
+// to. A log written for a file of DuckDB's storage format 1.3 or later starts with
+// its version entry holding the file's identifier and checkpoint iteration (DuckDB's
+// WALVersion: field 100 the entry type, 101 the version, 102 the identifier), and
+// DuckDB refuses to replay it onto any other file or state. A log of an older file
+// has no such fields: it could have been left by another file (the database before a
+// backup was restored over it), so it is not replayed.
+func checkLog(wal string) error {
+	f, err := os.Open(wal)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	head := make([]byte, 8)
+	n, _ := io.ReadFull(f, head)
+	if n == 0 {
+		return nil // an empty log holds nothing to replay
+	}
+	// 64 00 <type> 65 00 <version> 66 00: fields 100, 101 and 102, little-endian.
+	if n == 8 && head[0] == 0x64 && head[1] == 0 && head[3] == 0x65 && head[4] == 0 && head[6] == 0x66 && head[7] == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: %s does not say which database file it was written for (the database's storage format is older than DuckDB 1.3's), so it is not replayed; nothing was changed. If a DuckDB client crashed while writing to this database, open the database once with that client to fold the log in; if the database was restored from a backup, move %s away; then run again",
+		ErrForeignLog, wal, wal)
+}
+
+// fileState is what changes when a file is written to or replaced: its inode, size
+// and modification time. The zero value is a file that does not exist.
+type fileState struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64
+}
+
+// stateOf returns the state of the file at path; a missing file is the zero state
+// with the error.
+func stateOf(path string) (fileState, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fileState{}, err
+	}
+	st := fileState{size: info.Size(), mtime: info.ModTime().UnixNano()}
+	if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+		st.dev, st.ino = uint64(sys.Dev), sys.Ino
+	}
+	return st, nil
+}
+
+// diff says how the file changed, in words.
+func (s fileState) diff(now fileState) string {
+	switch {
+	case s == fileState{}:
+		return "it was created"
+	case now == fileState{}:
+		return "it was removed"
+	case s.dev != now.dev || s.ino != now.ino:
+		return "it was replaced by another file"
+	}
+	return "it was written to"
+}
+
 // Update changes the database at cfg.Path as one atomic step. It copies the file to a
 // working file beside it, opens the copy, and calls fn; when fn returns keep = true
 // and no error, the copy is checkpointed, closed, synced and renamed over the
-// original. Otherwise, or when the process dies on the way, the original file is
+// original, unless the original changed since it was copied (ErrChanged) or another
+// process has it open for writing. Otherwise, or when the process dies on the way,
+// the original file is
 // untouched, byte for byte; a working file left by a killed run is removed by the
-// next one.
+// next one. A path that is a symbolic link is followed: the file it points to is
+// updated, beside which the working file is made, and the link stays.
 //
 // The whole run works on a private copy rather than inside one big transaction
 // because DuckDB scans the data a transaction has written but not committed with a
@@ -30,6 +102,11 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	if cfg.Path == "" || cfg.ReadOnly {
 		return false, errors.New("update needs a database file opened for writing")
 	}
+	target, err := followLink(cfg.Path)
+	if err != nil {
+		return false, err
+	}
+	cfg.Path = target
 	dir, base := filepath.Split(cfg.Path)
 	if dir == "" {
 		dir = "."
@@ -43,12 +120,25 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	removeWork(work)
 	defer removeWork(work)
 
+	var orig fileState // the original as it was copied; zero when there was none
 	if _, err := os.Stat(cfg.Path); err == nil {
+		wal := cfg.Path + ".wal"
+		_, walErr := os.Stat(wal)
+		if walErr == nil {
+			if err := checkLog(wal); err != nil {
+				return false, err
+			}
+		}
 		// Opening the original first refuses, with its holder named, when another
-		// process has it open for writing.
+		// process has it open for writing. It replays the write-ahead log beside
+		// it, if any, which DuckDB refuses when the log was written for another file
+		// or another state of this one.
 		ro := cfg
 		ro.ReadOnly = true
 		old, err := Open(ctx, ro)
+		if err != nil && walErr == nil && !errors.Is(err, ErrLocked) {
+			return false, fmt.Errorf("%w: %v; nothing was changed. If %s was restored from a backup, the log belongs to the file it replaced: move %s away and run again", ErrForeignLog, err, cfg.Path, wal)
+		}
 		if err != nil {
 			return false, err
 		}
@@ -60,6 +150,9 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 			if err := checkpoint(ctx, cfg); err != nil {
 				return false, err
 			}
+		}
+		if orig, err = stateOf(cfg.Path); err != nil {
+			return false, err
 		}
 		if err := CopyFile(cfg.Path, work); err != nil {
 			return false, fmt.Errorf("copy %s to a working file: %w", cfg.Path, err)
@@ -101,6 +194,26 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	if _, err := os.Stat(cfg.Path + ".wal"); err == nil {
 		return false, fmt.Errorf("another process wrote to %s during the run (it has a write-ahead log now); nothing was changed: close other clients and run again", cfg.Path)
 	}
+	// A change to the original since it was copied (another client's commit, a
+	// restored backup) would be lost by the rename: refuse it instead. A client that
+	// has the original open for writing now would go on writing to the replaced file
+	// and lose its changes: opening the original refuses, naming it.
+	if orig != (fileState{}) {
+		ro := cfg
+		ro.ReadOnly = true
+		old, err := Open(ctx, ro)
+		if err != nil {
+			return false, fmt.Errorf("%w; nothing was changed", err)
+		}
+		old.Close()
+	}
+	now, err := stateOf(cfg.Path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	if now != orig {
+		return false, fmt.Errorf("%w: %s was changed by another program while this run worked on its copy (%s); nothing was changed, so that the other change is not lost: run again", ErrChanged, cfg.Path, orig.diff(now))
+	}
 	if err := os.Rename(work, cfg.Path); err != nil {
 		return false, fmt.Errorf("replace %s: %w", cfg.Path, err)
 	}
@@ -108,6 +221,22 @@ func Update(ctx context.Context, cfg Config, fn func(db *DB) (keep bool, err err
 	// power cut, so it is not reported as a failed run.
 	syncFile(dir)
 	return true, nil
+}
+
+// followLink returns the file a symbolic link names, so that a database named by a
+// link is updated where it lives (the working copy beside it, renamed over it) and the
+// link stays a link. A path that is not a link is returned as it is; a link to nothing
+// is refused rather than replaced by a new database.
+func followLink(path string) (string, error) {
+	info, err := os.Lstat(path)
+	if err != nil || info.Mode()&os.ModeSymlink == 0 {
+		return path, nil
+	}
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return "", fmt.Errorf("%s is a symbolic link to a file that cannot be reached (%v); point it at the database file, or give the file itself with --db", path, err)
+	}
+	return target, nil
 }
 
 // checkpoint opens the database for writing and folds its write-ahead log into it.

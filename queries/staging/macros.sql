@@ -63,6 +63,14 @@ CREATE OR REPLACE TEMP MACRO parse_date(v, fmt, anchor, serial_base) AS
             CASE WHEN serial_base IS NOT NULL THEN serial_date(v, serial_base) END)
     END;
 
+-- future_problem refuses a date after the day of the load: one row dated decades
+-- ahead would otherwise move the data cutoff, and with it every active stay and model.
+-- load_day() is the run's clock's date in UTC, made by the loader before any file.
+CREATE OR REPLACE TEMP MACRO future_problem(col, v) AS
+    problem(col, v, 'future_date',
+            col || ' is after the day of the load (' || strftime(load_day(), '%Y-%m-%d')
+            || ', UTC); a date cannot lie ahead of the export: correct it in the export');
+
 -- date_problem says why v is not a date in the format fmt. A date such as 03/04/2024
 -- in an export whose profile states no format could be March 4 or April 3: it is
 -- refused as ambiguous, never guessed.

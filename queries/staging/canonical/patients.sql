@@ -4,8 +4,9 @@ SELECT
     r.line,
     pk.key AS patient_key,
     -- Ages of 90 and over become 90+ (DESIGN.md section 7): the birth year of a person
-    -- 90 or older in the year of the load is stored as 90 years before that year.
-    CASE WHEN year(current_date) - try_cast(r.birth_year AS INTEGER) >= 90 THEN year(current_date) - 90
+    -- 90 or older in the year of the load is stored as 90 years before that year. The
+    -- year is load_day()'s, the run's clock in UTC, never the machine's local date.
+    CASE WHEN year(load_day()) - try_cast(r.birth_year AS INTEGER) >= 90 THEN year(load_day()) - 90
          ELSE try_cast(r.birth_year AS INTEGER) END AS birth_year,
     sx.code AS sex,
     rc.code AS race,
@@ -13,7 +14,7 @@ SELECT
     py.code AS payer,
     concat_ws(chr(30),
         need('patient_id', r.patient_id),
-        check_int('birth_year', r.birth_year, 1900, year(current_date)),
+        check_int('birth_year', r.birth_year, 1900, year(load_day())),
         check_code('sex', 'sex', r.sex, sx.code),
         check_code('race', 'race', r.race, rc.code),
         check_code('ethnicity', 'ethnicity', r.ethnicity, et.code),

@@ -474,7 +474,7 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 		"except a dropout, which counts as relapse when missing screens count as positive and is left out otherwise. "+
 		"Exposure: attended sessions per week in days 0-%d (odds ratio per additional weekly session). Adjusted for: %s.",
 		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, p.HorizonDays, p.LandmarkDays-1, adjusted)
-	if fit, err := stats.Logistic(y, x); err != nil {
+	if fit, err := stats.Logistic(y, x, append([]string{"landmark_sessions_per_week"}, covNames...)); err != nil {
 		all = append(all, estimate{model: "landmark_logistic_relapse", term: "(no fit)", definition: logDef, warning: err.Error(), n: len(y),
 			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()})
 	} else {

@@ -223,10 +223,10 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, eps []episode) error {
 	}
 	_, err := conn.ExecContext(ctx, `
 		UPDATE kpis SET
-		    funnel_lower_95 = greatest(0, a.rate - 1.959964 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
-		    funnel_upper_95 = least(1, a.rate + 1.959964 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
-		    funnel_lower_998 = greatest(0, a.rate - 3.090232 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
-		    funnel_upper_998 = least(1, a.rate + 3.090232 * sqrt(a.rate * (1 - a.rate) / kpis.denominator))
+		    funnel_lower_95 = greatest(0, a.rate - z_95() * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_upper_95 = least(1, a.rate + z_95() * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_lower_998 = greatest(0, a.rate - z_998() * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_upper_998 = least(1, a.rate + z_998() * sqrt(a.rate * (1 - a.rate) / kpis.denominator))
 		FROM (SELECT period, measure, rate FROM kpis WHERE program_id = 'ALL') a
 		WHERE kpis.measure LIKE 'retention_%' AND a.period = kpis.period AND a.measure = kpis.measure AND kpis.denominator > 0`)
 	return err

@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/iop-outcomes/outcomes/pipeline/stats"
 )
 
 // echartsJS is Apache ECharts 5.6.0, inlined into every page (see assets/README.md).
@@ -196,7 +198,7 @@ func chartOptions(r Result) map[string]any {
 				name string
 				z    float64
 				dash string
-			}{{"95% limits", 1.959964, "dashed"}, {"99.8% limits", 3.090232, "dotted"}} {
+			}{{"95% limits", stats.NormalQuantile(0.975), "dashed"}, {"99.8% limits", stats.NormalQuantile(0.999), "dotted"}} {
 				var lo, hi [][]any
 				for k := 1; k <= 60; k++ {
 					n := maxN * 1.2 * float64(k) / 60

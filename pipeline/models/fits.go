@@ -637,7 +637,7 @@ func modelWarnings(es []estimate) []string {
 		seen[e.model] = true
 		line := e.model + ": " + e.warning
 		if e.model == "landmark_cox_dropout" {
-			line = "the headline model " + line
+			line = e.model + " (the headline model): " + e.warning
 		}
 		out = append(out, line)
 	}

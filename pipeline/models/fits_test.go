@@ -157,7 +157,7 @@ func TestMissingCovariateLeftOutAndSaid(t *testing.T) {
 			t.Errorf("%s: on_medication %+v; want an estimate with no episode excluded", model, e)
 		}
 	}
-	if s.Headline == "" || !strings.Contains(strings.Join(s.Warnings, "\n"), "the headline model landmark_cox_dropout: co_occurring is missing") {
+	if s.Headline == "" || !strings.Contains(strings.Join(s.Warnings, "\n"), "landmark_cox_dropout (the headline model): co_occurring is missing") {
 		t.Errorf("headline %q, warnings %q; want a headline and a warning about co_occurring", s.Headline, s.Warnings)
 	}
 }

@@ -342,8 +342,18 @@ func RenderHTML(w io.Writer, rep *Report) error {
 		"Flow":     flow,
 		"Params":   params,
 		"ECharts":  template.JS(echartsJS),
+		// The rules are the report's own text, not data.
+		"ModelRules": modelRules,
 	})
 }
+
+// modelRules is how the adjusted models treat covariates, as R's coxph and glm do;
+// the Methods of the page and of the workbook state it.
+const modelRules = "Adjusted models follow R's coxph and glm: a covariate missing for every episode of a fit, or with one value among them, is left out of that fit; " +
+	"episodes missing a covariate that is used are left out (complete cases) and counted beside n; a term that is constant or a linear combination of the terms before it " +
+	"(aliased, found by orthogonalizing the columns in order with R's tolerance of 1e-7) is left out with no estimate; a coefficient that keeps growing while the likelihood " +
+	"has converged (separation, as R's \"Loglik converged before variable\") is flagged by name, has no estimate, and makes the fit not converged. Each model's warning says what was left out and why. " +
+	"p values are two-sided Wald p values from the normal upper tail, and every interval and limit uses the exact normal quantile (1.959963984540054 for 95%, 3.090232306167813 for 99.8%)."
 
 // pageTemplate is the page; html/template escapes every value from the data, in text,
 // attributes and the chart options alike.
@@ -400,7 +410,7 @@ details { margin-top: 6px; }
 {{end}}
 <section>
 <h2>Methods</h2>
-<p class="note">Definitions follow the project's design (day 0 is admission; attendance counts attended against attended, no-show and patient cancellations; dropout is discharge as dropped out or terminated, at the last attended session). The landmark analysis relates attendance in the first weeks to what happens after, among episodes still in treatment then; the naive model is biased and shown only for comparison. The workbook's Methods and Data dictionary sheets, and manifest.json, give every definition, parameter and export file (by SHA-256).</p>
+<p class="note">Definitions follow the project's design (day 0 is admission; attendance counts attended against attended, no-show and patient cancellations; dropout is discharge as dropped out or terminated, at the last attended session). The landmark analysis relates attendance in the first weeks to what happens after, among episodes still in treatment then; the naive model is biased and shown only for comparison. {{.ModelRules}} The workbook's Methods and Data dictionary sheets, and manifest.json, give every definition, parameter and export file (by SHA-256).</p>
 <table><thead><tr><th>Cohort flow</th><th>Episodes</th></tr></thead>
 <tbody>{{range .Flow}}<tr><td>{{index . 0}}</td><td class="n">{{index . 1}}</td></tr>{{end}}</tbody></table>
 <table><thead><tr><th>Parameter</th><th>Value</th></tr></thead>

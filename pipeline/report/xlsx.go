@@ -274,6 +274,7 @@ func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 		{"Report", "tool version", m.Version},
 		{"Suppression", "rule", "external audience: every count from 1 to 10, every cell from which one could be worked out (the other rows and the total), and every rate on a hidden count, shown as *"},
 		{"Suppression", "cells suppressed", fmt.Sprint(m.Suppressed)},
+		{"Models", "covariates, complete cases, aliasing and separation", modelRules},
 	}
 	for _, st := range rep.CohortFlow {
 		n := any(st.N)

@@ -98,9 +98,9 @@ func cox(d CoxData, fold bool) (CoxFit, error) {
 	fit.Iterations, fit.Converged, fit.LogLik = r.iterations, r.converged, r.ll
 	fit.Coef, fit.StdErr, fit.Z, fit.P, fit.Lower, fit.Upper = nans(p), nans(p), nans(p), nans(p), nans(p), nans(p)
 	fit.Infinite = make([]bool, p)
-	cov, ok := inverse(r.info)
-	z := normalQuantile(0.95)
 	div := r.diverging()
+	cov, ok := finiteCovariance(r.info, div)
+	z := normalQuantile(0.95)
 	k := 0
 	for j := 0; j < p; j++ {
 		if fit.Aliased[j] {

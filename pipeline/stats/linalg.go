@@ -55,6 +55,45 @@ func inverse(a [][]float64) ([][]float64, bool) {
 	return out, true
 }
 
+// finiteCovariance is the inverse of the information restricted to the coefficients
+// that are not diverging: a coefficient running to infinity carries (almost) no
+// information, so the full matrix is singular or nearly so, while the others' block
+// is what their variance tends to as it runs off (R reports the same to within
+// exp(-|coefficient|)). Rows and columns of diverging coefficients are NaN.
+func finiteCovariance(info [][]float64, diverging []bool) ([][]float64, bool) {
+	var keep []int
+	for j, d := range diverging {
+		if !d {
+			keep = append(keep, j)
+		}
+	}
+	sub := newSquare(len(keep))
+	for a, j := range keep {
+		for b, k := range keep {
+			sub[a][b] = info[j][k]
+		}
+	}
+	var inv [][]float64
+	if len(keep) > 0 {
+		var ok bool
+		if inv, ok = inverse(sub); !ok {
+			return nil, false
+		}
+	}
+	out := newSquare(len(info))
+	for j := range out {
+		for k := range out[j] {
+			out[j][k] = math.NaN()
+		}
+	}
+	for a, j := range keep {
+		for b, k := range keep {
+			out[j][k] = inv[a][b]
+		}
+	}
+	return out, true
+}
+
 // objective returns a log likelihood with its gradient and information (negative
 // Hessian) at beta.
 type objective func(beta []float64) (ll float64, grad []float64, info [][]float64)

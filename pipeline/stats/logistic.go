@@ -85,9 +85,9 @@ func Logistic(y []bool, x [][]float64, names []string) (LogitFit, error) {
 	full := len(alias)
 	fit.Coef, fit.StdErr, fit.P, fit.Lower, fit.Upper = nans(full), nans(full), nans(full), nans(full), nans(full)
 	fit.Aliased, fit.Infinite = alias, make([]bool, full)
-	cov, ok := inverse(r.info)
-	z := normalQuantile(0.95)
 	div := r.diverging()
+	cov, ok := finiteCovariance(r.info, div)
+	z := normalQuantile(0.95)
 	k := 0
 	for j := 0; j < full; j++ {
 		if alias[j] {

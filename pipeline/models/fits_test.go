@@ -6,6 +6,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,44 +17,92 @@ import (
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
 
-// sample is the synthetic sample loaded once (without models) for the fit tests,
-// which rebuild copies of it.
-var sample struct {
-	once      sync.Once
-	dir, path string
-	err       error
+// loaded holds the exports the fit tests use, each loaded once (without models)
+// into a database under dir; the tests rebuild copies of them.
+var loaded struct {
+	mu      sync.Mutex
+	dir     string
+	sources map[string]*source
 }
+
+type source struct {
+	once sync.Once
+	n    int
+	path string
+	err  error
+}
+
+// sampleData is the synthetic sample.
+const sampleData = "../../sample-data/synthetic"
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if sample.dir != "" {
-		os.RemoveAll(sample.dir)
+	if loaded.dir != "" {
+		os.RemoveAll(loaded.dir)
 	}
 	os.Exit(code)
+}
+
+// loadOnce loads the export at dir (made first by build, when given, in a folder of
+// its own) once per test binary and returns the database's path.
+func loadOnce(t *testing.T, dir string, build func(dir string) error) string {
+	t.Helper()
+	loaded.mu.Lock()
+	if loaded.sources == nil {
+		loaded.sources = map[string]*source{}
+		var err error
+		if loaded.dir, err = os.MkdirTemp("", "models-test-"); err != nil {
+			loaded.mu.Unlock()
+			t.Fatal(err)
+		}
+	}
+	src, ok := loaded.sources[dir]
+	if !ok {
+		src = &source{n: len(loaded.sources)}
+		loaded.sources[dir] = src
+	}
+	root := loaded.dir
+	loaded.mu.Unlock()
+	src.once.Do(func() {
+		base := filepath.Join(root, strconv.Itoa(src.n))
+		if src.err = os.MkdirAll(base, 0o700); src.err != nil {
+			return
+		}
+		export := dir
+		if build != nil {
+			export = filepath.Join(base, "export")
+			if src.err = build(export); src.err != nil {
+				return
+			}
+		}
+		os.Setenv(pseudo.EnvKey, "")
+		src.path = filepath.Join(base, "loaded.duckdb")
+		_, src.err = ingest.Run(context.Background(), store.Config{Path: src.path}, []string{export},
+			ingest.Options{MaxRejectRate: 1, KeyFile: filepath.Join(base, "site.key")})
+	})
+	if src.err != nil {
+		t.Fatal(src.err)
+	}
+	return src.path
 }
 
 // rebuildSample rebuilds the models on a copy of the synthetic sample with p, after
 // running the statements of prepare on it; it returns the database and the summary.
 func rebuildSample(t *testing.T, p Params, prepare ...string) (*store.DB, *Summary) {
 	t.Helper()
-	sample.once.Do(func() {
-		if sample.dir, sample.err = os.MkdirTemp("", "models-sample-"); sample.err != nil {
-			return
-		}
-		os.Setenv(pseudo.EnvKey, "")
-		sample.path = filepath.Join(sample.dir, "sample.duckdb")
-		_, sample.err = ingest.Run(context.Background(), store.Config{Path: sample.path}, []string{"../../sample-data/synthetic"},
-			ingest.Options{MaxRejectRate: 1, KeyFile: filepath.Join(sample.dir, "site.key")})
-	})
-	if sample.err != nil {
-		t.Fatal(sample.err)
-	}
-	path := filepath.Join(t.TempDir(), "copy.duckdb")
-	if err := store.CopyFile(sample.path, path); err != nil {
+	return rebuildCopy(t, loadOnce(t, sampleData, nil), p, prepare...)
+}
+
+// rebuildCopy rebuilds the models with p on a copy of the database at path, after
+// running the statements of prepare on it.
+func rebuildCopy(t *testing.T, path string, p Params, prepare ...string) (*store.DB, *Summary) {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "copy.duckdb")
+	if err := store.CopyFile(path, dst); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	db, err := store.Open(ctx, store.Config{Path: path})
+	db, err := store.Open(ctx, store.Config{Path: dst})
 	if err != nil {
 		t.Fatal(err)
 	}

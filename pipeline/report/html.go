@@ -246,6 +246,38 @@ func chartOptions(r Result) map[string]any {
 	return base
 }
 
+// chartNotes are the notes of a section's chart: for each row whose Chart.Note
+// column is not empty (nor suppressed), the row's label, a colon and the note.
+func chartNotes(r Result) []string {
+	if r.Chart.Note == "" {
+		return nil
+	}
+	note, label := -1, -1
+	for i, c := range r.Columns {
+		switch c.Name {
+		case r.Chart.Note:
+			note = i
+		case r.Chart.Label:
+			label = i
+		}
+	}
+	var out []string
+	for i, row := range r.Rows {
+		if note < 0 || row[note] == nil || r.Hidden[i][note] {
+			continue
+		}
+		text := fmt.Sprint(row[note])
+		if text == "" {
+			continue
+		}
+		if label >= 0 {
+			text = fmt.Sprint(row[label]) + ": " + text
+		}
+		out = append(out, text)
+	}
+	return out
+}
+
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
 // missingBox is a whisker with no values, which ECharts skips.
@@ -259,6 +291,8 @@ type htmlSection struct {
 	Rows                   [][]htmlCell
 	Options                map[string]any
 	Suppressed             bool
+	// Notes are the chart's notes (Chart.Note), each after its row's label.
+	Notes []string
 }
 
 type htmlCell struct {
@@ -286,6 +320,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 			}
 			hs.Rows = append(hs.Rows, cells)
 		}
+		hs.Notes = chartNotes(r)
 		if r.Chart.Type == "kpi_tiles" {
 			col := map[string]int{}
 			for i, c := range r.Columns {
@@ -381,6 +416,7 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 th { background: #eef2f8; }
 details { margin-top: 6px; }
 .note { font-size: 0.85em; color: #555; }
+.note.warning { color: #8a3000; }
 @media print {
   body { max-width: none; padding: 0; }
   section { break-inside: avoid; page-break-inside: avoid; }
@@ -401,6 +437,7 @@ details { margin-top: 6px; }
 <p class="note">{{.Description}}</p>
 {{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
 {{else if .Options}}<div class="chart" id="{{.ID}}"></div>
+{{end}}{{range .Notes}}<p class="note warning">{{.}}</p>
 {{end}}<details{{if not .Options}} open{{end}}><summary>Table</summary>
 <table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Numeric}} class="n"{{end}}>{{.Text}}</td>{{end}}</tr>

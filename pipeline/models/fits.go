@@ -289,7 +289,8 @@ func nanNull(v float64) any {
 }
 
 // fitDesign is the covariate part of one fit: the columns over the fit's rows and
-// what was left out, in words.
+// what was left out, in words. The words carry no counts (n and n_excluded do, where
+// the report can suppress small ones): the external report prints them.
 type fitDesign struct {
 	cols  [][]float64 // one per term, indexed like the episodes
 	names []string
@@ -328,7 +329,7 @@ func design(eps []episode, in func(i int) bool, covs []string) fitDesign {
 			}
 		}
 		if present == 0 && d.rows > 0 {
-			d.dropped = append(d.dropped, dropped{c, fmt.Sprintf("%s is missing for every one of the %d episodes of the fit, so it was left out", c, d.rows)})
+			d.dropped = append(d.dropped, dropped{c, c + " is missing for every episode of the fit, so it was left out"})
 			continue
 		}
 		used = append(used, c)
@@ -354,11 +355,10 @@ func design(eps []episode, in func(i int) bool, covs []string) fitDesign {
 		var by []string
 		for _, c := range used {
 			if missing[c] > 0 {
-				by = append(by, fmt.Sprintf("%s missing for %d", c, missing[c]))
+				by = append(by, c)
 			}
 		}
-		d.notes = append(d.notes, fmt.Sprintf("%d of the %d episodes of the fit were left out because a covariate is missing (complete cases: %s)",
-			d.excluded, d.rows, strings.Join(by, ", ")))
+		d.notes = append(d.notes, "episodes missing "+strings.Join(by, " or ")+" were left out (complete cases; n_excluded counts them)")
 	}
 	for _, c := range used {
 		count := map[string]int{}
@@ -423,7 +423,7 @@ func (d fitDesign) noFit(cohort string) string {
 	if d.rows == 0 {
 		return "no episodes in " + cohort
 	}
-	return fmt.Sprintf("not fitted: every one of the %d episodes of %s lacks a covariate (%s)", d.rows, cohort, strings.Join(d.notes, "; "))
+	return "not fitted: every episode of " + cohort + " lacks a covariate; " + strings.Join(d.notes, "; ")
 }
 
 // estimate is one row of model_estimates.
@@ -494,7 +494,7 @@ func coxEstimates(model, definition string, d stats.CoxData, fd fitDesign) []est
 	if err != nil {
 		why := err.Error()
 		if errors.Is(err, stats.ErrNoEvents) {
-			why = fmt.Sprintf("not fitted: no events among the %d rows fitted", fit.N)
+			why = "not fitted: no events among the rows fitted"
 		}
 		if len(fd.notes) > 0 {
 			why += "; " + strings.Join(fd.notes, "; ")

@@ -199,7 +199,7 @@ func TestMissingCovariateLeftOutAndSaid(t *testing.T) {
 			continue
 		}
 		c := got["co_occurring"]
-		if c.estimate.Valid || !strings.Contains(c.warning.String, "co_occurring is missing for every one of the") {
+		if c.estimate.Valid || !strings.Contains(c.warning.String, "co_occurring is missing for every episode of the fit") {
 			t.Errorf("%s: co_occurring %+v; want a null estimate and a warning that it is missing for every episode", model, c)
 		}
 		if e, ok := got["on_medication"]; !ok || !e.estimate.Valid || e.excluded != 0 {
@@ -221,8 +221,8 @@ func TestIncompleteRowsCountedAndReasonSaid(t *testing.T) {
 		`UPDATE episodes SET on_medication = NULL WHERE hash(episode_id) % 2 = 1`)
 	got := estimatesOf(t, db, "landmark_cox_dropout")
 	nf, ok := got["(no fit)"]
-	if !ok || !strings.Contains(nf.warning.String, "every one of the 287 episodes of the landmark cohort lacks a covariate") ||
-		!strings.Contains(nf.warning.String, "co_occurring missing for") || nf.excluded != 287 {
+	if !ok || !strings.Contains(nf.warning.String, "every episode of the landmark cohort lacks a covariate") ||
+		!strings.Contains(nf.warning.String, "episodes missing co_occurring or on_medication were left out") || nf.excluded != 287 {
 		t.Errorf("no fit: %+v; want the reason (every episode of the cohort lacks a covariate) and 287 excluded", nf)
 	}
 	if !strings.Contains(strings.Join(s.Warnings, "\n"), "lacks a covariate") {
@@ -235,7 +235,7 @@ func TestIncompleteRowsCountedAndReasonSaid(t *testing.T) {
 		t.Fatal(err)
 	}
 	dose := estimatesOf(t, db, "landmark_cox_dropout")["landmark_sessions_per_week"]
-	if cohort == 0 || dose.excluded != cohort || dose.n != 287-cohort || !strings.Contains(dose.warning.String, "left out because a covariate is missing") {
+	if cohort == 0 || dose.excluded != cohort || dose.n != 287-cohort || !strings.Contains(dose.warning.String, "episodes missing co_occurring were left out (complete cases") {
 		t.Errorf("dose %+v; want %d excluded, n %d and a warning", dose, cohort, 287-cohort)
 	}
 }

@@ -52,7 +52,7 @@ func TestForestSaysWhyTheLandmarkModelIsMissing(t *testing.T) {
 	if !strings.Contains(section, "<td>landmark_cox_dropout</td>") || !strings.Contains(section, "lacks a covariate") {
 		t.Errorf("the forest section does not say why the landmark model is missing:\n%s", section)
 	}
-	if !strings.Contains(section, `<p class="note warning">landmark_cox_dropout: not fitted: every one of the`) {
+	if !strings.Contains(section, `<p class="note warning">landmark_cox_dropout: not fitted: every episode of the landmark cohort lacks a covariate`) {
 		t.Errorf("the forest section does not say under the chart why the landmark model is missing:\n%s", section)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/iop-outcomes/outcomes/pipeline/ingest"
+	"github.com/iop-outcomes/outcomes/pipeline/models"
 	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
@@ -291,6 +292,25 @@ func TestModelsCommand(t *testing.T) {
 	var window string
 	if err := db.QueryRow(`SELECT value FROM analysis_parameters WHERE name = 'outcome_window_weeks'`).Scan(&window); err != nil || window != "12" {
 		t.Errorf("outcome_window_weeks stored as %q (%v), want 12", window, err)
+	}
+}
+
+// TestModelsWarnings checks that a load and etl models say, in words and by term,
+// what the adjusted models lost: program P04 is exactly the under-18 age band of the
+// sample (aliased), and with co_occurring missing for every episode the models leave
+// it out (the ctn0094 profile leaves it empty).
+func TestModelsWarnings(t *testing.T) {
+	c := newCLI(t)
+	out, errOut, err := c.run("--covariates", strings.Join(models.CovariateNames(), ","), sampleData)
+	if err != nil || !strings.Contains(out, "Warning: model landmark_cox_dropout (the headline model): ") || !strings.Contains(out, "program=P04") {
+		t.Fatalf("load with all covariates: %v; want a warning naming program=P04\n%s%s", err, out, errOut)
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run(context.Background(), []string{"models", "--db", c.db, "--covariates", "age_band,sex,program"}, nil, &stdout, &stderr); err != nil {
+		t.Fatalf("etl models: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "Warning: model landmark_logistic_relapse: ") || !strings.Contains(stdout.String(), "program=P04") {
+		t.Errorf("etl models printed %q; want a warning for each adjusted model naming program=P04", stdout.String())
 	}
 }
 

@@ -107,6 +107,11 @@ func rebuild(p models.Params, full bool, log *slog.Logger, w io.Writer, progress
 		if s.Headline != "" {
 			fmt.Fprintf(w, "Landmark dropout: %s.\n", s.Headline)
 		}
+		// A model that lost a covariate, rows or a term, or was not fitted, is
+		// said here in words: never silently.
+		for _, warning := range s.Warnings {
+			fmt.Fprintf(w, "Warning: model %s.\n", warning)
+		}
 		return nil
 	}
 }

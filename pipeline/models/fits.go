@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"sort"
@@ -224,10 +225,10 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, eps []episode) error {
 	}
 	_, err := conn.ExecContext(ctx, `
 		UPDATE kpis SET
-		    funnel_lower_95 = greatest(0, a.rate - 1.959964 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
-		    funnel_upper_95 = least(1, a.rate + 1.959964 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
-		    funnel_lower_998 = greatest(0, a.rate - 3.090232 * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
-		    funnel_upper_998 = least(1, a.rate + 3.090232 * sqrt(a.rate * (1 - a.rate) / kpis.denominator))
+		    funnel_lower_95 = greatest(0, a.rate - z_95() * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_upper_95 = least(1, a.rate + z_95() * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_lower_998 = greatest(0, a.rate - z_998() * sqrt(a.rate * (1 - a.rate) / kpis.denominator)),
+		    funnel_upper_998 = least(1, a.rate + z_998() * sqrt(a.rate * (1 - a.rate) / kpis.denominator))
 		FROM (SELECT period, measure, rate FROM kpis WHERE program_id = 'ALL') a
 		WHERE kpis.measure LIKE 'retention_%' AND a.period = kpis.period AND a.measure = kpis.measure AND kpis.denominator > 0`)
 	return err
@@ -304,32 +305,82 @@ func nanNull(v float64) any {
 	return v
 }
 
-// design builds covariate columns for rows: booleans as 0/1, categories as indicators
-// against their most frequent level. Rows with a missing value are left out (keep).
-func design(eps []episode, covs []string) (cols [][]float64, names []string, keep []bool) {
-	keep = make([]bool, len(eps))
-	for i, e := range eps {
-		keep[i] = true
-		for _, c := range covs {
-			if e.covariate(c) == "" {
-				keep[i] = false
-			}
+// fitDesign is the covariate part of one fit: the columns over the fit's rows and
+// what was left out, in words. The words carry no counts (n and n_excluded do, where
+// the report can suppress small ones): the external report prints them.
+type fitDesign struct {
+	cols  [][]float64 // one per term, indexed like the episodes
+	names []string
+	keep  []bool // the fit's rows with every covariate used (complete cases)
+	// rows is the fit's rows before complete cases, excluded those left out.
+	rows, excluded int
+	// dropped are the covariates left out of the fit, with the reason.
+	dropped []dropped
+	notes   []string
+}
+
+type dropped struct{ covariate, reason string }
+
+// design builds the covariate columns of a fit over the episodes in (its cohort),
+// as R's model.frame and coxph or glm would treat them, with every decision in words:
+// a covariate missing for every episode of the fit, or with one value among the
+// complete cases, is left out of the fit; rows missing a covariate that is used are
+// left out (complete cases) and counted. Booleans are 0/1, categories indicators
+// against their most frequent level. Columns that are collinear are left to the fit
+// (stats.AliasTolerance).
+func design(eps []episode, in func(i int) bool, covs []string) fitDesign {
+	var d fitDesign
+	inFit := make([]bool, len(eps))
+	for i := range eps {
+		inFit[i] = in(i)
+		if inFit[i] {
+			d.rows++
 		}
 	}
+	var used []string
 	for _, c := range covs {
-		if c == "co_occurring" || c == "on_medication" {
-			col := make([]float64, len(eps))
-			for i, e := range eps {
-				if e.covariate(c) == "true" {
-					col[i] = 1
-				}
+		present := 0
+		for i, e := range eps {
+			if inFit[i] && e.covariate(c) != "" {
+				present++
 			}
-			cols, names = append(cols, col), append(names, c)
+		}
+		if present == 0 && d.rows > 0 {
+			d.dropped = append(d.dropped, dropped{c, c + " is missing for every episode of the fit, so it was left out"})
 			continue
 		}
+		used = append(used, c)
+	}
+	d.keep = make([]bool, len(eps))
+	missing := map[string]int{}
+	for i, e := range eps {
+		if !inFit[i] {
+			continue
+		}
+		d.keep[i] = true
+		for _, c := range used {
+			if e.covariate(c) == "" {
+				d.keep[i] = false
+				missing[c]++
+			}
+		}
+		if !d.keep[i] {
+			d.excluded++
+		}
+	}
+	if d.excluded > 0 {
+		var by []string
+		for _, c := range used {
+			if missing[c] > 0 {
+				by = append(by, c)
+			}
+		}
+		d.notes = append(d.notes, "episodes missing "+strings.Join(by, " or ")+" were left out (complete cases; n_excluded counts them)")
+	}
+	for _, c := range used {
 		count := map[string]int{}
 		for i, e := range eps {
-			if keep[i] {
+			if d.keep[i] {
 				count[e.covariate(c)]++
 			}
 		}
@@ -343,24 +394,60 @@ func design(eps []episode, covs []string) (cols [][]float64, names []string, kee
 			}
 			return levels[a] < levels[b]
 		})
-		for _, l := range levels[min(1, len(levels)):] {
+		if len(levels) == 1 {
+			d.dropped = append(d.dropped, dropped{c, fmt.Sprintf("%s is %s for every episode fitted, so it was left out", c, levels[0])})
+			continue
+		}
+		if c == "co_occurring" || c == "on_medication" {
+			col := make([]float64, len(eps))
+			for i, e := range eps {
+				if e.covariate(c) == "true" {
+					col[i] = 1
+				}
+			}
+			d.cols, d.names = append(d.cols, col), append(d.names, c)
+			continue
+		}
+		for _, l := range levels[1:] {
 			col := make([]float64, len(eps))
 			for i, e := range eps {
 				if e.covariate(c) == l {
 					col[i] = 1
 				}
 			}
-			cols, names = append(cols, col), append(names, c+"="+l)
+			d.cols, d.names = append(d.cols, col), append(d.names, c+"="+l)
 		}
 	}
-	return cols, names, keep
+	for _, dr := range d.dropped {
+		d.notes = append(d.notes, dr.reason)
+	}
+	return d
+}
+
+// row is the exposure followed by the covariate columns of episode i.
+func (d fitDesign) row(exposure float64, i int) []float64 {
+	r := make([]float64, 0, 1+len(d.cols))
+	r = append(r, exposure)
+	for _, c := range d.cols {
+		r = append(r, c[i])
+	}
+	return r
+}
+
+// noFit says why a fit had no rows: an empty cohort, or every episode of it left
+// out as incomplete.
+func (d fitDesign) noFit(cohort string) string {
+	if d.rows == 0 {
+		return "no episodes in " + cohort
+	}
+	return "not fitted: every episode of " + cohort + " lacks a covariate; " + strings.Join(d.notes, "; ")
 }
 
 // estimate is one row of model_estimates.
 type estimate struct {
 	model, term, definition, warning string
 	coef, se, lower, upper, p        float64
-	n, events, iterations            int
+	n, events, iterations, excluded  int
 	converged                        bool
 }
 
@@ -372,101 +459,131 @@ func writeEstimates(ctx context.Context, conn *sql.Conn, es []estimate) error {
 			warning = e.warning
 		}
 		rows = append(rows, []any{e.model, e.term, nanNull(e.coef), nanNull(e.se), nanNull(math.Exp(e.coef)), nanNull(e.lower), nanNull(e.upper),
-			nanNull(e.p), int32(e.n), int32(e.events), e.converged, int32(e.iterations), e.definition, warning})
+			nanNull(e.p), int32(e.n), int32(e.events), e.converged, int32(e.iterations), e.definition, warning, int32(e.excluded)})
 	}
 	return appendRows(conn, "main", "model_estimates", rows)
 }
 
-func coxEstimates(model, definition string, d stats.CoxData) ([]estimate, error) {
-	fit, err := stats.Cox(d)
-	if err != nil {
-		return []estimate{{model: model, term: "(no fit)", definition: definition, warning: err.Error(), n: fit.N,
-			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()}}, nil
-	}
-	var out []estimate
-	for j, name := range d.Names {
-		out = append(out, estimate{model: model, term: name, definition: definition, warning: fit.Warning,
-			coef: fit.Coef[j], se: fit.StdErr[j], lower: fit.Lower[j], upper: fit.Upper[j], p: fit.P[j],
-			n: fit.N, events: fit.Events, iterations: fit.Iterations, converged: fit.Converged})
-	}
-	return out, nil
+// fitted is what estimates needs of a Cox or logistic fit.
+type fitted struct {
+	coef, se, lower, upper, p []float64
+	aliased, infinite         []bool
+	n, events, iterations     int
+	converged                 bool
+	warning                   string
 }
 
-// regressions fills model_estimates.
+// estimates turns a fit into rows of model_estimates: one per term, a term left out
+// (aliased) or running to infinity with null estimates, then one per covariate the
+// design left out, every row carrying the warnings of the model in words.
+func estimates(model, definition string, names []string, d fitDesign, f fitted) []estimate {
+	notes := append([]string(nil), d.notes...)
+	if f.warning != "" {
+		notes = append(notes, f.warning)
+	}
+	warning := strings.Join(notes, "; ")
+	var out []estimate
+	for j, name := range names {
+		e := estimate{model: model, term: name, definition: definition, warning: warning,
+			coef: f.coef[j], se: f.se[j], lower: f.lower[j], upper: f.upper[j], p: f.p[j],
+			n: f.n, events: f.events, iterations: f.iterations, converged: f.converged, excluded: d.excluded}
+		if f.infinite[j] {
+			e.coef, e.se, e.lower, e.upper, e.p = math.NaN(), math.NaN(), math.NaN(), math.NaN(), math.NaN()
+		}
+		out = append(out, e)
+	}
+	for _, dr := range d.dropped {
+		out = append(out, estimate{model: model, term: dr.covariate, definition: definition, warning: warning,
+			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN(),
+			n: f.n, events: f.events, iterations: f.iterations, converged: f.converged, excluded: d.excluded})
+	}
+	return out
+}
+
+// noFitEstimate is the one row of a model that could not be fitted.
+func noFitEstimate(model, definition, why string, n, excluded int) estimate {
+	return estimate{model: model, term: "(no fit)", definition: definition, warning: why, n: n, excluded: excluded,
+		coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()}
+}
+
+func coxEstimates(model, definition string, d stats.CoxData, fd fitDesign) []estimate {
+	fit, err := stats.Cox(d)
+	if err != nil {
+		why := err.Error()
+		if errors.Is(err, stats.ErrNoEvents) {
+			why = "not fitted: no events among the rows fitted"
+		}
+		if len(fd.notes) > 0 {
+			why += "; " + strings.Join(fd.notes, "; ")
+		}
+		return []estimate{noFitEstimate(model, definition, why, fit.N, fd.excluded)}
+	}
+	return estimates(model, definition, d.Names, fd, fitted{fit.Coef, fit.StdErr, fit.Lower, fit.Upper, fit.P,
+		fit.Aliased, fit.Infinite, fit.N, fit.Events, fit.Iterations, fit.Converged, fit.Warning})
+}
+
+// regressions fills model_estimates and says in s.Warnings what went wrong in any fit.
 func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s *Summary) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM model_estimates`); err != nil {
 		return err
 	}
 	L := float64(p.LandmarkDays)
-	cols, covNames, keep := design(eps, p.Covariates)
 	adjusted := "none"
 	if len(p.Covariates) > 0 {
 		adjusted = strings.Join(p.Covariates, ", ")
 	}
 	var all []estimate
 
-	landmark := func(model, outcome string, include func(e episode) (float64, bool, bool)) error {
-		d := stats.CoxData{Names: append([]string{"landmark_sessions_per_week"}, covNames...)}
+	landmark := func(model, outcome string, include func(e episode) (float64, bool, bool)) {
+		fd := design(eps, func(i int) bool { _, _, ok := include(eps[i]); return ok }, p.Covariates)
+		d := stats.CoxData{Names: append([]string{"landmark_sessions_per_week"}, fd.names...)}
 		for i, e := range eps {
 			t, ev, ok := include(e)
-			if !ok || !keep[i] {
+			if !ok || !fd.keep[i] {
 				continue
 			}
-			row := []float64{e.dose}
-			for _, c := range cols {
-				row = append(row, c[i])
-			}
-			d.Start, d.Stop, d.Event, d.X = append(d.Start, 0), append(d.Stop, t), append(d.Event, ev), append(d.X, row)
+			d.Start, d.Stop, d.Event, d.X = append(d.Start, 0), append(d.Stop, t), append(d.Event, ev), append(d.X, fd.row(e.dose, i))
 		}
 		def := fmt.Sprintf("Landmark Cox model (Efron ties). Cohort: episodes admitted at least %d days before the cutoff and still in treatment at day %d. "+
 			"Outcome: %s, in days after day %d. Exposure: attended sessions per week in days 0-%d (hazard ratio per additional weekly session). Adjusted for: %s.",
 			p.LandmarkDays, p.LandmarkDays, outcome, p.LandmarkDays, p.LandmarkDays-1, adjusted)
 		if len(d.Stop) == 0 {
-			all = append(all, estimate{model: model, term: "(no fit)", definition: def, warning: "no episodes in the landmark cohort",
-				coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()})
-			return nil
+			all = append(all, noFitEstimate(model, def, fd.noFit("the landmark cohort"), 0, fd.excluded))
+			return
 		}
-		es, err := coxEstimates(model, def, d)
-		all = append(all, es...)
-		return err
+		all = append(all, coxEstimates(model, def, d, fd)...)
 	}
-	if err := landmark("landmark_cox_dropout", "dropout (the last attended session of an episode discharged as dropped out or terminated)",
+	landmark("landmark_cox_dropout", "dropout (the last attended session of an episode discharged as dropped out or terminated)",
 		func(e episode) (float64, bool, bool) {
 			return e.retention - L + 1, e.dropout, e.cohort
-		}); err != nil {
-		return err
+		})
+	if h := all[0]; h.term == "landmark_sessions_per_week" && !math.IsNaN(h.coef) {
+		s.Headline = fmt.Sprintf("HR %.2f (95%% CI %.2f-%.2f) per additional weekly session in days 0-%d, n = %d, %d dropouts",
+			math.Exp(h.coef), h.lower, h.upper, p.LandmarkDays-1, h.n, h.events)
 	}
-	if err := landmark("landmark_cox_relapse", fmt.Sprintf("relapse (%s, missing screens %s%s), from the first day of the relapse week; "+
+	landmark("landmark_cox_relapse", fmt.Sprintf("relapse (%s, missing screens %s%s), from the first day of the relapse week; "+
 		"an episode without relapse is censored at the first day of the last week a relapse could still have been seen to start "+
 		"(for a run of k weeks, its last observed week - k + 1), never at discharge, and one with no such week from day %d on is left out",
 		p.RelapseDefinition, p.MissingPolicy, windowText(p), p.LandmarkDays),
 		func(e episode) (float64, bool, bool) {
 			t, ev, ok := relapseTime(e, L)
 			return t - L + 1, ev, ok
-		}); err != nil {
-		return err
-	}
-	if len(all) > 0 && all[0].term == "landmark_sessions_per_week" {
-		s.Headline = fmt.Sprintf("HR %.2f (95%% CI %.2f-%.2f) per additional weekly session in days 0-%d, n = %d, %d dropouts",
-			math.Exp(all[0].coef), all[0].lower, all[0].upper, p.LandmarkDays-1, all[0].n, all[0].events)
-	}
+		})
 
 	// Time-varying: each week from week 2 on, the dose is the previous week's
 	// attended sessions, so that the week in which someone stops coming does not
 	// explain itself.
-	tv, err := timeVarying(ctx, conn, p, eps, cols, covNames, keep, adjusted)
+	tv, err := timeVarying(ctx, conn, p, eps, adjusted)
 	if err != nil {
 		return err
 	}
 	all = append(all, tv...)
 
 	// Logistic: relapse by the horizon in the landmark cohort.
-	var y []bool
-	var x [][]float64
-	notEvaluable := 0
-	for i, e := range eps {
-		if !keep[i] || !e.observedHorizon {
-			continue
+	notEvaluable := map[int]bool{}
+	outcome := func(i int, e episode) (relapsed, ok bool) {
+		if !e.observedHorizon {
+			return false, false
 		}
 		// The outcome is relapse while in treatment up to the horizon. A dropout
 		// before the horizon without relapse: its missing screens count as positive
@@ -478,26 +595,39 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 		// at or after the horizon. Otherwise its detection window closed first, and
 		// it is not evaluable (left out), not a no-relapse.
 		t, ev, ok := relapseTime(e, L)
-		var relapsed bool
 		switch {
 		case e.cohort && e.relapse.Valid && !e.relapse.Bool && e.dropout && e.los < float64(p.HorizonDays):
 			if p.MissingPolicy != "positive" {
-				continue
+				return false, false
 			}
 			relapsed = true
 		case !ok:
-			continue
+			return false, false
 		case ev:
 			relapsed = t < float64(p.HorizonDays)
 		case t+7 < float64(p.HorizonDays):
-			notEvaluable++
+			notEvaluable[i] = true
+			return false, false
+		}
+		return relapsed, true
+	}
+	// evaluable says why episodes were left out as not evaluable, if any were.
+	evaluable := func() string {
+		if len(notEvaluable) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("; %d episodes without relapse were left out as not evaluable (a relapse before day %d could no longer have been seen when they ended): "+
+			"choose a shorter horizon_days, or read landmark_cox_relapse, which censors them", len(notEvaluable), p.HorizonDays)
+	}
+	fd := design(eps, func(i int) bool { _, ok := outcome(i, eps[i]); return ok }, p.Covariates)
+	var y []bool
+	var x [][]float64
+	for i, e := range eps {
+		relapsed, ok := outcome(i, e)
+		if !ok || !fd.keep[i] {
 			continue
 		}
-		row := []float64{e.dose}
-		for _, c := range cols {
-			row = append(row, c[i])
-		}
-		y, x = append(y, relapsed), append(x, row)
+		y, x = append(y, relapsed), append(x, fd.row(e.dose, i))
 	}
 	logDef := fmt.Sprintf("Logistic regression. Cohort: the landmark cohort (day %d) admitted at least %d days before the cutoff and not relapsed before day %d. "+
 		"Outcome: relapse (%s, missing screens %s%s) while in treatment up to day %d; a dropout before then without relapse counts as relapse when missing screens count as positive "+
@@ -505,20 +635,18 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 		"ends before the last week beginning before day %d is not evaluable and left out, not counted as no relapse. "+
 		"Exposure: attended sessions per week in days 0-%d (odds ratio per additional weekly session). Adjusted for: %s.",
 		p.LandmarkDays, p.HorizonDays, p.LandmarkDays, p.RelapseDefinition, p.MissingPolicy, windowText(p), p.HorizonDays, p.HorizonDays, p.LandmarkDays-1, adjusted)
-	if fit, err := stats.Logistic(y, x); err != nil {
-		warning := err.Error()
-		if notEvaluable > 0 {
-			warning += fmt.Sprintf("; %d episodes without relapse were left out as not evaluable (a relapse before day %d could no longer have been seen when they ended): "+
-				"choose a shorter horizon_days, or read landmark_cox_relapse, which censors them", notEvaluable, p.HorizonDays)
+	names := append([]string{"landmark_sessions_per_week"}, fd.names...)
+	if len(y) == 0 {
+		all = append(all, noFitEstimate("landmark_logistic_relapse", logDef, fd.noFit("the landmark cohort followed to the horizon")+evaluable(), 0, fd.excluded))
+	} else if fit, err := stats.Logistic(y, x, names); err != nil {
+		why := err.Error() + evaluable()
+		if len(fd.notes) > 0 {
+			why += "; " + strings.Join(fd.notes, "; ")
 		}
-		all = append(all, estimate{model: "landmark_logistic_relapse", term: "(no fit)", definition: logDef, warning: warning, n: len(y),
-			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()})
+		all = append(all, noFitEstimate("landmark_logistic_relapse", logDef, why, len(y), fd.excluded))
 	} else {
-		for j, name := range append([]string{"(intercept)", "landmark_sessions_per_week"}, covNames...) {
-			all = append(all, estimate{model: "landmark_logistic_relapse", term: name, definition: logDef, warning: fit.Warning,
-				coef: fit.Coef[j], se: fit.StdErr[j], lower: fit.Lower[j], upper: fit.Upper[j], p: fit.P[j],
-				n: fit.N, events: fit.Events, iterations: fit.Iterations, converged: fit.Converged})
-		}
+		all = append(all, estimates("landmark_logistic_relapse", logDef, append([]string{"(intercept)"}, names...), fd, fitted{fit.Coef, fit.StdErr, fit.Lower, fit.Upper, fit.P,
+			fit.Aliased, fit.Infinite, fit.N, fit.Events, fit.Iterations, fit.Converged, fit.Warning})...)
 	}
 
 	// Naive: shown only to compare; people who stay longer attend more sessions.
@@ -528,19 +656,38 @@ func regressions(ctx context.Context, conn *sql.Conn, p Params, eps []episode, s
 		naive.Event, naive.X = append(naive.Event, e.dropout), append(naive.X, []float64{e.overallDose})
 	}
 	if len(eps) > 0 {
-		es, err := coxEstimates("naive_cox_dropout", "NAIVE AND BIASED, for comparison only: Cox model of dropout over the whole episode against attended sessions per week over the whole stay. "+
-			"People who stay longer attend more sessions, so this association is partly true by construction (immortal-time bias); use landmark_cox_dropout.", naive)
-		if err != nil {
-			return err
-		}
-		all = append(all, es...)
+		all = append(all, coxEstimates("naive_cox_dropout", "NAIVE AND BIASED, for comparison only: Cox model of dropout over the whole episode against attended sessions per week over the whole stay. "+
+			"People who stay longer attend more sessions, so this association is partly true by construction (immortal-time bias); use landmark_cox_dropout.", naive,
+			design(eps, func(int) bool { return true }, nil))...)
 	}
+	s.Warnings = modelWarnings(all)
 	return writeEstimates(ctx, conn, all)
+}
+
+// modelWarnings is one line per model with a warning, the headline model first.
+func modelWarnings(es []estimate) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range es {
+		if e.warning == "" || seen[e.model] {
+			continue
+		}
+		seen[e.model] = true
+		line := e.model + ": " + e.warning
+		if e.model == "landmark_cox_dropout" {
+			line = e.model + " (the headline model): " + e.warning
+		}
+		out = append(out, line)
+	}
+	return out
 }
 
 // timeVarying fits the Cox model of dropout with weekly dose as a time-dependent
 // covariate in counting-process form.
-func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, cols [][]float64, covNames []string, keep []bool, adjusted string) ([]estimate, error) {
+func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, adjusted string) ([]estimate, error) {
+	// The fit's rows are the episodes with a week at risk from week 2.
+	fd := design(eps, func(i int) bool { return eps[i].retention+1 > 7 }, p.Covariates)
+	cols, keep := fd.cols, fd.keep
 	// One row per episode with its attended sessions week by week (weeks 1, 2, ...
 	// without gaps), each count as one character (code point 48 + count): reading
 	// one row per episode-week cost more than the fit.
@@ -562,7 +709,7 @@ func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, c
 	patterns := map[string]int{}
 	var patternRows [][]float64
 	folded := map[interval]int{}
-	d := stats.CoxData{Names: append([]string{"previous_week_sessions"}, covNames...)}
+	d := stats.CoxData{Names: append([]string{"previous_week_sessions"}, fd.names...)}
 	var key []byte
 	next := 0
 	for rows.Next() {
@@ -621,8 +768,11 @@ func timeVarying(ctx context.Context, conn *sql.Conn, p Params, eps []episode, c
 	def := "Cox model with a time-varying covariate (counting process, one interval per treatment week from week 2, Efron ties). " +
 		"Outcome: dropout, in days from admission. Exposure: sessions attended in the previous week (hazard ratio per additional session). Adjusted for: " + adjusted + "."
 	if len(d.Stop) == 0 {
-		return []estimate{{model: "time_varying_cox_dropout", term: "(no fit)", definition: def, warning: "no episode-weeks to fit",
-			coef: math.NaN(), se: math.NaN(), lower: math.NaN(), upper: math.NaN(), p: math.NaN()}}, nil
+		why := "no episode-weeks to fit"
+		if fd.rows > 0 {
+			why = fd.noFit("the episodes with a week at risk")
+		}
+		return []estimate{noFitEstimate("time_varying_cox_dropout", def, why, 0, fd.excluded)}, nil
 	}
-	return coxEstimates("time_varying_cox_dropout", def, d)
+	return coxEstimates("time_varying_cox_dropout", def, d, fd), nil
 }

@@ -33,6 +33,9 @@ type Summary struct {
 	Recomputed int64  `json:"episodes_recomputed"`
 	// Headline is the landmark hazard ratio of dropout per additional weekly session.
 	Headline string `json:"headline"`
+	// Warnings say, one line per model, what went wrong in a fit: covariates or
+	// rows left out, a term aliased or running to infinity, a model not fitted.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Rebuild runs every model on conn (a connection to the working copy of the

@@ -8,6 +8,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/iop-outcomes/outcomes/pipeline/stats"
 )
 
 // echartsJS is Apache ECharts 5.6.0, inlined into every page (see assets/README.md).
@@ -196,7 +198,7 @@ func chartOptions(r Result) map[string]any {
 				name string
 				z    float64
 				dash string
-			}{{"95% limits", 1.959964, "dashed"}, {"99.8% limits", 3.090232, "dotted"}} {
+			}{{"95% limits", stats.NormalQuantile(0.975), "dashed"}, {"99.8% limits", stats.NormalQuantile(0.999), "dotted"}} {
 				var lo, hi [][]any
 				for k := 1; k <= 60; k++ {
 					n := maxN * 1.2 * float64(k) / 60
@@ -244,6 +246,38 @@ func chartOptions(r Result) map[string]any {
 	return base
 }
 
+// chartNotes are the notes of a section's chart: for each row whose Chart.Note
+// column is not empty (nor suppressed), the row's label, a colon and the note.
+func chartNotes(r Result) []string {
+	if r.Chart.Note == "" {
+		return nil
+	}
+	note, label := -1, -1
+	for i, c := range r.Columns {
+		switch c.Name {
+		case r.Chart.Note:
+			note = i
+		case r.Chart.Label:
+			label = i
+		}
+	}
+	var out []string
+	for i, row := range r.Rows {
+		if note < 0 || row[note] == nil || r.Hidden[i][note] {
+			continue
+		}
+		text := fmt.Sprint(row[note])
+		if text == "" {
+			continue
+		}
+		if label >= 0 {
+			text = fmt.Sprint(row[label]) + ": " + text
+		}
+		out = append(out, text)
+	}
+	return out
+}
+
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
 // missingBox is a whisker with no values, which ECharts skips.
@@ -257,6 +291,8 @@ type htmlSection struct {
 	Rows                   [][]htmlCell
 	Options                map[string]any
 	Suppressed             bool
+	// Notes are the chart's notes (Chart.Note), each after its row's label.
+	Notes []string
 }
 
 type htmlCell struct {
@@ -288,6 +324,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 			}
 			hs.Rows = append(hs.Rows, cells)
 		}
+		hs.Notes = chartNotes(r)
 		if r.Chart.Type == "kpi_tiles" {
 			col := map[string]int{}
 			for i, c := range r.Columns {
@@ -355,8 +392,18 @@ func RenderHTML(w io.Writer, rep *Report) error {
 		"Flow":     flow,
 		"Params":   params,
 		"ECharts":  template.JS(echartsJS),
+		// The rules are the report's own text, not data.
+		"ModelRules": modelRules,
 	})
 }
+
+// modelRules is how the adjusted models treat covariates, as R's coxph and glm do;
+// the Methods of the page and of the workbook state it.
+const modelRules = "Adjusted models follow R's coxph and glm: a covariate missing for every episode of a fit, or with one value among them, is left out of that fit; " +
+	"episodes missing a covariate that is used are left out (complete cases) and counted beside n; a term that is constant or a linear combination of the terms before it " +
+	"(aliased, found by orthogonalizing the columns in order with R's tolerance of 1e-7) is left out with no estimate; a coefficient that keeps growing while the likelihood " +
+	"has converged (separation, as R's \"Loglik converged before variable\") is flagged by name, has no estimate, and makes the fit not converged. Each model's warning says what was left out and why. " +
+	"p values are two-sided Wald p values from the normal upper tail, and every interval and limit uses the exact normal quantile (1.959963984540054 for 95%, 3.090232306167813 for 99.8%)."
 
 // pageTemplate is the page; html/template escapes every value from the data, in text,
 // attributes and the chart options alike.
@@ -387,6 +434,7 @@ details { margin-top: 6px; }
 td, th { overflow-wrap: break-word; }
 td.tok { overflow-wrap: anywhere; word-break: break-all; }
 @page { margin: 12mm; }
+.note.warning { color: #8a3000; }
 @media print {
   body { max-width: none; padding: 0; font-size: 10pt; }
   h2 { break-after: avoid; page-break-after: avoid; }
@@ -411,7 +459,8 @@ td.tok { overflow-wrap: anywhere; word-break: break-all; }
 <p class="note">{{.Description}}</p>
 {{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
 {{else if .Options}}<div class="chart" id="{{.ID}}"></div>
-{{end}}</div><details{{if not .Options}} open{{end}}><summary>Table</summary>
+{{end}}</div>{{range .Notes}}<p class="note warning">{{.}}</p>
+{{end}}<details{{if not .Options}} open{{end}}><summary>Table</summary>
 <table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
 <tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Numeric}} class="n"{{else if .Token}} class="tok"{{end}}>{{.Text}}</td>{{end}}</tr>
 {{end}}</tbody></table></details>
@@ -420,7 +469,7 @@ td.tok { overflow-wrap: anywhere; word-break: break-all; }
 {{end}}
 <section>
 <h2>Methods</h2>
-<p class="note">Definitions follow the project's design (day 0 is admission; attendance counts attended against attended, no-show and patient cancellations; dropout is discharge as dropped out or terminated, at the last attended session). The landmark analysis relates attendance in the first weeks to what happens after, among episodes still in treatment then; the naive model is biased and shown only for comparison. Relapse is a run of k weeks of positive screens (k = 4 for consecutive4) dated to its first week, read within the outcome window (outcome_window_weeks; 0: the whole episode); since a run that starts in the last k-1 observed weeks can never be seen, an episode without relapse is censored at the last week a run could still have been seen to start (its last observed week - k + 1), never at discharge, and one with no such week after the landmark had no time at risk and is left out of the relapse curves and models; relapse by the horizon counts no relapse only when every week before the horizon could still have been seen. The workbook's Methods and Data dictionary sheets, and manifest.json, give every definition, parameter and export file (by SHA-256).</p>
+<p class="note">Definitions are in docs/methods.md (day 0 is admission; attendance counts attended against attended, no-show and patient cancellations; dropout is discharge as dropped out or terminated, at the last attended session). The landmark analysis relates attendance in the first weeks to what happens after, among episodes still in treatment then; the naive model is biased and shown only for comparison. Relapse is a run of k weeks of positive screens (k = 4 for consecutive4) dated to its first week, read within the outcome window (outcome_window_weeks; 0: the whole episode); since a run that starts in the last k-1 observed weeks can never be seen, an episode without relapse is censored at the last week a run could still have been seen to start (its last observed week - k + 1), never at discharge, and one with no such week after the landmark had no time at risk and is left out of the relapse curves and models; relapse by the horizon counts no relapse only when every week before the horizon could still have been seen. {{.ModelRules}} The workbook's Methods and Data dictionary sheets, and manifest.json, give every definition, parameter and export file (by SHA-256).</p>
 <table><thead><tr><th>Cohort flow</th><th>Episodes</th></tr></thead>
 <tbody>{{range .Flow}}<tr><td>{{index . 0}}</td><td class="n">{{index . 1}}</td></tr>{{end}}</tbody></table>
 <table><thead><tr><th>Parameter</th><th>Value</th></tr></thead>

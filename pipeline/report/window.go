@@ -137,8 +137,8 @@ func window(ctx context.Context, q querier, name string, from, to time.Time) err
 		if !ok || !m.den.Valid || m.den.Float64 <= 0 {
 			continue
 		}
-		w95 := 1.959964 * math.Sqrt(p0*(1-p0)/m.den.Float64)
-		w998 := 3.090232 * math.Sqrt(p0*(1-p0)/m.den.Float64)
+		w95 := stats.NormalQuantile(0.975) * math.Sqrt(p0*(1-p0)/m.den.Float64)
+		w998 := stats.NormalQuantile(0.999) * math.Sqrt(p0*(1-p0)/m.den.Float64)
 		m.flo95, m.fhi95 = math.Max(0, p0-w95), math.Min(1, p0+w95)
 		m.flo998, m.fhi998 = math.Max(0, p0-w998), math.Min(1, p0+w998)
 	}

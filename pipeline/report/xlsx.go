@@ -331,6 +331,7 @@ func methodsSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 		{"Report", "audience", m.Audience},
 		{"Report", "data as of (last load)", m.DataAsOf},
 		{"Report", "tool version", m.Version},
+		{"Models", "covariates, complete cases, aliasing and separation", modelRules},
 	}
 	if m.Disclosure != "" {
 		rows = append(rows, []any{"Disclosure control", "rule", m.Disclosure},

@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
-
-	"gonum.org/v1/gonum/stat/distuv"
+	"strings"
 )
 
 // CoxData is survival data in counting-process form: each row is an interval
@@ -34,8 +33,13 @@ type CoxFit struct {
 	N, Events       int
 	Iterations      int
 	Converged       bool
+	// Aliased marks the columns left out because they are constant or linear
+	// combinations of the columns before them (their estimates are NaN); Infinite
+	// the coefficients that grow without bound while the likelihood is flat.
+	Aliased, Infinite []bool
 	// Warning says why an estimate should not be trusted (no convergence, a
-	// coefficient running off to infinity); empty when there is nothing to say.
+	// coefficient running off to infinity, a term left out), naming the terms;
+	// empty when there is nothing to say.
 	Warning string
 }
 
@@ -43,9 +47,11 @@ type CoxFit struct {
 var ErrNoEvents = errors.New("no events")
 
 // Cox fits a proportional hazards model with Efron's handling of tied event times by
-// Newton-Raphson with step halving, starting from zero. Non-convergence and monotone
-// likelihood (separation: a coefficient heading to infinity) are reported in the fit,
-// not hidden.
+// Newton-Raphson with step halving, starting from zero. A column that is constant or
+// collinear with the columns before it is left out with NaN estimates (R's coxph
+// reports NA); non-convergence and monotone likelihood (separation: a coefficient
+// heading to infinity) are reported in the fit by term, and such a fit is not called
+// converged.
 func Cox(d CoxData) (CoxFit, error) { return cox(d, true) }
 
 // cox fits the model; fold says whether identical rows are fitted once with a weight
@@ -70,49 +76,82 @@ func cox(d CoxData, fold bool) (CoxFit, error) {
 	if fit.Events == 0 {
 		return fit, ErrNoEvents
 	}
-	c := newCoxState(d, p, fold)
+	// Columns that are constant or linear combinations of the columns before them
+	// are left out, as R's coxph reports them NA, and the rest is fitted.
+	fit.Aliased = aliased(d.X, d.W, p)
+	fitted := d
+	if slices.Contains(fit.Aliased, true) {
+		fitted.X = keepColumns(d.X, fit.Aliased)
+	}
+	q := p
+	for _, a := range fit.Aliased {
+		if a {
+			q--
+		}
+	}
+	c := newCoxState(fitted, q, fold)
 	c.order()
 
-	fit.LogLik0, _, _ = c.eval(make([]float64, p))
+	fit.LogLik0, _, _ = c.eval(make([]float64, q))
 	const maxIter = 30
-	beta, ll, info, iterations, converged, singular := newton(c.eval, p, maxIter, 1e-9)
-	fit.Iterations, fit.Converged = iterations, converged
-	if singular {
-		fit.Warning = "the information matrix is singular: a covariate is constant or collinear with others"
-	}
-	fit.LogLik = ll
-	fit.Coef = beta
-	cov, ok := inverse(info)
-	fit.StdErr = make([]float64, p)
-	fit.Z = make([]float64, p)
-	fit.P = make([]float64, p)
-	fit.Lower = make([]float64, p)
-	fit.Upper = make([]float64, p)
+	r := newton(c.eval, q, maxIter, 1e-9)
+	fit.Iterations, fit.Converged, fit.LogLik = r.iterations, r.converged, r.ll
+	fit.Coef, fit.StdErr, fit.Z, fit.P, fit.Lower, fit.Upper = nans(p), nans(p), nans(p), nans(p), nans(p), nans(p)
+	fit.Infinite = make([]bool, p)
+	div := r.diverging()
+	cov, ok := finiteCovariance(r.info, div)
 	z := normalQuantile(0.95)
+	k := 0
 	for j := 0; j < p; j++ {
+		if fit.Aliased[j] {
+			continue
+		}
+		b := r.beta[k]
 		se := math.NaN()
 		if ok {
-			se = math.Sqrt(cov[j][j])
+			se = math.Sqrt(cov[k][k])
 		}
-		fit.StdErr[j] = se
-		fit.Z[j] = beta[j] / se
-		fit.P[j] = 2 * distuv.UnitNormal.Survival(math.Abs(fit.Z[j]))
-		fit.Lower[j] = math.Exp(beta[j] - z*se)
-		fit.Upper[j] = math.Exp(beta[j] + z*se)
-		// A coefficient whose standard error dwarfs it after convergence, or that
-		// has run past any plausible hazard ratio, signals monotone likelihood.
-		if math.Abs(beta[j]) > 15 || (ok && se > 1e3) {
-			name := fmt.Sprint(j)
-			if j < len(d.Names) {
-				name = d.Names[j]
-			}
-			fit.Warning = fmt.Sprintf("monotone likelihood: the coefficient of %s may be infinite (separation)", name)
-		}
+		fit.Coef[j], fit.StdErr[j] = b, se
+		fit.Z[j] = b / se
+		fit.P[j] = twoSidedP(fit.Z[j])
+		fit.Lower[j] = math.Exp(b - z*se)
+		fit.Upper[j] = math.Exp(b + z*se)
+		fit.Infinite[j] = div[k]
+		k++
 	}
-	if !fit.Converged && fit.Warning == "" {
-		fit.Warning = fmt.Sprintf("did not converge in %d iterations", maxIter)
+	fit.Warning = fitWarning(d.Names, fit.Aliased, fit.Infinite, r, maxIter)
+	if slices.Contains(fit.Infinite, true) {
+		fit.Converged = false
 	}
 	return fit, nil
+}
+
+// nans is n NaNs: the estimates of columns left out.
+func nans(n int) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = math.NaN()
+	}
+	return v
+}
+
+// fitWarning says in words what went wrong in a fit, naming the terms; empty when
+// nothing did.
+func fitWarning(names []string, alias, infinite []bool, r newtonResult, maxIter int) string {
+	var w []string
+	if slices.Contains(alias, true) {
+		w = append(w, "left out as constant or collinear with the terms before it (aliased, estimate not identifiable): "+listTerms(names, alias))
+	}
+	if slices.Contains(infinite, true) {
+		w = append(w, "the likelihood converged while the coefficient kept growing (monotone likelihood, separation), so the estimate may be infinite and is not reported: "+listTerms(names, infinite))
+	}
+	switch {
+	case r.singular:
+		w = append(w, "the information matrix is singular: no estimate could be computed")
+	case !r.converged:
+		w = append(w, fmt.Sprintf("did not converge in %d iterations", maxIter))
+	}
+	return strings.Join(w, "; ")
 }
 
 // coxState holds the data of a fit in the orders the risk-set sweep needs. Rows that

@@ -55,46 +55,157 @@ func inverse(a [][]float64) ([][]float64, bool) {
 	return out, true
 }
 
+// finiteCovariance is the inverse of the information restricted to the coefficients
+// that are not diverging: a coefficient running to infinity carries (almost) no
+// information, so the full matrix is singular or nearly so, while the others' block
+// is what their variance tends to as it runs off (R reports the same to within
+// exp(-|coefficient|)). Rows and columns of diverging coefficients are NaN.
+func finiteCovariance(info [][]float64, diverging []bool) ([][]float64, bool) {
+	var keep []int
+	for j, d := range diverging {
+		if !d {
+			keep = append(keep, j)
+		}
+	}
+	sub := newSquare(len(keep))
+	for a, j := range keep {
+		for b, k := range keep {
+			sub[a][b] = info[j][k]
+		}
+	}
+	var inv [][]float64
+	if len(keep) > 0 {
+		var ok bool
+		if inv, ok = inverse(sub); !ok {
+			return nil, false
+		}
+	}
+	out := newSquare(len(info))
+	for j := range out {
+		for k := range out[j] {
+			out[j][k] = math.NaN()
+		}
+	}
+	for a, j := range keep {
+		for b, k := range keep {
+			out[j][k] = inv[a][b]
+		}
+	}
+	return out, true
+}
+
 // objective returns a log likelihood with its gradient and information (negative
 // Hessian) at beta.
 type objective func(beta []float64) (ll float64, grad []float64, info [][]float64)
 
+// newtonResult is where Newton-Raphson stopped.
+type newtonResult struct {
+	beta []float64
+	ll   float64
+	info [][]float64
+	// step is the Newton step from beta: how far each coefficient still wants to
+	// move. After the likelihood has settled it is nil for a converged fit and
+	// about 1 for a coefficient running off to infinity.
+	step       []float64
+	iterations int
+	converged  bool
+	singular   bool
+}
+
+// settle is how many Newton steps newton takes after the likelihood has converged:
+// a finite coefficient is then exact to rounding, and a coefficient heading to
+// infinity has gone far enough (each step moves it by about 1) that the others no
+// longer depend on it to 1e-10.
+const settle = 10
+
 // newton maximizes f from zero by Newton-Raphson, halving a step until the likelihood
-// does not fall. It stops when the likelihood changes by less than eps relative to its
-// size, or after maxIter steps.
-func newton(f objective, p, maxIter int, eps float64) (beta []float64, ll float64, info [][]float64, iterations int, converged bool, singular bool) {
-	beta = make([]float64, p)
-	ll, g, info := f(beta)
+// does not fall. The likelihood has converged when it changes by less than eps
+// relative to its size (R's coxph rule) within maxIter steps; then up to settle more
+// steps are taken while a coefficient still moves, and the last step is returned, so
+// that the caller can tell a coefficient that keeps growing while the likelihood is
+// flat (monotone likelihood, separation) from a converged one.
+func newton(f objective, p, maxIter int, eps float64) newtonResult {
+	r := newtonResult{beta: make([]float64, p)}
+	var g []float64
+	r.ll, g, r.info = f(r.beta)
 	if p == 0 {
-		return beta, ll, info, 0, true, false
+		r.converged = true
+		return r
 	}
-	for it := 1; it <= maxIter; it++ {
-		iterations = it
-		step, ok := solve(info, g)
+	// move takes the Newton step from beta, halved until the likelihood does not
+	// fall; false when the information is singular or no step helps.
+	move := func() bool {
+		step, ok := solve(r.info, g)
 		if !ok {
-			return beta, ll, info, iterations, false, true
+			r.singular = true
+			return false
 		}
 		next := make([]float64, p)
-		var nll float64
-		var ng []float64
-		var ninfo [][]float64
 		for half := 0; half < 30; half++ {
 			for j := range next {
-				next[j] = beta[j] + step[j]
+				next[j] = r.beta[j] + step[j]
 			}
-			nll, ng, ninfo = f(next)
-			if !math.IsNaN(nll) && nll >= ll-1e-12 {
-				break
+			nll, ng, ninfo := f(next)
+			if !math.IsNaN(nll) && nll >= r.ll-1e-12*math.Max(1, math.Abs(r.ll)) {
+				done := math.Abs(nll-r.ll) <= eps*math.Max(1, math.Abs(r.ll))
+				r.beta, r.ll, g, r.info = next, nll, ng, ninfo
+				r.converged = done
+				return true
 			}
 			for j := range step {
 				step[j] /= 2
 			}
 		}
-		done := math.Abs(nll-ll) <= eps*math.Max(1, math.Abs(ll))
-		beta, ll, g, info = next, nll, ng, ninfo
-		if done {
-			return beta, ll, info, iterations, true, false
+		return false
+	}
+	for r.iterations < maxIter && !r.converged {
+		r.iterations++
+		if !move() {
+			break
 		}
 	}
-	return beta, ll, info, iterations, false, false
+	if !r.converged {
+		return r
+	}
+	for k := 0; k < settle; k++ {
+		step, ok := solve(r.info, g)
+		if !ok {
+			break
+		}
+		r.step = step
+		still := false
+		for j, s := range step {
+			if math.Abs(s) > 1e-10*math.Max(1, math.Abs(r.beta[j])) {
+				still = true
+			}
+		}
+		if !still {
+			r.step = nil
+			break
+		}
+		r.iterations++
+		if !move() {
+			r.singular = false // a step that no longer helps is not a singular fit
+			break
+		}
+		r.converged = true
+	}
+	if r.step != nil {
+		if step, ok := solve(r.info, g); ok {
+			r.step = step
+		}
+	}
+	return r
+}
+
+// diverging marks the coefficients that still move after the likelihood has
+// converged: the next Newton step is more than 1e-5 of the coefficient's size (or of
+// 1). R's coxph warns "Loglik converged before variable k; coefficient may be
+// infinite" by the same test on the step.
+func (r newtonResult) diverging() []bool {
+	out := make([]bool, len(r.beta))
+	for j, s := range r.step {
+		out[j] = math.Abs(s) > 1e-5*math.Max(1, math.Abs(r.beta[j]))
+	}
+	return out
 }

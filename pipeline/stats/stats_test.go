@@ -220,7 +220,7 @@ func TestLogisticTwoByTwo(t *testing.T) {
 	add(b, true, false)
 	add(c, false, true)
 	add(d, false, false)
-	fit, err := Logistic(y, x)
+	fit, err := Logistic(y, x, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +241,7 @@ func TestLogisticReportsSeparation(t *testing.T) {
 		y = append(y, i >= 20)
 		x = append(x, []float64{float64(i)})
 	}
-	fit, err := Logistic(y, x)
+	fit, err := Logistic(y, x, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

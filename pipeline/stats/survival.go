@@ -88,7 +88,7 @@ func logLogBand(s, sigma, z float64) (lo, hi float64) {
 
 // normalQuantile is the two-sided standard normal quantile for confidence conf.
 func normalQuantile(conf float64) float64 {
-	return distuv.UnitNormal.Quantile(1 - (1-conf)/2)
+	return NormalQuantile(1 - (1-conf)/2)
 }
 
 // LogRank is the result of the log-rank test across groups.

@@ -35,12 +35,12 @@ k AS (
     GROUP BY GROUPING SETS ((program_id, q, measure), (q, measure))
 )
 -- Funnel-plot limits: around the rate of all programs, for a program's denominator,
--- by the normal approximation to the binomial at 95% (z 1.96) and 99.8% (z 3.09).
+-- by the normal approximation to the binomial at 95% (z_95) and 99.8% (z_998).
 SELECT k.*,
-       greatest(0, a.rate - 1.959964 * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_lower_95,
-       least(1, a.rate + 1.959964 * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_upper_95,
-       greatest(0, a.rate - 3.090232 * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_lower_998,
-       least(1, a.rate + 3.090232 * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_upper_998
+       greatest(0, a.rate - z_95() * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_lower_95,
+       least(1, a.rate + z_95() * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_upper_95,
+       greatest(0, a.rate - z_998() * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_lower_998,
+       least(1, a.rate + z_998() * sqrt(a.rate * (1 - a.rate) / k.denominator)) AS funnel_upper_998
 FROM k
 LEFT JOIN k a ON a.program_id = 'ALL' AND a.period = k.period AND a.measure = k.measure AND k.denominator > 0
 ORDER BY k.program_id, k.period, k.measure;

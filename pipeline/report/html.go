@@ -440,6 +440,8 @@ td.tok { overflow-wrap: anywhere; word-break: break-all; }
   h2 { break-after: avoid; page-break-after: avoid; }
   .chart { break-inside: avoid; page-break-inside: avoid; width: 100%; }
   tr, .tiles, .note, .keep { break-inside: avoid; page-break-inside: avoid; }
+  table { font-size: 7.5pt; }
+  th, td { padding: 2px 3px; }
   details > summary { display: none; }
 }
 </style>

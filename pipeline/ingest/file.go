@@ -374,14 +374,17 @@ func (r *run) dateMacros(ctx context.Context, f File) error {
 }
 
 // readLookups reads the source tables that staging models read whole into temp
-// tables lookup_<source>, before any file is staged. Their files are also loaded as
+// tables lookup_<source>, before any file is staged; r.lookups holds their names
+// quoted. Their files are also loaded as
 // usual, each in its turn.
 func (r *run) readLookups(ctx context.Context, files []File) error {
 	for _, t := range r.prof.Tables {
 		if !r.prof.IsLookup(t) {
 			continue
 		}
-		name := "lookup_" + strings.ToLower(t.Source)
+		// The source is the profile's text: it names the table only as a quoted
+		// identifier, never as SQL.
+		name := quoteIdent("lookup_" + strings.ToLower(t.Source))
 		r.lookups = append(r.lookups, name)
 		made := false
 		for _, f := range files {

@@ -378,7 +378,7 @@ type run struct {
 	opt      Options
 	prof     *profile.Profile
 	dates    string   // the date format the date macros read now
-	lookups  []string // temp tables of whole source tables
+	lookups  []string // temp tables of whole source tables, quoted as identifiers
 	scans    map[string]scanned
 	date1904 map[string]bool // workbooks saved in the 1904 date system
 	id       int

@@ -101,6 +101,29 @@ func openError(path string, err error) error {
 	return fmt.Errorf("open %s: %w", path, err)
 }
 
+// Seal shuts the database off from the file system for the rest of its life and
+// locks its configuration, so that SQL run on it afterwards (a researcher's query)
+// reaches only the database's own tables: no reading files (read_csv, read_text,
+// glob), no writing them (COPY ... TO, EXPORT), no ATTACH, no installing or loading
+// extensions, and no SET that would undo it. DuckDB holds both settings for the
+// whole database, every connection included; call Seal after everything the tool
+// itself needs from the file system is done. Sealing twice is harmless.
+func (db *DB) Seal(ctx context.Context) error {
+	var locked bool
+	if err := db.QueryRowContext(ctx, `SELECT CAST(current_setting('lock_configuration') AS BOOLEAN)`).Scan(&locked); err != nil {
+		return fmt.Errorf("seal %s: %w", db.path, err)
+	}
+	if locked {
+		return nil
+	}
+	for _, stmt := range []string{`SET enable_external_access = false`, `SET lock_configuration = true`} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("seal %s: %w", db.path, err)
+		}
+	}
+	return nil
+}
+
 // Path returns the database file ("" for in-memory).
 func (db *DB) Path() string { return db.path }
 

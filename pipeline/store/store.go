@@ -31,7 +31,7 @@ type Config struct {
 	// MemoryLimit caps DuckDB's memory (for example "3GB"); empty keeps DuckDB's default.
 	MemoryLimit string
 	// TempDir is where DuckDB spills what does not fit in memory; empty keeps the default.
-	TempDir string
+	TempDir string // DuckDB spills into a private folder made inside it (spill.go)
 	// Threads caps DuckDB's worker threads; zero keeps the default (one per core).
 	Threads int
 	// ReadOnly opens the file for reading only.
@@ -53,7 +53,8 @@ func (cfg *Config) RegisterFlags(fl *flag.FlagSet) {
 // DB is an open database.
 type DB struct {
 	*sql.DB
-	path string
+	path  string
+	spill *spill
 }
 
 // Open opens (and creates, unless read-only) the database described by cfg.
@@ -62,9 +63,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.MemoryLimit != "" {
 		q.Set("memory_limit", cfg.MemoryLimit)
 	}
-	if cfg.TempDir != "" {
-		q.Set("temp_directory", cfg.TempDir)
+	// DuckDB spills to a folder the tool makes, owner-only, and removes (spill.go).
+	sp, err := acquireSpill(spillDir(cfg.Path, cfg.TempDir))
+	if err != nil {
+		return nil, err
 	}
+	q.Set("temp_directory", sp.dir)
 	if cfg.Threads > 0 {
 		q.Set("threads", strconv.Itoa(cfg.Threads))
 	}
@@ -84,14 +88,29 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
+		sp.release()
 		return nil, openError(cfg.Path, err)
 	}
 	db := sql.OpenDB(connector)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		sp.release()
 		return nil, openError(cfg.Path, err)
 	}
-	return &DB{DB: db, path: cfg.Path}, nil
+	return &DB{DB: db, path: cfg.Path, spill: sp}, nil
+}
+
+// Close closes the database and then removes its spill folder, unless another
+// handle of this process on the same file still uses it.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.spill != nil {
+		if serr := db.spill.release(); err == nil {
+			err = serr
+		}
+		db.spill = nil
+	}
+	return err
 }
 
 func openError(path string, err error) error {

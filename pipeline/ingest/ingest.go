@@ -201,7 +201,11 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
-	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}}
+	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{},
+		keys: &keyer{key: key.Key, cache: map[[2]string]string{}}}
+	if err := registerPseudonym(conn, r.keys); err != nil {
+		return false, "", err
+	}
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
 		return false, "", fmt.Errorf("next run id: %w", err)
 	}
@@ -375,6 +379,7 @@ func siteKey(ctx context.Context, conn *sql.Conn, keyFile string) (runKey, strin
 type run struct {
 	conn     *sql.Conn
 	key      runKey
+	keys     *keyer // keys identifiers as files are read
 	opt      Options
 	prof     *profile.Profile
 	dates    string   // the date format the date macros read now

@@ -378,8 +378,7 @@ func (r *run) dateMacros(ctx context.Context, f File) error {
 
 // readLookups reads the source tables that staging models read whole into temp
 // tables lookup_<source>, before any file is staged; r.lookups holds their names
-// quoted. Their files are also loaded as
-// usual, each in its turn.
+// quoted. Their files are also loaded as usual, each in its turn.
 func (r *run) readLookups(ctx context.Context, files []File) error {
 	for _, t := range r.prof.Tables {
 		if !r.prof.IsLookup(t) {

@@ -29,6 +29,9 @@ import (
 )
 
 func main() {
+	// Files the command makes, DuckDB's spill files among them, are its owner's
+	// alone: they hold protected health information.
+	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -2,7 +2,7 @@
 //
 //	report [--db FILE] [--out DIR] [--period Q | --from D --to D] [--program ID] [--audience A] [--targets FILE]
 //	report ledger [--db FILE]                  what was loaded, from which files, and what was rejected
-//	report query [--db FILE] [--format F] [--out FILE] (SQL | -f FILE.sql)
+//	report query [--db FILE] [--format F] [--out FILE] [--timeout D] (SQL | -f FILE.sql)
 //	report dictionary [--db FILE] [--out FILE] the data dictionary, as Markdown
 //	report extract --out DIR [--format F]      de-identified analysis tables for sharing
 package main
@@ -24,6 +24,9 @@ import (
 )
 
 func main() {
+	// Files the command makes, DuckDB's spill files among them, are its owner's
+	// alone: they hold protected health information.
+	syscall.Umask(0o077)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
@@ -51,8 +54,8 @@ func usage(w io.Writer) {
                                                the quarterly report: report.html, report.xlsx, manifest.json
   report ledger [--db FILE]                    files loaded, row accounting and rejects by reason
   report programs [--db FILE]                  programs, their names and the quarters with data
-  report query [--db FILE] [--format table|csv|json|xlsx|parquet|arrow] [--out FILE] (SQL | -f FILE.sql)
-                                               run SQL on a read-only connection
+  report query [--db FILE] [--format table|csv|json|xlsx|parquet|arrow] [--out FILE] [--timeout 5m]
+               (SQL | -f FILE.sql)             run SQL on a read-only connection that reaches no file
   report dictionary [--db FILE] [--out FILE]   every table and column with its description, as Markdown
   report extract --out DIR [--format parquet|arrow|csv] [--date-offsets]
                                                de-identified analysis tables with a README

@@ -8,13 +8,16 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/term"
 
+	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
 	"github.com/iop-outcomes/outcomes/pipeline/query"
 )
 
-// runQuery is `report query`: ad-hoc SQL on a read-only connection.
+// runQuery is `report query`: ad-hoc SQL on a read-only connection that cannot
+// reach the file system (query.Run), stopped after --timeout.
 func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("report query", flag.ContinueOnError)
 	fl.SetOutput(stderr)
@@ -22,6 +25,7 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	format := fl.String("format", "table", "output `format`: "+strings.Join(query.Formats(), ", "))
 	out := fl.String("out", "", "output `file` (needed for xlsx, parquet and arrow; else standard output)")
 	file := fl.String("f", "", "read the SQL from this `file`")
+	timeout := fl.Duration("timeout", 5*time.Minute, "stop the query after this `long` (for example 30s, 10m, 1h)")
 	if ok, err := parse(fl, args); !ok {
 		return err
 	}
@@ -41,7 +45,14 @@ func runQuery(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer db.Close()
-	n, err := query.Run(ctx, db, sql, query.Options{Format: *format, Out: *out, W: stdout, Width: termWidth(stdout)})
+	if *timeout <= 0 {
+		return fmt.Errorf("--timeout %v: give a positive duration, for example 10m", *timeout)
+	}
+	n, err := query.Run(ctx, db, sql, query.Options{
+		Format: *format, Out: *out, W: stdout, Width: termWidth(stdout), Timeout: *timeout,
+		// The output must never replace the database (or its log) or the site key.
+		Protected: []string{dbCfg.Path, dbCfg.Path + ".wal", pseudo.DefaultFile()},
+	})
 	if err != nil {
 		return err
 	}

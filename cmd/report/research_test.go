@@ -91,8 +91,15 @@ func TestQueryFormatsReadBack(t *testing.T) {
 		if _, err := runCLI(t, "query", "--db", db, "--format", "parquet", "--out", out, wantQuery); err != nil {
 			t.Fatal(err)
 		}
+		// Read it back with a database of its own: the query sealed the sample
+		// database's instance, which DuckDB shares within a process, off files.
+		mem, err := store.Open(context.Background(), store.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer mem.Close()
 		var got []string
-		rows, err := d.Query(`SELECT concat_ws('|', program_id, period, measure, numerator, coalesce(CAST(denominator AS VARCHAR), ''), coalesce(CAST(rate AS VARCHAR), '')) FROM read_parquet(?)`, out)
+		rows, err := mem.Query(`SELECT concat_ws('|', program_id, period, measure, numerator, coalesce(CAST(denominator AS VARCHAR), ''), coalesce(CAST(rate AS VARCHAR), '')) FROM read_parquet(?)`, out)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io"
@@ -361,9 +360,15 @@ func (r *run) rawView(ctx context.Context, f File, from string) error {
 func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, cols map[string]int, blanks *blankLines) error {
 	var sel []string
 	for _, c := range f.Table.Columns {
-		if i, ok := cols[c.Name]; ok {
+		i, ok := cols[c.Name]
+		switch {
+		case ok && c.Pseudonym != "":
+			// An identifier is keyed as it is read: the original never enters a table,
+			// which DuckDB could spill to disk.
+			sel = append(sel, fmt.Sprintf("%s(%s, c%d) AS %s", pseudonymFunc, quoteString(c.Pseudonym), i, quoteIdent(c.Name)))
+		case ok:
 			sel = append(sel, fmt.Sprintf("c%d AS %s", i, quoteIdent(c.Name)))
-		} else {
+		default:
 			sel = append(sel, "NULL::VARCHAR AS "+quoteIdent(c.Name))
 		}
 	}
@@ -435,14 +440,16 @@ func (r *run) dateMacros(ctx context.Context, f File) error {
 }
 
 // readLookups reads the source tables that staging models read whole into temp
-// tables lookup_<source>, before any file is staged. Their files are also loaded as
-// usual, each in its turn.
+// tables lookup_<source>, before any file is staged; r.lookups holds their names
+// quoted. Their files are also loaded as usual, each in its turn.
 func (r *run) readLookups(ctx context.Context, files []File) error {
 	for _, t := range r.prof.Tables {
 		if !r.prof.IsLookup(t) {
 			continue
 		}
-		name := "lookup_" + strings.ToLower(t.Source)
+		// The source is the profile's text: it names the table only as a quoted
+		// identifier, never as SQL.
+		name := quoteIdent("lookup_" + strings.ToLower(t.Source))
 		r.lookups = append(r.lookups, name)
 		made := false
 		for _, f := range files {
@@ -574,57 +581,26 @@ func (r *run) scanBlanks(f File) (string, *blankLines, error) {
 	return sum, b, nil
 }
 
-// pseudonymize fills the temp table pseudo with the pseudonym of every distinct
-// identifier in the file's identifier columns. The original identifiers exist only in
-// this connection's temp tables, which are never written to the database file.
+// pseudonymize fills the temp table pseudo (kind, id, key), which the staging models
+// join to find an identifier's pseudonym, from the identifier columns of the file.
+// Their values were keyed as they were read (readCSV, readSheet), so id and key are
+// the same pseudonym: no original identifier is in any table, temp tables included.
 func (r *run) pseudonymize(ctx context.Context, f File, cols map[string]int) error {
 	if err := r.exec(ctx, "make pseudonym table", `CREATE TEMP TABLE pseudo (kind VARCHAR, id VARCHAR, key VARCHAR)`); err != nil {
 		return err
 	}
-	type pair struct{ kind, id string }
-	var ids []pair
-	var kinds, aggs []string
 	for _, c := range f.Table.Columns {
-		if _, ok := cols[c.Name]; ok && c.Pseudonym != "" {
-			kinds = append(kinds, c.Pseudonym)
-			aggs = append(aggs, fmt.Sprintf("list(DISTINCT %s) FILTER (WHERE %s IS NOT NULL)", quoteIdent(c.Name), quoteIdent(c.Name)))
+		if _, ok := cols[c.Name]; !ok || c.Pseudonym == "" {
+			continue
+		}
+		col := quoteIdent(c.Name)
+		if err := r.exec(ctx, "list pseudonyms of "+f.Name(), fmt.Sprintf(
+			`INSERT INTO pseudo SELECT DISTINCT ?, %s, %s FROM %s WHERE %s IS NOT NULL`,
+			col, col, f.Table.Reads(), col), c.Pseudonym); err != nil {
+			return err
 		}
 	}
-	if len(aggs) > 0 {
-		// One scan collects the distinct values of every identifier column.
-		lists := make([]any, len(aggs))
-		ptrs := make([]any, len(aggs))
-		for i := range lists {
-			ptrs[i] = &lists[i]
-		}
-		if err := r.conn.QueryRowContext(ctx, "SELECT "+strings.Join(aggs, ", ")+" FROM "+f.Table.Reads()).Scan(ptrs...); err != nil {
-			return fmt.Errorf("read identifiers of %s: %w", f.Name(), err)
-		}
-		for i, l := range lists {
-			values, _ := l.([]any)
-			for _, v := range values {
-				if id, ok := v.(string); ok {
-					ids = append(ids, pair{kinds[i], id})
-				}
-			}
-		}
-	}
-	return r.conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "pseudo")
-		if err != nil {
-			return fmt.Errorf("append pseudonyms: %w", err)
-		}
-		for _, p := range ids {
-			if err := a.AppendRow(p.kind, p.id, r.key.Pseudonym(p.kind, p.id)); err != nil {
-				a.Close()
-				return fmt.Errorf("append pseudonyms: %w", err)
-			}
-		}
-		if err := a.Close(); err != nil {
-			return fmt.Errorf("append pseudonyms: %w", err)
-		}
-		return nil
-	})
+	return nil
 }
 
 // failFile records a file refused whole: all its rows count as rejected, with one

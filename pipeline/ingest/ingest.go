@@ -209,8 +209,12 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP MACRO load_day() AS DATE '%s'`, started.Format(time.DateOnly))); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
-	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}, exports: map[string]*export{}}
+	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}, exports: map[string]*export{},
+		keys: &keyer{key: key.Key, cache: map[[2]string]string{}}}
 	defer r.closeExports()
+	if err := registerPseudonym(conn, r.keys); err != nil {
+		return false, "", err
+	}
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
 		return false, "", fmt.Errorf("next run id: %w", err)
 	}
@@ -384,10 +388,11 @@ func siteKey(ctx context.Context, conn *sql.Conn, keyFile string) (runKey, strin
 type run struct {
 	conn     *sql.Conn
 	key      runKey
+	keys     *keyer // keys identifiers as files are read
 	opt      Options
 	prof     *profile.Profile
 	dates    string   // the date format the date macros read now
-	lookups  []string // temp tables of whole source tables
+	lookups  []string // temp tables of whole source tables, quoted as identifiers
 	scans    map[string]scanned
 	exports  map[string]*export // the files of the run, held open (export.go)
 	date1904 map[string]bool    // workbooks saved in the 1904 date system

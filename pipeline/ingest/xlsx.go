@@ -181,6 +181,10 @@ func (r *run) readSheet(ctx context.Context, f File, header []string, headerLine
 				row[i+1] = nil
 				if j, ok := cols[c.Name]; ok && j < len(cells) {
 					row[i+1] = cells[j]
+					if c.Pseudonym != "" {
+						// Keyed before it enters a table, as readCSV does.
+						row[i+1] = r.keyed(c.Pseudonym, cells[j])
+					}
 				}
 			}
 			return a.AppendRow(row...)

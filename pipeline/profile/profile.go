@@ -298,6 +298,9 @@ func parse(where string, b []byte, readSQL func(string) ([]byte, error)) (*Profi
 				if !slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == col && c.Header != "" }) {
 					return nil, bad("%s: codes: %s is not a column this table reads", at, col)
 				}
+				if slices.ContainsFunc(t.Columns, func(c Column) bool { return c.Name == col && c.Pseudonym != "" }) {
+					return nil, bad("%s: codes: %s holds identifiers, which are keyed as they are read and never translated; remove its codes", at, col)
+				}
 				lower := map[string]string{}
 				for from, to := range m {
 					lower[strings.ToLower(strings.TrimSpace(from))] = to

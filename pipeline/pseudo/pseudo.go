@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,8 +26,21 @@ const EnvKeyFile = "OUTCOMES_KEY_FILE"
 // minKeyBytes is the shortest key accepted: 256 bits, the HMAC-SHA256 block output.
 const minKeyBytes = 32
 
+// minDistinctBytes is the fewest distinct byte values a key may hold. A random
+// 32-byte key has about 30; fewer than 16 happens by chance with a probability far
+// below 2^-100, so such a key was typed or patterned, not drawn.
+const minDistinctBytes = 16
+
 // ErrNoKey is returned by Load when no key is set and the key file does not exist.
 var ErrNoKey = errors.New("no site key")
+
+// ErrWeakKey is returned for a key that was not drawn at random: all one byte, a
+// short pattern repeated, or too few distinct bytes.
+var ErrWeakKey = errors.New("site key is not random")
+
+// ErrKeyFileMode is returned by Load for a key file that group or others may read
+// or write.
+var ErrKeyFileMode = errors.New("site key file is open to other users")
 
 // Key is a site key.
 type Key struct {
@@ -35,12 +49,58 @@ type Key struct {
 	Source string
 }
 
-// New returns a key for the given secret, which must hold at least 32 bytes.
+// New returns a key for the given secret, which must hold at least 32 bytes drawn
+// at random (see weak).
 func New(secret []byte, source string) (Key, error) {
 	if len(secret) < minKeyBytes {
 		return Key{}, fmt.Errorf("site key from %s is %d bytes; it must be at least %d bytes (%d hex characters)", source, len(secret), minKeyBytes, 2*minKeyBytes)
 	}
+	if why := weak(secret); why != "" {
+		return Key{}, fmt.Errorf("%w: the key from %s %s; make a random one (for example: head -c 32 /dev/urandom | xxd -p -c 64), or remove the key file and let etl create one for a new database", ErrWeakKey, source, why)
+	}
 	return Key{secret: append([]byte(nil), secret...), Source: source}, nil
+}
+
+// weak says why a secret cannot have been drawn at random, or "" when nothing says
+// so: one byte repeated, a pattern of up to half its length repeated, or fewer than
+// minDistinctBytes distinct bytes. It never shows the key's bytes.
+func weak(secret []byte) string {
+	for period := 1; period <= len(secret)/2; period++ {
+		repeats := true
+		for i := period; i < len(secret); i++ {
+			if secret[i] != secret[i-period] {
+				repeats = false
+				break
+			}
+		}
+		if repeats {
+			if period == 1 {
+				return "is one byte repeated"
+			}
+			return fmt.Sprintf("repeats a pattern of %d bytes", period)
+		}
+	}
+	var seen [256]bool
+	distinct := 0
+	for _, b := range secret {
+		if !seen[b] {
+			seen[b] = true
+			distinct++
+		}
+	}
+	if distinct < minDistinctBytes {
+		return fmt.Sprintf("has only %d distinct byte values (a random key of %d bytes has about %d)", distinct, len(secret), expectedDistinct(len(secret)))
+	}
+	return ""
+}
+
+// expectedDistinct is the expected number of distinct values among n random bytes.
+func expectedDistinct(n int) int {
+	missing := 1.0
+	for i := 0; i < n; i++ {
+		missing *= 255.0 / 256.0
+	}
+	return int(256*(1-missing) + 0.5)
 }
 
 // Parse reads a key written as hex.
@@ -65,15 +125,31 @@ func DefaultFile() string {
 }
 
 // Load returns the key from the environment variable OUTCOMES_SITE_KEY when it is
-// set, else from file. It returns an error wrapping ErrNoKey when the file does not exist.
+// set, else from file. It returns an error wrapping ErrNoKey when the file does not
+// exist, and one wrapping ErrKeyFileMode when group or others may read or write it
+// (the key would let them recompute every pseudonym from a record number).
 func Load(file string) (Key, error) {
 	if v := os.Getenv(EnvKey); v != "" {
 		return Parse(v, "$"+EnvKey)
 	}
-	b, err := os.ReadFile(file)
+	f, err := os.Open(file)
 	if errors.Is(err, os.ErrNotExist) {
 		return Key{}, fmt.Errorf("key file %s: %w", file, ErrNoKey)
 	}
+	if err != nil {
+		return Key{}, fmt.Errorf("read key file %s: %w", file, err)
+	}
+	defer f.Close()
+	// The mode is read from the file opened, so a swap between the check and the
+	// read cannot slip another file in.
+	info, err := f.Stat()
+	if err != nil {
+		return Key{}, fmt.Errorf("read key file %s: %w", file, err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return Key{}, fmt.Errorf("%w: %s has mode %04o, so group or others can read or change it; restrict it with: chmod 600 %s (and consider the key exposed: if others may have read it, the pseudonyms of this site can be recomputed)", ErrKeyFileMode, file, perm, file)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, 1<<16))
 	if err != nil {
 		return Key{}, fmt.Errorf("read key file %s: %w", file, err)
 	}
@@ -93,6 +169,13 @@ func Create(file string) (Key, error) {
 	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return Key{}, fmt.Errorf("create key file %s: %w", file, err)
+	}
+	// The process's umask can only take bits away from 0600; set it outright anyway,
+	// so that Load, which refuses any group or other bit, accepts the file.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		os.Remove(file)
+		return Key{}, fmt.Errorf("restrict key file %s: %w", file, err)
 	}
 	if _, err := f.WriteString(hex.EncodeToString(secret) + "\n"); err != nil {
 		f.Close()

@@ -2,6 +2,7 @@ package query
 
 import (
 	"database/sql"
+	"io"
 	"math/big"
 	"strings"
 	"time"
@@ -10,6 +11,9 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
+	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/duckdb/duckdb-go/v2"
 )
 
@@ -37,22 +41,18 @@ func arrowType(typ string) arrow.DataType {
 	return arrow.BinaryTypes.String
 }
 
-// writeArrow writes the result as an Arrow IPC file, one record batch per 64K rows.
-func writeArrow(rows *sql.Rows, cols []column, out string) (int64, error) {
+// schemaOf is the Arrow schema of a result.
+func schemaOf(cols []column) *arrow.Schema {
 	fields := make([]arrow.Field, len(cols))
 	for i, c := range cols {
 		fields[i] = arrow.Field{Name: c.name, Type: arrowType(c.typ), Nullable: true}
 	}
-	schema := arrow.NewSchema(fields, nil)
-	f, err := createFile(out)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))
-	if err != nil {
-		return 0, err
-	}
+	return arrow.NewSchema(fields, nil)
+}
+
+// batches reads the rows into record batches of batchRows rows and hands each to
+// write.
+func batches(rows *sql.Rows, cols []column, schema *arrow.Schema, write func(arrow.RecordBatch) error) (int64, error) {
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
 	var n int64
@@ -64,7 +64,7 @@ func writeArrow(rows *sql.Rows, cols []column, out string) (int64, error) {
 		rec := b.NewRecordBatch()
 		defer rec.Release()
 		pending = 0
-		return w.Write(rec)
+		return write(rec)
 	}
 	for rows.Next() {
 		vals, err := scan(rows, len(cols))
@@ -82,16 +82,44 @@ func writeArrow(rows *sql.Rows, cols []column, out string) (int64, error) {
 			}
 		}
 	}
-	if err := flush(); err != nil {
+	if err := rows.Err(); err != nil {
 		return n, err
 	}
-	if err := w.Close(); err != nil {
+	return n, flush()
+}
+
+// writeArrow writes the result as an Arrow IPC file, one record batch per 64K rows.
+func writeArrow(rows *sql.Rows, cols []column, out io.Writer) (int64, error) {
+	schema := schemaOf(cols)
+	w, err := ipc.NewFileWriter(out, ipc.WithSchema(schema), ipc.WithAllocator(memory.DefaultAllocator))
+	if err != nil {
+		return 0, err
+	}
+	n, err := batches(rows, cols, schema, w.Write)
+	if err != nil {
 		return n, err
 	}
-	if err := f.Close(); err != nil {
+	return n, w.Close()
+}
+
+// writeParquet writes the result as a Parquet file (Snappy-compressed), one row
+// group per 64K rows. It is written here rather than by DuckDB's COPY, because the
+// researcher's connection has no access to the file system.
+func writeParquet(rows *sql.Rows, cols []column, out io.Writer) (int64, error) {
+	schema := schemaOf(cols)
+	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Snappy))
+	// The Parquet writer closes a writer that can be closed; the caller closes the
+	// file (toWriter), so it gets only the Write method.
+	w, err := pqarrow.NewFileWriter(schema, struct{ io.Writer }{out}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return 0, err
+	}
+	n, err := batches(rows, cols, schema, w.Write)
+	if err != nil {
+		w.Close()
 		return n, err
 	}
-	return n, restrict(out)
+	return n, w.Close()
 }
 
 func appendValue(fb array.Builder, v any, typ string) {

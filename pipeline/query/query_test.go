@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -35,7 +36,7 @@ func TestWorkbookSplitsPastTheRowLimit(t *testing.T) {
 	defer rows.Close()
 	cols, _ := columnsOf(rows)
 	out := filepath.Join(t.TempDir(), "r.xlsx")
-	n, err := writeXLSXLimit(rows, cols, out, 3)
+	n, err := toWriter(Options{Out: out}, func(w io.Writer) (int64, error) { return writeXLSXLimit(rows, cols, w, 3) })
 	if err != nil || n != 7 {
 		t.Fatalf("wrote %d rows (%v)", n, err)
 	}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -116,23 +115,6 @@ func scanText(rows *sql.Rows, cols []column, rec []string) error {
 	}
 	return nil
 }
-
-// createFile creates an output file readable by its owner only: results come from
-// protected health information.
-func createFile(p string) (*os.File, error) {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	// The mode of an existing file is not changed by opening it: restrict it too.
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-func restrict(p string) error { return os.Chmod(p, 0o600) }
 
 // NeutralizeFormula returns text that a spreadsheet opening a CSV file would read as a
 // formula (it starts with =, +, -, @, a tab or a carriage return) with a single quote
@@ -355,11 +337,11 @@ const maxSheetRows = 1_048_576
 
 // writeXLSX writes the result as a workbook, streamed, starting a new sheet past
 // Excel's row limit. Text is always written as text, never as a formula.
-func writeXLSX(rows *sql.Rows, cols []column, out string) (int64, error) {
-	return writeXLSXLimit(rows, cols, out, maxSheetRows)
+func writeXLSX(rows *sql.Rows, cols []column, w io.Writer) (int64, error) {
+	return writeXLSXLimit(rows, cols, w, maxSheetRows)
 }
 
-func writeXLSXLimit(rows *sql.Rows, cols []column, out string, limit int) (int64, error) {
+func writeXLSXLimit(rows *sql.Rows, cols []column, w io.Writer, limit int) (int64, error) {
 	f := excelize.NewFile()
 	defer f.Close()
 	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
@@ -428,10 +410,13 @@ func writeXLSXLimit(rows *sql.Rows, cols []column, out string, limit int) (int64
 	if err := sw.Flush(); err != nil {
 		return n, err
 	}
-	if err := f.SaveAs(out); err != nil {
+	if err := rows.Err(); err != nil {
 		return n, err
 	}
-	return n, restrict(out)
+	if _, err := f.WriteTo(w); err != nil {
+		return n, err
+	}
+	return n, nil
 }
 
 // cellValue is what goes into a workbook cell: numbers and booleans as themselves,

@@ -35,7 +35,7 @@ type Config struct {
 	// MemoryLimit caps DuckDB's memory (for example "3GB"); empty keeps DuckDB's default.
 	MemoryLimit string
 	// TempDir is where DuckDB spills what does not fit in memory; empty keeps the default.
-	TempDir string
+	TempDir string // DuckDB spills into a private folder made inside it (spill.go)
 	// Threads caps DuckDB's worker threads; zero keeps the default (one per core).
 	Threads int
 	// ReadOnly opens the file for reading only.
@@ -57,7 +57,8 @@ func (cfg *Config) RegisterFlags(fl *flag.FlagSet) {
 // DB is an open database.
 type DB struct {
 	*sql.DB
-	path string
+	path  string
+	spill *spill
 }
 
 // Open opens (and creates, unless read-only) the database described by cfg.
@@ -66,9 +67,12 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	if cfg.MemoryLimit != "" {
 		q.Set("memory_limit", cfg.MemoryLimit)
 	}
-	if cfg.TempDir != "" {
-		q.Set("temp_directory", cfg.TempDir)
+	// DuckDB spills to a folder the tool makes, owner-only, and removes (spill.go).
+	sp, err := acquireSpill(spillDir(cfg.Path, cfg.TempDir))
+	if err != nil {
+		return nil, err
 	}
+	q.Set("temp_directory", sp.dir)
 	if cfg.Threads > 0 {
 		q.Set("threads", strconv.Itoa(cfg.Threads))
 	}
@@ -93,14 +97,29 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 	}
 	connector, err := duckdb.NewConnector(dsn, nil)
 	if err != nil {
+		sp.release()
 		return nil, openError(cfg.Path, err)
 	}
 	db := sql.OpenDB(connector)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
+		sp.release()
 		return nil, openError(cfg.Path, err)
 	}
-	return &DB{DB: db, path: cfg.Path}, nil
+	return &DB{DB: db, path: cfg.Path, spill: sp}, nil
+}
+
+// Close closes the database and then removes its spill folder, unless another
+// handle of this process on the same file still uses it.
+func (db *DB) Close() error {
+	err := db.DB.Close()
+	if db.spill != nil {
+		if serr := db.spill.release(); err == nil {
+			err = serr
+		}
+		db.spill = nil
+	}
+	return err
 }
 
 func openError(path string, err error) error {
@@ -108,6 +127,29 @@ func openError(path string, err error) error {
 		return fmt.Errorf("open %s: %w; wait for the other process (another etl run, or a client with the file open) to finish, or close it: %v", path, ErrLocked, err)
 	}
 	return fmt.Errorf("open %s: %w", path, err)
+}
+
+// Seal shuts the database off from the file system for the rest of its life and
+// locks its configuration, so that SQL run on it afterwards (a researcher's query)
+// reaches only the database's own tables: no reading files (read_csv, read_text,
+// glob), no writing them (COPY ... TO, EXPORT), no ATTACH, no installing or loading
+// extensions, and no SET that would undo it. DuckDB holds both settings for the
+// whole database, every connection included; call Seal after everything the tool
+// itself needs from the file system is done. Sealing twice is harmless.
+func (db *DB) Seal(ctx context.Context) error {
+	var locked bool
+	if err := db.QueryRowContext(ctx, `SELECT CAST(current_setting('lock_configuration') AS BOOLEAN)`).Scan(&locked); err != nil {
+		return fmt.Errorf("seal %s: %w", db.path, err)
+	}
+	if locked {
+		return nil
+	}
+	for _, stmt := range []string{`SET enable_external_access = false`, `SET lock_configuration = true`} {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("seal %s: %w", db.path, err)
+		}
+	}
+	return nil
 }
 
 // Path returns the database file ("" for in-memory).

@@ -182,7 +182,7 @@ func survival(ctx context.Context, conn *sql.Conn, p Params, eps []episode) erro
 }
 
 // retentionKPIs replaces the simple proportions of the retention_30/60/90 rows of kpis
-// by the Kaplan-Meier estimate (DESIGN.md section 4: completion, transfer and active
+// by the Kaplan-Meier estimate (docs/methods.md: completion, transfer and active
 // episodes are censored, not counted as retained): per program and for ALL, among the
 // episodes admitted in the quarter at least N days before the cutoff. The numerator is
 // the episodes that had not dropped out by day N, the denominator the cohort; the rate

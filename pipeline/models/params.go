@@ -52,7 +52,7 @@ type Params struct {
 	OutcomeWindowWeeks int `yaml:"outcome_window_weeks"`
 }
 
-// DefaultParams are the parameters of DESIGN.md sections 4 and 5.
+// DefaultParams are the parameters docs/methods.md describes as the defaults.
 func DefaultParams() Params {
 	return Params{
 		LandmarkDays:      28,

@@ -1,5 +1,5 @@
 // Package pseudo replaces patient and clinician identifiers with keyed pseudonyms at
-// ingest (DESIGN.md section 7): HMAC-SHA256 under a site key that is kept outside the
+// ingest (docs/methods.md and the README, Privacy): HMAC-SHA256 under a site key that is kept outside the
 // database, so the same person gets the same pseudonym in every load at a site and
 // nobody without the key can link a pseudonym back to a record number.
 package pseudo

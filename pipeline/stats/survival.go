@@ -1,7 +1,7 @@
 // Package stats holds the fitted statistics that SQL cannot do: Kaplan-Meier curves
 // with Greenwood variance and log-log bands, the log-rank test, Cox proportional
 // hazards with Efron ties in counting-process form, logistic regression, and Wilson
-// intervals (DESIGN.md section 5). It works on plain slices; the models stage reads
+// intervals (docs/methods.md). It works on plain slices; the models stage reads
 // them from DuckDB and writes the results back.
 package stats
 

@@ -1,5 +1,5 @@
 -- episode_outcomes: one row per episode admitted by the cutoff, with the measures of
--- DESIGN.md section 4. Reads episode_weeks, relapse_events and the parameters cutoff,
+-- docs/methods.md. Reads episode_weeks, relapse_events and the parameters cutoff,
 -- landmark_days, dose_band_edges/labels, hours_band_edges/labels, relapse_definition
 -- and missing_policy (relapse_events already reads only the outcome window).
 CREATE OR REPLACE TABLE episode_outcomes AS
@@ -130,7 +130,7 @@ SELECT
 FROM base b
 ORDER BY b.episode_id;
 
-COMMENT ON TABLE episode_outcomes IS 'One row per episode admitted by the cutoff, with its measures (DESIGN.md section 4). Time is in days from admission (day 0).';
+COMMENT ON TABLE episode_outcomes IS 'One row per episode admitted by the cutoff, with its measures (docs/methods.md). Time is in days from admission (day 0).';
 COMMENT ON COLUMN episode_outcomes.episode_id IS 'The episode (episodes.episode_id).';
 COMMENT ON COLUMN episode_outcomes.patient_key IS 'Pseudonymous patient.';
 COMMENT ON COLUMN episode_outcomes.program_id IS 'Program of the episode.';

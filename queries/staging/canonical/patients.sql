@@ -3,7 +3,7 @@
 SELECT
     r.line,
     pk.key AS patient_key,
-    -- Ages of 90 and over become 90+ (DESIGN.md section 7): the birth year of a person
+    -- Ages of 90 and over become 90+ (README, Privacy): the birth year of a person
     -- 90 or older in the year of the load is stored as 90 years before that year. The
     -- year is load_day()'s, the run's clock in UTC, never the machine's local date.
     CASE WHEN year(load_day()) - try_cast(r.birth_year AS INTEGER) >= 90 THEN year(load_day()) - 90

@@ -1,6 +1,6 @@
 -- sessions: the canonical sessions.csv onto the sessions table. A session names its
 -- episode, or its patient and date, in which case it is linked to the patient's
--- episode whose admission..discharge dates contain the date (DESIGN.md section 3).
+-- episode whose admission..discharge dates contain the date (README, The canonical export layout).
 WITH s AS (
     SELECT
         r.*,

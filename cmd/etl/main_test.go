@@ -166,30 +166,38 @@ func tableSums(t *testing.T, path string) map[string]string {
 	return out
 }
 
-// TestKilledLoadLeavesTheEarlierState kills etl at 20 random moments of a large load
-// (model rebuild included) and checks that the database file is byte for byte what it
-// was before each time, and that a rerun then converges to the same tables as a clean
-// run of the same load.
-func TestKilledLoadLeavesTheEarlierState(t *testing.T) {
-	c := newCLI(t)
+// interruptible sets up a load to interrupt: the sample loaded into a new database
+// (whose checksum it returns) and a generated export of the given size, with a
+// function that makes the command loading that export into the database as etl.
+func interruptible(t *testing.T, patients, seed int) (c cli, before string, command func() *exec.Cmd) {
+	t.Helper()
+	c = newCLI(t)
 	if _, _, err := c.run(sampleData); err != nil {
 		t.Fatal(err)
 	}
-	before := sum(t, c.db)
+	before = sum(t, c.db)
 	big := t.TempDir()
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"generate", "--out", big, "--patients", "3000", "--seed", "11"}, nil, &out, &out); err != nil {
+	if err := run(context.Background(), []string{"generate", "--out", big, "--patients", fmt.Sprint(patients), "--seed", fmt.Sprint(seed)}, nil, &out, &out); err != nil {
 		t.Fatal(err)
 	}
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	command := func() *exec.Cmd {
+	return c, before, func() *exec.Cmd {
 		cmd := exec.Command(self, "--db", c.db, "--key-file", c.key, "--progress", "never", big)
 		cmd.Env = append(os.Environ(), "ETL_TEST_AS_COMMAND=1", pseudo.EnvKey+"=")
 		return cmd
 	}
+}
+
+// TestKilledLoadLeavesTheEarlierState kills etl at 20 random moments of a large load
+// (model rebuild included) and checks that the database file is byte for byte what it
+// was before each time, and that a rerun then converges to the same tables as a clean
+// run of the same load.
+func TestKilledLoadLeavesTheEarlierState(t *testing.T) {
+	c, before, command := interruptible(t, 3000, 11)
 	// Time one full load on a copy, to spread the kills over its length.
 	copyDB := filepath.Join(t.TempDir(), "copy.duckdb")
 	if err := os.WriteFile(copyDB, mustRead(t, c.db), 0o600); err != nil {

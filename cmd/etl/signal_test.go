@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -11,33 +10,13 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
 )
 
 // TestSIGTERMEndsTheRunCleanly sends SIGTERM (and SIGINT) to etl at moments spread
 // over a load and its model rebuild: each time the run ends within seconds, says it
 // was interrupted, leaves the database byte for byte as it was and no working file.
 func TestSIGTERMEndsTheRunCleanly(t *testing.T) {
-	c := newCLI(t)
-	if _, _, err := c.run(sampleData); err != nil {
-		t.Fatal(err)
-	}
-	before := sum(t, c.db)
-	big := t.TempDir()
-	var out bytes.Buffer
-	if err := run(context.Background(), []string{"generate", "--out", big, "--patients", "2000", "--seed", "7"}, nil, &out, &out); err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := func() *exec.Cmd {
-		cmd := exec.Command(self, "--db", c.db, "--key-file", c.key, "--progress", "never", big)
-		cmd.Env = append(os.Environ(), "ETL_TEST_AS_COMMAND=1", pseudo.EnvKey+"=")
-		return cmd
-	}
+	c, before, start := interruptible(t, 2000, 7)
 	// Time one whole run on a copy of the database, to spread the signals over it.
 	cp := filepath.Join(t.TempDir(), "copy.duckdb")
 	b, _ := os.ReadFile(c.db)

@@ -112,7 +112,13 @@ func openReadOnly(ctx context.Context, cfg *store.Config) (*store.DB, error) {
 }
 
 func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("report ledger", flag.ContinueOnError)
+	return withDatabase(ctx, "report ledger", args, stderr, func(db *sql.DB) error { return ledger(ctx, db, stdout) })
+}
+
+// withDatabase runs a subcommand that takes only the database flags: it parses them,
+// opens the database read-only and hands it to fn.
+func withDatabase(ctx context.Context, name string, args []string, stderr io.Writer, fn func(*sql.DB) error) error {
+	fl := flag.NewFlagSet(name, flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	dbCfg := dbFlags(fl)
 	if ok, err := parse(fl, args); !ok {
@@ -123,7 +129,7 @@ func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer db.Close()
-	return ledger(ctx, db.DB, stdout)
+	return fn(db.DB)
 }
 
 // ledger prints the ledger: one line per file with its row accounting, then the

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"database/sql"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -14,18 +13,7 @@ import (
 // runPrograms is `report programs`: the programs of the database, with the quarters
 // that have data, so that a director can find what to pass to --program and --period.
 func runPrograms(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fl := flag.NewFlagSet("report programs", flag.ContinueOnError)
-	fl.SetOutput(stderr)
-	dbCfg := dbFlags(fl)
-	if ok, err := parse(fl, args); !ok {
-		return err
-	}
-	db, err := openReadOnly(ctx, dbCfg)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	return programs(ctx, db.DB, stdout)
+	return withDatabase(ctx, "report programs", args, stderr, func(db *sql.DB) error { return programs(ctx, db, stdout) })
 }
 
 // programs prints one line per program (and one for all of them) with its name, site,

@@ -50,7 +50,7 @@ var errUsage = errors.New("usage")
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   report [--db FILE] [--out DIR] [--period 2026Q3 | --from DATE --to DATE] [--program ID]
-         [--audience internal|external] [--targets FILE]
+         [--audience internal|external] [--targets FILE] [--sections all|board]
                                                the quarterly report: report.html, report.xlsx, manifest.json
   report ledger [--db FILE]                    files loaded, row accounting and rejects by reason
   report programs [--db FILE]                  programs, their names and the quarters with data

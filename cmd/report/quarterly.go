@@ -29,6 +29,7 @@ func runReport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fl.StringVar(&opt.Program, "program", "", "program `id` to report on (default: all programs)")
 	fl.StringVar(&opt.Audience, "audience", "internal", "internal, or external: counts rounded to bands of six, counts of 1-12 hidden, for release outside the organization")
 	fl.StringVar(&opt.Targets, "targets", "", "targets `file` (YAML; see the README)")
+	fl.StringVar(&opt.Sections, "sections", "all", "all, or board: the board's pages without the appendix (methods, models, retention curves, data quality), in the page and the workbook")
 	verbose := fl.Bool("verbose", false, "print the time of the queries and of each renderer to stderr")
 	fl.Usage = func() { usage(stderr); fmt.Fprintln(stderr, "\nFlags of report:"); fl.PrintDefaults() }
 	if ok, err := parse(fl, args); !ok {

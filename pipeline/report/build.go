@@ -895,3 +895,8 @@ func (rep *Report) cohortFlow(ctx context.Context, db querier, pol *suppress.Pol
 	}
 	return nil
 }
+
+// ProgramIDs lists the programs of the database, in order of their ids.
+func ProgramIDs(ctx context.Context, db *store.DB) ([]string, error) {
+	return programIDs(ctx, db)
+}

@@ -446,6 +446,9 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	if err := rep.measures(ctx, db, p, opt, programs, pol); err != nil {
 		return nil, err
 	}
+	if p.Program != "ALL" {
+		rep.networkColumn()
+	}
 	if rep.Dictionary, err = query.Describe(ctx, db); err != nil {
 		return nil, err
 	}
@@ -860,6 +863,32 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 	}
 	sort.SliceStable(rep.Measures, func(a, b int) bool { return rank(rep.Measures[a].Measure) < rank(rep.Measures[b].Measure) })
 	return nil
+}
+
+// networkColumn adds the network's figure of each measure (Measure.Network, released
+// already) as the last column of a single program's key measures, so that the page
+// and the workbook show the same cells from one result.
+func (rep *Report) networkColumn() {
+	network := map[string]Measure{}
+	for _, m := range rep.Measures {
+		network[label(m.Measure)] = m
+	}
+	for k := range rep.Sections {
+		r := &rep.Sections[k]
+		if r.Chart.Type != "kpi_tiles" {
+			continue
+		}
+		at := slices.IndexFunc(r.Columns, func(c Column) bool { return c.Name == r.Chart.Label })
+		if at < 0 {
+			continue
+		}
+		r.Columns = append(slices.Clone(r.Columns), Column{Name: "network", Label: "Network (all programs)", Kind: "rate", Format: "percent"})
+		for i := range r.Rows {
+			m := network[fmt.Sprint(r.Rows[i][at])]
+			r.Rows[i] = append(r.Rows[i], m.Network)
+			r.Hidden[i] = append(r.Hidden[i], m.NetworkHidden)
+		}
+	}
 }
 
 // cohortFlow counts the episodes from those loaded to those in the headline analysis,

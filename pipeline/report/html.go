@@ -377,23 +377,6 @@ func RenderHTML(w io.Writer, rep *Report) error {
 				t.Sub = strings.Join(sub, " · ")
 				hs.Tiles = append(hs.Tiles, t)
 			}
-			// A single program's key measures have the network's beside them.
-			if rep.Manifest.Program != "ALL" {
-				hs.Header = append(hs.Header, "Network (all programs)")
-				for i, row := range r.Rows {
-					m, ok := measures[fmt.Sprint(row[col[r.Chart.Label]])]
-					c := htmlCell{Numeric: true}
-					switch {
-					case !ok || m.Network == nil:
-					case m.NetworkHidden:
-						c.Text = "*"
-						hs.Suppressed = true
-					default:
-						c.Text = networkText(m)
-					}
-					hs.Rows[i] = append(hs.Rows[i], c)
-				}
-			}
 		} else {
 			hs.Options = chartOptions(r)
 		}

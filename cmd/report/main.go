@@ -1,6 +1,7 @@
 // Command report reads the outcomes database and reports on it.
 //
-//	report [--db FILE] [--out DIR] [--period Q | --from D --to D] [--program ID] [--audience A] [--targets FILE]
+//	report [--db FILE] [--out DIR] [--period Q | --from D --to D] [--program ID | --each-program] [--audience A]
+//	       [--targets FILE] [--sections all|board] [--pdf [--paper letter|a4]]
 //	report ledger [--db FILE]                  what was loaded, from which files, and what was rejected
 //	report query [--db FILE] [--format F] [--out FILE] [--timeout D] (SQL | -f FILE.sql)
 //	report dictionary [--db FILE] [--out FILE] the data dictionary, as Markdown
@@ -50,8 +51,11 @@ var errUsage = errors.New("usage")
 func usage(w io.Writer) {
 	fmt.Fprint(w, `Usage:
   report [--db FILE] [--out DIR] [--period 2026Q3 | --from DATE --to DATE] [--program ID]
-         [--audience internal|external] [--targets FILE]
+         [--audience internal|external] [--targets FILE] [--sections all|board]
+         [--pdf [--paper letter|a4]] [--each-program]
                                                the quarterly report: report.html, report.xlsx, manifest.json
+                                               (report.pdf with --pdf; with --each-program a folder per
+                                               program and ALL/ for the network)
   report ledger [--db FILE]                    files loaded, row accounting and rejects by reason
   report programs [--db FILE]                  programs, their names and the quarters with data
   report query [--db FILE] [--format table|csv|json|xlsx|parquet|arrow] [--out FILE] [--timeout 5m]

@@ -88,6 +88,9 @@ type Options struct {
 	Audience string
 	// Targets is a targets file (YAML); empty means no targets.
 	Targets string
+	// Sections is "all" (or empty): the board's pages and the appendix; or "board":
+	// the board's pages alone, without methods, models and data quality.
+	Sections string
 	// policy replaces suppress.External for an external audience (tests switch off
 	// one part of it to show what it protects against).
 	policy *suppress.Policy
@@ -133,6 +136,12 @@ type Measure struct {
 	// DenominatorHidden the counts, PriorHidden the prior period's rate.
 	Hidden, NumeratorHidden, DenominatorHidden bool
 	PriorHidden                                bool
+	// Network is the same measure for all programs, beside a single program's own
+	// (nil in the network's report): for an external audience the figure the
+	// network's report releases, so that it discloses nothing new. NetworkHidden
+	// marks it as not shown.
+	Network       any
+	NetworkHidden bool
 }
 
 // Manifest says what a report was made from.
@@ -157,6 +166,8 @@ type Manifest struct {
 	Partial string `json:"partial_period,omitempty"`
 	// Cutoff is the data cutoff of the models.
 	Cutoff string `json:"data_cutoff"`
+	// Sections is "all", or "board" when the appendix was left out.
+	Sections string `json:"sections"`
 	// Files holds the SHA-256 of each other file of the report's set (report.html,
 	// report.xlsx). The manifest is written last, so a set whose files do not match
 	// it was not written whole.
@@ -205,6 +216,9 @@ func (rep *Report) summarize() {
 		cover += ": counts are rounded and small ones are not shown (see the foot of the report)."
 	} else {
 		cover += " and is not for release outside the organization."
+	}
+	if m.Sections == "board" {
+		cover += " These are the board's pages only: the appendix (methods, models, retention curves, data quality) is left out, and the full report (--sections all) has it."
 	}
 	rep.Summary = append(rep.Summary, cover)
 	pct := func(v any) string { f, _ := number(v); return fmt.Sprintf("%.1f%%", 100*f) }
@@ -317,6 +331,12 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	if opt.Audience != "internal" && opt.Audience != "external" {
 		return nil, fmt.Errorf("audience %q: use internal or external", opt.Audience)
 	}
+	if opt.Sections == "" {
+		opt.Sections = "all"
+	}
+	if opt.Sections != "all" && opt.Sections != "board" {
+		return nil, fmt.Errorf("sections %q: use all (the board's pages and the appendix) or board (without the appendix)", opt.Sections)
+	}
 	var cutoff, asOf sql.NullString
 	if err := db.QueryRowContext(ctx, `SELECT (SELECT value FROM analysis_parameters WHERE name = 'cutoff'),
 		(SELECT strftime(max(finished_at), '%Y-%m-%dT%H:%M:%SZ') FROM load_runs)`).Scan(&cutoff, &asOf); err != nil {
@@ -392,7 +412,7 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	}
 	rep := &Report{Manifest: Manifest{Version: pipeline.Version, DataAsOf: asOf.String, Period: p.Label, Prior: p.Prior,
 		Program: p.Program, ProgramName: programName, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets,
-		Partial: p.Partial, Cutoff: cutoff.String}}
+		Partial: p.Partial, Cutoff: cutoff.String, Sections: opt.Sections}}
 	var pol *suppress.Policy
 	if opt.Audience == "external" {
 		pol = &suppress.External
@@ -411,7 +431,8 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 		}
 	}
 	for _, s := range sections {
-		if (s.InternalOnly && opt.Audience == "external") || (s.AllProgramsOnly && p.Program != "ALL") {
+		if (s.InternalOnly && opt.Audience == "external") || (s.AllProgramsOnly && p.Program != "ALL") ||
+			(s.Part == "appendix" && opt.Sections == "board") {
 			continue
 		}
 		res, n, err := runReleased(ctx, db, s, p, programs, pol)
@@ -424,6 +445,9 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	}
 	if err := rep.measures(ctx, db, p, opt, programs, pol); err != nil {
 		return nil, err
+	}
+	if p.Program != "ALL" {
+		rep.networkColumn()
 	}
 	if rep.Dictionary, err = query.Describe(ctx, db); err != nil {
 		return nil, err
@@ -782,12 +806,38 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 	if err != nil {
 		return fmt.Errorf("measures: %w", err)
 	}
+	// A single program's measures have the network's beside them: the all-programs
+	// rows of the same joint release (runReleased), as the network's report shows them.
+	type figure struct {
+		v      any
+		hidden bool
+	}
+	network := map[string]figure{}
+	if p.Program != "ALL" {
+		q := p
+		q.Program = "ALL"
+		all, _, err := runReleased(ctx, db, measuresSection(), q, programs, pol)
+		if err != nil {
+			return fmt.Errorf("measures of the network: %w", err)
+		}
+		for i, r := range all.Rows {
+			h := all.Hidden[i]
+			f := figure{r[3], h[3]}
+			if isCount(fmt.Sprint(r[0])) {
+				f = figure{r[1], h[1]}
+			}
+			network[fmt.Sprint(r[0])] = f
+		}
+	}
 	defs := definitions()
 	for i, r := range res.Rows {
 		h := res.Hidden[i]
 		m := Measure{Measure: fmt.Sprint(r[0]), Numerator: r[1], Denominator: r[2], Rate: r[3], Lower: r[4], Upper: r[5], Prior: r[8],
 			Hidden: h[3] || h[4] || h[5], NumeratorHidden: h[1], DenominatorHidden: h[2], PriorHidden: h[8]}
 		m.Definition = defs[m.Measure]
+		if f, ok := network[m.Measure]; ok {
+			m.Network, m.NetworkHidden = f.v, f.hidden
+		}
 		t, ok := targets.Measures[m.Measure]
 		if pt, pok := targets.Programs[p.Program][m.Measure]; pok {
 			t, ok = pt, true
@@ -813,6 +863,32 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 	}
 	sort.SliceStable(rep.Measures, func(a, b int) bool { return rank(rep.Measures[a].Measure) < rank(rep.Measures[b].Measure) })
 	return nil
+}
+
+// networkColumn adds the network's figure of each measure (Measure.Network, released
+// already) as the last column of a single program's key measures, so that the page
+// and the workbook show the same cells from one result.
+func (rep *Report) networkColumn() {
+	network := map[string]Measure{}
+	for _, m := range rep.Measures {
+		network[label(m.Measure)] = m
+	}
+	for k := range rep.Sections {
+		r := &rep.Sections[k]
+		if r.Chart.Type != "kpi_tiles" {
+			continue
+		}
+		at := slices.IndexFunc(r.Columns, func(c Column) bool { return c.Name == r.Chart.Label })
+		if at < 0 {
+			continue
+		}
+		r.Columns = append(slices.Clone(r.Columns), Column{Name: "network", Label: "Network (all programs)", Kind: "rate", Format: "percent"})
+		for i := range r.Rows {
+			m := network[fmt.Sprint(r.Rows[i][at])]
+			r.Rows[i] = append(r.Rows[i], m.Network)
+			r.Hidden[i] = append(r.Hidden[i], m.NetworkHidden)
+		}
+	}
 }
 
 // cohortFlow counts the episodes from those loaded to those in the headline analysis,
@@ -847,4 +923,9 @@ func (rep *Report) cohortFlow(ctx context.Context, db querier, pol *suppress.Pol
 		rep.CohortFlow = append(rep.CohortFlow, Step{Step: r[0].(string), N: r[1].(int64), Hidden: flow.Hidden[i][1]})
 	}
 	return nil
+}
+
+// ProgramIDs lists the programs of the database, in order of their ids.
+func ProgramIDs(ctx context.Context, db *store.DB) ([]string, error) {
+	return programIDs(ctx, db)
 }

@@ -24,6 +24,10 @@ type Section struct {
 	Title       string `yaml:"title"`
 	Description string `yaml:"description"`
 	Sheet       string `yaml:"sheet"`
+	// Part is "board", a page for the board that every report has, or "appendix",
+	// the engine room (methods, models, data quality) that report --sections board
+	// leaves out. The board's sections come first, the appendix's after them.
+	Part string `yaml:"part"`
 	// InternalOnly leaves the section out of a report for an external audience.
 	InternalOnly bool `yaml:"internal_only"`
 	// AllProgramsOnly leaves the section out of a single program's report.
@@ -78,15 +82,19 @@ type Column struct {
 	WithTotal string `yaml:"with_total"`
 }
 
+// Parts are the parts of a report a section may belong to, in reading order.
+func Parts() []string { return []string{"board", "appendix"} }
+
 // ChartTypes are the chart types a section may use.
 func ChartTypes() []string {
 	return []string{"kpi_tiles", "line", "bar_error", "km", "forest", "funnel", "heatmap", "table"}
 }
 
-// LoadSections reads every section file of fsys in name order and checks it: the
+// LoadSections reads every section file of fsys and checks it: the
 // fields it must have, the chart type, that every column a chart or rate names is a
 // column of the section, and, against db, that its SQL runs and returns exactly the
-// columns it lists. Errors name the file and the field.
+// columns it lists. Errors name the file and the field. The sections come in reading
+// order: the board's in name order, then the appendix's in name order.
 func LoadSections(ctx context.Context, fsys fs.FS, db querier) ([]Section, error) {
 	names, err := fs.Glob(fsys, "*.yaml")
 	if err != nil {
@@ -119,14 +127,20 @@ func LoadSections(ctx context.Context, fsys fs.FS, db querier) ([]Section, error
 	if len(out) == 0 {
 		return nil, fmt.Errorf("no report sections (*.yaml) found")
 	}
+	slices.SortStableFunc(out, func(a, b Section) int {
+		return slices.Index(Parts(), a.Part) - slices.Index(Parts(), b.Part)
+	})
 	return out, nil
 }
 
 func (s Section) check() error {
-	for field, v := range map[string]string{"title": s.Title, "sheet": s.Sheet, "sql": s.SQL, "chart.type": s.Chart.Type} {
+	for field, v := range map[string]string{"title": s.Title, "sheet": s.Sheet, "part": s.Part, "sql": s.SQL, "chart.type": s.Chart.Type} {
 		if strings.TrimSpace(v) == "" {
 			return fmt.Errorf("field %s is missing", field)
 		}
+	}
+	if !slices.Contains(Parts(), s.Part) {
+		return fmt.Errorf("field part: %q is not a part of the report; use board (the pages every report has) or appendix (left out by --sections board)", s.Part)
 	}
 	if !slices.Contains(ChartTypes(), s.Chart.Type) {
 		return fmt.Errorf("field chart.type: %q is not a chart type; use one of %s", s.Chart.Type, strings.Join(ChartTypes(), ", "))

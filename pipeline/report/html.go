@@ -278,6 +278,15 @@ func chartNotes(r Result) []string {
 	return out
 }
 
+// networkText is the network's figure of a measure for a person: a share as a
+// percentage, a count as a number.
+func networkText(m Measure) string {
+	if isCount(m.Measure) {
+		return cellText(m.Network, Column{}, m.NetworkHidden)
+	}
+	return cellText(m.Network, Column{Format: "percent"}, m.NetworkHidden)
+}
+
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
 
 // missingBox is a whisker with no values, which ECharts skips.
@@ -293,6 +302,8 @@ type htmlSection struct {
 	Suppressed             bool
 	// Notes are the chart's notes (Chart.Note), each after its row's label.
 	Notes []string
+	// Part is the section's part of the report: board or appendix.
+	Part string
 }
 
 type htmlCell struct {
@@ -310,7 +321,7 @@ type tile struct{ Label, Value, Sub string }
 func RenderHTML(w io.Writer, rep *Report) error {
 	var sections []htmlSection
 	for _, r := range rep.Sections {
-		hs := htmlSection{ID: "chart-" + strings.TrimSuffix(r.File, ".yaml"), Title: r.Title, Description: r.Description}
+		hs := htmlSection{ID: "chart-" + strings.TrimSuffix(r.File, ".yaml"), Title: r.Title, Description: r.Description, Part: r.Part}
 		for _, c := range r.Columns {
 			hs.Header = append(hs.Header, c.Label)
 		}
@@ -359,6 +370,9 @@ func RenderHTML(w io.Writer, rep *Report) error {
 					if m.Target != nil {
 						sub = append(sub, "target "+cellText(m.Target, pct, false)+map[string]string{"yes": " (met)", "no": " (not met)", "unclear": " (too few to tell)"}[m.Met])
 					}
+					if rep.Manifest.Program != "ALL" && m.Network != nil && !m.NetworkHidden {
+						sub = append(sub, "network "+networkText(m))
+					}
 				}
 				t.Sub = strings.Join(sub, " · ")
 				hs.Tiles = append(hs.Tiles, t)
@@ -389,6 +403,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 		"Manifest": rep.Manifest,
 		"Summary":  rep.Summary,
 		"Sections": sections,
+		"Appendix": rep.Manifest.Sections != "board",
 		"Flow":     flow,
 		"Params":   params,
 		"ECharts":  template.JS(echartsJS),
@@ -419,6 +434,8 @@ body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; ma
 header { border-bottom: 2px solid #2f5597; margin-bottom: 16px; }
 h1 { font-size: 1.6em; margin: 0 0 4px; }
 h2 { font-size: 1.25em; margin: 28px 0 4px; color: #2f5597; }
+.appendix { margin-top: 40px; border-top: 2px solid #2f5597; }
+.appendix > h1 { margin-top: 12px; }
 .meta { color: #555; font-size: 0.9em; margin: 0 0 10px; }
 .chart { width: 100%; height: 380px; }
 .tiles { display: flex; flex-wrap: wrap; gap: 10px; }
@@ -443,6 +460,7 @@ td.tok { overflow-wrap: anywhere; word-break: break-all; }
   table { font-size: 7.5pt; }
   th, td { padding: 2px 3px; }
   details > summary { display: none; }
+  .appendix { break-before: page; page-break-before: always; border-top: none; margin-top: 0; }
 }
 </style>
 <script>{{.ECharts}}</script>
@@ -456,29 +474,26 @@ td.tok { overflow-wrap: anywhere; word-break: break-all; }
 <h2>Summary</h2>
 <ul>{{range .Summary}}<li>{{.}}</li>{{end}}</ul>
 </section>
-{{end}}{{range .Sections}}<section>
-<div class="keep"><h2>{{.Title}}</h2>
-<p class="note">{{.Description}}</p>
-{{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
-{{else if .Options}}<div class="chart" id="{{.ID}}"></div>
-{{end}}</div>{{range .Notes}}<p class="note warning">{{.}}</p>
-{{end}}<details{{if not .Options}} open{{end}}><summary>Table</summary>
-<table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
-<tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Numeric}} class="n"{{else if .Token}} class="tok"{{end}}>{{.Text}}</td>{{end}}</tr>
-{{end}}</tbody></table></details>
-{{if .Suppressed}}<p class="note">* not shown: a small count, or a value from which one could be worked out.</p>{{end}}
-</section>
-{{end}}
+{{end}}{{range .Sections}}{{if eq .Part "board"}}{{template "section" .}}{{end}}{{end}}{{if .Appendix}}<div class="appendix">
+<h1>Appendix</h1>
+<p class="note">How the figures were made and what they were made from, for the quality lead, the accreditor and the analyst. A director can leave it out: report --sections board.</p>
 <section>
 <h2>Methods</h2>
 <p class="note">Definitions are in docs/methods.md (day 0 is admission; attendance counts attended against attended, no-show and patient cancellations; dropout is discharge as dropped out or terminated, at the last attended session). The landmark analysis relates attendance in the first weeks to what happens after, among episodes still in treatment then; the naive model is biased and shown only for comparison. Relapse is a run of k weeks of positive screens (k = 4 for consecutive4) dated to its first week, read within the outcome window (outcome_window_weeks; 0: the whole episode); since a run that starts in the last k-1 observed weeks can never be seen, an episode without relapse is censored at the last week a run could still have been seen to start (its last observed week - k + 1), never at discharge, and one with no such week after the landmark had no time at risk and is left out of the relapse curves and models; relapse by the horizon counts no relapse only when every week before the horizon could still have been seen. {{.ModelRules}} The workbook's Methods and Data dictionary sheets, and manifest.json, give every definition, parameter and export file (by SHA-256).</p>
-<table><thead><tr><th>Cohort flow</th><th>Episodes</th></tr></thead>
-<tbody>{{range .Flow}}<tr><td>{{index . 0}}</td><td class="n">{{index . 1}}</td></tr>{{end}}</tbody></table>
-<table><thead><tr><th>Parameter</th><th>Value</th></tr></thead>
-<tbody>{{range .Params}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</tbody></table>
 <p class="note">Disclosure control: {{if .Manifest.Disclosure}}{{.Manifest.Disclosure}} ({{.Manifest.Suppressed}} cells not shown).{{else}}none (internal audience: not for release outside the organization).{{end}} Export files loaded: {{len .Manifest.Ledger}}.</p>
 </section>
-{{if .Manifest.Disclosure}}<footer class="note">For release: {{.Manifest.Disclosure}}.</footer>
+{{range .Sections}}{{if eq .Part "appendix"}}{{template "section" .}}{{end}}{{end}}<section>
+<h2>Cohort flow</h2>
+<table><thead><tr><th>Cohort flow</th><th>Episodes</th></tr></thead>
+<tbody>{{range .Flow}}<tr><td>{{index . 0}}</td><td class="n">{{index . 1}}</td></tr>{{end}}</tbody></table>
+</section>
+<section>
+<h2>Parameters</h2>
+<table><thead><tr><th>Parameter</th><th>Value</th></tr></thead>
+<tbody>{{range .Params}}<tr><td>{{index . 0}}</td><td>{{index . 1}}</td></tr>{{end}}</tbody></table>
+</section>
+</div>
+{{end}}{{if .Manifest.Disclosure}}<footer class="note">For release: {{.Manifest.Disclosure}}.</footer>
 {{end}}<script>
 var charts = [];
 function track(c) { charts.push(c); return c; }
@@ -506,5 +521,17 @@ window.addEventListener("resize", function () { charts.forEach(function (c) { c.
 </script>
 </body>
 </html>
-`))
+{{define "section"}}<section>
+<div class="keep"><h2>{{.Title}}</h2>
+<p class="note">{{.Description}}</p>
+{{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
+{{else if .Options}}<div class="chart" id="{{.ID}}"></div>
+{{end}}</div>{{range .Notes}}<p class="note warning">{{.}}</p>
+{{end}}<details{{if not .Options}} open{{end}}><summary>Table</summary>
+<table><thead><tr>{{range .Header}}<th>{{.}}</th>{{end}}</tr></thead>
+<tbody>{{range .Rows}}<tr>{{range .}}<td{{if .Numeric}} class="n"{{else if .Token}} class="tok"{{end}}>{{.Text}}</td>{{end}}</tr>
+{{end}}</tbody></table></details>
+{{if .Suppressed}}<p class="note">* not shown: a small count, or a value from which one could be worked out.</p>{{end}}
+</section>
+{{end}}`))
 }

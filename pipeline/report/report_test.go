@@ -98,6 +98,7 @@ func TestSectionErrorsNameFileAndField(t *testing.T) {
 	db := sampleDB(t)
 	good := `title: T
 sheet: S
+part: board
 chart: {type: table}
 sql: SELECT program_id FROM programs
 columns:
@@ -107,6 +108,8 @@ columns:
 		strings.Replace(good, "type: table", "type: pie", 1):                             "chart.type",
 		strings.Replace(good, "sheet: S", "sheet: 'a/b'", 1):                             "field sheet",
 		strings.Replace(good, "title: T\n", "", 1):                                       "field title",
+		strings.Replace(good, "part: board", "part: middle", 1):                          "field part",
+		strings.Replace(good, "part: board\n", "", 1):                                    "field part",
 		strings.Replace(good, "kind: label", "kind: money", 1):                           "columns[0].kind",
 		strings.Replace(good, "FROM programs", "FROM no_such_table", 1):                  "field sql",
 		strings.Replace(good, "SELECT program_id", "SELECT program_id, name", 1):         "field sql",

@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -165,52 +166,68 @@ func RenderXLSX(w io.Writer, rep *Report) error {
 	if err := f.SetColWidth("Summary", "A", "A", 110); err != nil {
 		return err
 	}
-	first := false
+	// The sheets follow the page: the board's sections and the Measures sheet, then
+	// the appendix (Methods, the appendix's sections, the Data dictionary) unless the
+	// report has the board's pages only.
 	for _, r := range rep.Sections {
-		name := r.Sheet
-		if first {
-			if err := f.SetSheetName("Sheet1", name); err != nil {
+		if r.Part != "appendix" {
+			if err := sectionSheet(f, st, r); err != nil {
 				return err
 			}
-			first = false
-		} else if _, err := f.NewSheet(name); err != nil {
-			return err
-		}
-		var header, formats []string
-		for _, c := range r.Columns {
-			header = append(header, c.Label)
-			format := c.Format
-			if c.Kind == "count" {
-				format = "integer"
-			}
-			formats = append(formats, format)
-		}
-		var rows [][]any
-		for i, row := range r.Rows {
-			var out []any
-			for j, v := range row {
-				out = append(out, cellValue(v, r.Hidden[i][j]))
-			}
-			rows = append(rows, out)
-		}
-		if err := table(f, name, st, header, formats, rows); err != nil {
-			return fmt.Errorf("sheet %s: %w", name, err)
-		}
-		if err := nativeChart(f, name, r, len(header)); err != nil {
-			return fmt.Errorf("sheet %s: chart: %w", name, err)
 		}
 	}
 	if err := measuresSheet(f, st, rep); err != nil {
 		return err
 	}
-	if err := methodsSheet(f, st, rep); err != nil {
-		return err
-	}
-	if err := dictionarySheet(f, st, rep); err != nil {
-		return err
+	if rep.Manifest.Sections != "board" {
+		if err := methodsSheet(f, st, rep); err != nil {
+			return err
+		}
+		for _, r := range rep.Sections {
+			if r.Part == "appendix" {
+				if err := sectionSheet(f, st, r); err != nil {
+					return err
+				}
+			}
+		}
+		if err := dictionarySheet(f, st, rep); err != nil {
+			return err
+		}
 	}
 	f.SetActiveSheet(0)
 	return f.Write(w)
+}
+
+// sectionSheet writes a section as a sheet: its table and, for some, a native chart.
+func sectionSheet(f *excelize.File, st sheetStyles, r Result) error {
+	name := r.Sheet
+	if _, err := f.NewSheet(name); err != nil {
+		return err
+	}
+	var header, formats []string
+	for _, c := range r.Columns {
+		header = append(header, c.Label)
+		format := c.Format
+		if c.Kind == "count" {
+			format = "integer"
+		}
+		formats = append(formats, format)
+	}
+	var rows [][]any
+	for i, row := range r.Rows {
+		var out []any
+		for j, v := range row {
+			out = append(out, cellValue(v, r.Hidden[i][j]))
+		}
+		rows = append(rows, out)
+	}
+	if err := table(f, name, st, header, formats, rows); err != nil {
+		return fmt.Errorf("sheet %s: %w", name, err)
+	}
+	if err := nativeChart(f, name, r, len(header)); err != nil {
+		return fmt.Errorf("sheet %s: chart: %w", name, err)
+	}
+	return nil
 }
 
 // nativeChart adds an Excel chart for line (trends) and bar_error (dose-response)
@@ -308,11 +325,22 @@ func measuresSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 	}
 	header := []string{"Measure", "Definition", "Numerator", "Denominator", "Rate", "95% CI lower", "95% CI upper", "Target", "Met", "Prior period", "Name in the database"}
 	formats := []string{"", "", "integer", "integer", "percent", "percent", "percent", "percent", "", "percent", ""}
+	// A single program's measures have the network's beside them, before the name in
+	// the database.
+	network := rep.Manifest.Program != "ALL"
+	if network {
+		header = slices.Insert(header, 10, "Network (all programs)")
+		formats = slices.Insert(formats, 10, "percent")
+	}
 	var rows [][]any
 	for _, m := range rep.Measures {
-		rows = append(rows, []any{label(m.Measure), m.Definition, cellValue(m.Numerator, m.NumeratorHidden), cellValue(m.Denominator, m.DenominatorHidden),
+		row := []any{label(m.Measure), m.Definition, cellValue(m.Numerator, m.NumeratorHidden), cellValue(m.Denominator, m.DenominatorHidden),
 			cellValue(m.Rate, m.Hidden), cellValue(m.Lower, m.Hidden), cellValue(m.Upper, m.Hidden), cellValue(m.Target, false),
-			m.Met, cellValue(m.Prior, m.PriorHidden), m.Measure})
+			m.Met, cellValue(m.Prior, m.PriorHidden), m.Measure}
+		if network {
+			row = slices.Insert(row, 10, cellValue(m.Network, m.NetworkHidden))
+		}
+		rows = append(rows, row)
 	}
 	return table(f, name, st, header, formats, rows)
 }

@@ -882,11 +882,19 @@ func (rep *Report) networkColumn() {
 		if at < 0 {
 			continue
 		}
-		r.Columns = append(slices.Clone(r.Columns), Column{Name: "network", Label: "Network (all programs)", Kind: "rate", Format: "percent"})
+		// A count (census, admissions) and a rate go in columns of their own
+		// formats: 82 episodes, not 8200%.
+		r.Columns = append(slices.Clone(r.Columns), Column{Name: "network", Label: "Network (all programs)", Kind: "rate", Format: "percent"},
+			Column{Name: "network_count", Label: "Network (all programs), episodes", Kind: "count"})
 		for i := range r.Rows {
 			m := network[fmt.Sprint(r.Rows[i][at])]
-			r.Rows[i] = append(r.Rows[i], m.Network)
-			r.Hidden[i] = append(r.Hidden[i], m.NetworkHidden)
+			if isCount(m.Measure) {
+				r.Rows[i] = append(r.Rows[i], nil, m.Network)
+				r.Hidden[i] = append(r.Hidden[i], false, m.NetworkHidden)
+			} else {
+				r.Rows[i] = append(r.Rows[i], m.Network, nil)
+				r.Hidden[i] = append(r.Hidden[i], m.NetworkHidden, false)
+			}
 		}
 	}
 }

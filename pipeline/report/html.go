@@ -351,6 +351,18 @@ func RenderHTML(w io.Writer, rep *Report) error {
 				v, hidden := row[col[r.Chart.Value]], r.Hidden[i][col[r.Chart.Value]]
 				t.Value = cellText(v, r.Columns[col[r.Chart.Value]], hidden)
 				var sub []string
+				m, known := measures[t.Label]
+				if j, ok := col["numerator"]; ok && known && isCount(m.Measure) {
+					// A count (census, admissions, discharges) is its numerator.
+					v, hidden = row[j], r.Hidden[i][j]
+					t.Value = cellText(v, r.Columns[j], hidden)
+					if k, ok := col["prior_numerator"]; ok && row[k] != nil && !r.Hidden[i][k] {
+						sub = append(sub, "prior "+cellText(row[k], r.Columns[k], false))
+					}
+					t.Sub = strings.Join(sub, " · ")
+					hs.Tiles = append(hs.Tiles, t)
+					continue
+				}
 				switch {
 				case hidden:
 					t.Value = "not shown"
@@ -363,7 +375,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 						sub = append(sub, "of "+cellText(row[j], r.Columns[j], r.Hidden[i][j]))
 					}
 				}
-				if m, ok := measures[t.Label]; ok {
+				if known {
 					if m.Prior != nil && !m.PriorHidden {
 						sub = append(sub, "prior "+cellText(m.Prior, pct, false))
 					}

@@ -51,6 +51,9 @@ type Chart struct {
 	Upper      string `yaml:"upper"`
 	LowerOuter string `yaml:"lower_outer"`
 	UpperOuter string `yaml:"upper_outer"`
+	// N names a line chart's denominator column, shown with each point; a point with
+	// a small one is drawn hollow.
+	N string `yaml:"n"`
 	// Note names a text column that, where not empty, is printed under the chart
 	// after the row's label: a model's warning shown beside it, not only in the table.
 	Note string `yaml:"note"`
@@ -169,7 +172,7 @@ func (s Section) check() error {
 	}
 	ch := s.Chart
 	for field, v := range map[string]string{"chart.x": ch.X, "chart.y": ch.Y, "chart.series": ch.Series, "chart.label": ch.Label,
-		"chart.value": ch.Value, "chart.lower": ch.Lower, "chart.upper": ch.Upper, "chart.lower_outer": ch.LowerOuter, "chart.upper_outer": ch.UpperOuter, "chart.note": ch.Note} {
+		"chart.value": ch.Value, "chart.lower": ch.Lower, "chart.upper": ch.Upper, "chart.lower_outer": ch.LowerOuter, "chart.upper_outer": ch.UpperOuter, "chart.note": ch.Note, "chart.n": ch.N} {
 		if _, ok := cols[v]; v != "" && !ok {
 			return fmt.Errorf("field %s: %q is not a column of this section", field, v)
 		}

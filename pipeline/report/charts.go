@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sort"
+	"strings"
 
 	"github.com/go-echarts/go-echarts/v2/charts"
 	"github.com/go-echarts/go-echarts/v2/opts"
@@ -234,24 +235,30 @@ func trendNote(r Result) string {
 	return ""
 }
 
-// forest draws a forest plot: each group of the series column (hazard ratios, odds
+// forest draws a forest plot: each group of rows (Chart.Groups: hazard ratios, odds
 // ratios) in its own grid with its own log axis, a line at 1 and the words saying
 // which side favours more sessions. A model that was not fitted keeps its row,
 // labelled so.
 func forest(c *charts.Line, r Result, col map[string]int, val func(int, string) any, boxes *[]int) {
 	ch := r.Chart
-	var groups []string
+	var groups []string // in the section's order; rows in no group last
+	for _, g := range ch.Groups {
+		groups = append(groups, g.Name)
+	}
+	groups = append(groups, "")
 	rows := map[string][]int{}
 	for i := range r.Rows {
+		label := fmt.Sprint(r.Rows[i][col[ch.Label]])
 		g := ""
-		if ch.Series != "" {
-			g = fmt.Sprint(r.Rows[i][col[ch.Series]])
-		}
-		if _, ok := rows[g]; !ok {
-			groups = append(groups, g)
+		for _, cg := range ch.Groups {
+			if strings.Contains(label, cg.Match) {
+				g = cg.Name
+				break
+			}
 		}
 		rows[g] = append(rows[g], i)
 	}
+	groups = slices.DeleteFunc(groups, func(g string) bool { return len(rows[g]) == 0 })
 	total := len(r.Rows) + 2*len(groups) // a group's axis takes about two rows
 	top := 4.0
 	c.Legend = opts.Legend{Show: opts.Bool(false)} // each group is named on its axis

@@ -1,7 +1,10 @@
 package report
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
+	"io"
 	"math"
 	"regexp"
 	"strconv"
@@ -227,4 +230,52 @@ func TestChartsSayWhatTheyShow(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDoseChartShowsItsLimits reads the dose-response chart of the sample's
+// workbook from its XML: excelize writes no error bars, so the 95% limits are line
+// series with no line and a dash marker, read like the bars from the hidden chart
+// data, where a suppressed value is a blank and not the table's "*" (drawn as 0).
+func TestDoseChartShowsItsLimits(t *testing.T) {
+	_, book, _ := render(t, sampleDB(t), Options{Audience: "external"})
+	zr, err := zip.NewReader(bytes.NewReader(book), int64(len(book)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chart string
+	for _, f := range zr.File {
+		if !strings.HasPrefix(f.Name, "xl/charts/chart") {
+			continue
+		}
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(b), "<a:t>Dose and response</a:t>") {
+			chart = string(b)
+		}
+	}
+	if chart == "" {
+		t.Fatal("no dose-response chart in the workbook")
+	}
+	line := regexp.MustCompile(`(?s)<(?:c:)?lineChart>(.*)</(?:c:)?lineChart>`).FindStringSubmatch(chart)
+	if line == nil {
+		t.Fatal("the dose-response chart draws no 95% limits")
+	}
+	for _, col := range []string{"$C$1", "$D$1"} { // the table's 95% lower and upper
+		if !strings.Contains(line[1], "'Dose response'!"+col) && !strings.Contains(line[1], "&#39;Dose response&#39;!"+col) {
+			t.Errorf("the limits do not name the table's column %s", col)
+		}
+	}
+	if got := len(regexp.MustCompile(`<(?:c:)?symbol val="dash"`).FindAllString(line[1], -1)); got != 2 {
+		t.Errorf("%d limit series drawn with a dash marker; want 2", got)
+	}
+	if strings.Contains(chart, "'Dose response'!$B$2") || strings.Contains(chart, "&#39;Dose response&#39;!$B$2") {
+		t.Error("the bars read the table, whose suppressed cells are text that Excel draws as 0")
+	}
 }

@@ -287,6 +287,9 @@ func readPage(t *testing.T, page string) ([]published, []float64) {
 			}
 			data, _ := sm["data"].([]any)
 			for _, d := range data {
+				if item, ok := d.(map[string]any); ok {
+					d = item["value"] // a data item with a name or a symbol of its own
+				}
 				point, ok := d.([]any)
 				if !ok {
 					point = []any{d}

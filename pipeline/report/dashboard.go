@@ -55,9 +55,22 @@ type Chart struct {
 	Upper      string `yaml:"upper"`
 	LowerOuter string `yaml:"lower_outer"`
 	UpperOuter string `yaml:"upper_outer"`
+	// Groups split a forest plot's rows into groups drawn apart, each on its own
+	// axis, in this order: a row goes to the first group whose Match its label
+	// contains.
+	Groups []ChartGroup `yaml:"groups"`
+	// N names a line chart's denominator column, shown with each point; a point with
+	// a small one is drawn hollow.
+	N string `yaml:"n"`
 	// Note names a text column that, where not empty, is printed under the chart
 	// after the row's label: a model's warning shown beside it, not only in the table.
 	Note string `yaml:"note"`
+}
+
+// ChartGroup is one group of a forest plot's rows (hazard ratios, odds ratios).
+type ChartGroup struct {
+	Name  string `yaml:"name"`
+	Match string `yaml:"match"`
 }
 
 // Column is one column of a section's table.
@@ -183,9 +196,14 @@ func (s Section) check() error {
 	}
 	ch := s.Chart
 	for field, v := range map[string]string{"chart.x": ch.X, "chart.y": ch.Y, "chart.series": ch.Series, "chart.label": ch.Label,
-		"chart.value": ch.Value, "chart.lower": ch.Lower, "chart.upper": ch.Upper, "chart.lower_outer": ch.LowerOuter, "chart.upper_outer": ch.UpperOuter, "chart.note": ch.Note} {
+		"chart.value": ch.Value, "chart.lower": ch.Lower, "chart.upper": ch.Upper, "chart.lower_outer": ch.LowerOuter, "chart.upper_outer": ch.UpperOuter, "chart.note": ch.Note, "chart.n": ch.N} {
 		if _, ok := cols[v]; v != "" && !ok {
 			return fmt.Errorf("field %s: %q is not a column of this section", field, v)
+		}
+	}
+	for i, g := range ch.Groups {
+		if ch.Type != "forest" || g.Name == "" || g.Match == "" {
+			return fmt.Errorf("field chart.groups[%d]: a forest chart's group has a name and a match", i)
 		}
 	}
 	need := map[string][]string{

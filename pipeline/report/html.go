@@ -8,8 +8,6 @@ import (
 	"math"
 	"sort"
 	"strings"
-
-	"github.com/iop-outcomes/outcomes/pipeline/stats"
 )
 
 // echartsJS is Apache ECharts 5.6.0, inlined into every page (see assets/README.md).
@@ -41,209 +39,6 @@ func cellText(v any, c Column, hidden bool) string {
 		return fmt.Sprintf("%.0f", f)
 	}
 	return fmt.Sprintf("%.3g", f)
-}
-
-// chartOptions builds the ECharts option of a section, from its ordered rows, so
-// that the same data always give the same page. Suppressed values are left out.
-func chartOptions(r Result) map[string]any {
-	col := map[string]int{}
-	for i, c := range r.Columns {
-		col[c.Name] = i
-	}
-	ch := r.Chart
-	val := func(row int, name string) any {
-		i := col[name]
-		if r.Hidden[row][i] {
-			return nil
-		}
-		if f, ok := number(r.Rows[row][i]); ok {
-			return f
-		}
-		if v := r.Rows[row][i]; v != nil {
-			return fmt.Sprint(v)
-		}
-		return nil
-	}
-	pct := map[string]any{"type": "value", "min": 0, "max": 1, "name": "share (1 = 100%)"}
-	base := map[string]any{
-		"animation": false,
-		"grid":      map[string]any{"left": 60, "right": 30, "top": 40, "bottom": 50},
-		"tooltip":   map[string]any{"trigger": "item"},
-	}
-	switch ch.Type {
-	case "line", "km":
-		var names []string
-		data := map[string][][]any{}
-		var xs []string
-		seenX := map[string]bool{}
-		for i := range r.Rows {
-			s := fmt.Sprint(r.Rows[i][col[ch.Series]])
-			if _, ok := data[s]; !ok {
-				names = append(names, s)
-			}
-			x := val(i, ch.X)
-			data[s] = append(data[s], []any{x, val(i, ch.Y)})
-			if k := fmt.Sprint(x); !seenX[k] {
-				seenX[k] = true
-				xs = append(xs, k)
-			}
-		}
-		var series []map[string]any
-		for _, n := range names {
-			s := map[string]any{"name": n, "type": "line", "data": data[n], "showSymbol": ch.Type == "line", "connectNulls": false}
-			if ch.Type == "km" {
-				s["step"] = "end"
-			}
-			series = append(series, s)
-		}
-		if ch.Type == "km" && ch.Lower != "" {
-			for _, n := range names {
-				for _, lim := range []string{ch.Lower, ch.Upper} {
-					var d [][]any
-					for i := range r.Rows {
-						if fmt.Sprint(r.Rows[i][col[ch.Series]]) == n {
-							d = append(d, []any{val(i, ch.X), val(i, lim)})
-						}
-					}
-					series = append(series, map[string]any{"name": n, "type": "line", "step": "end", "data": d, "showSymbol": false,
-						"lineStyle": map[string]any{"type": "dashed", "width": 1, "opacity": 0.5}})
-				}
-			}
-		}
-		x := map[string]any{"type": "category", "data": xs}
-		if ch.Type == "km" {
-			x = map[string]any{"type": "value", "name": "days from admission", "nameLocation": "middle", "nameGap": 28}
-		}
-		base["xAxis"] = x
-		base["yAxis"] = pct
-		base["legend"] = map[string]any{"data": names, "top": 5}
-		base["series"] = series
-	case "bar_error":
-		var cats []string
-		var bars []any
-		var whiskers [][]any
-		for i := range r.Rows {
-			cats = append(cats, fmt.Sprint(r.Rows[i][col[ch.X]]))
-			y, lo, hi := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
-			if y == nil {
-				bars = append(bars, "-") // ECharts' mark for a missing value
-			} else {
-				bars = append(bars, y)
-			}
-			if y == nil || lo == nil || hi == nil {
-				whiskers = append(whiskers, missingBox())
-			} else {
-				whiskers = append(whiskers, []any{lo, y, y, y, hi})
-			}
-		}
-		base["xAxis"] = map[string]any{"type": "category", "data": cats}
-		base["yAxis"] = pct
-		base["series"] = []map[string]any{
-			{"type": "bar", "data": bars, "barMaxWidth": 60},
-			{"type": "boxplot", "data": whiskers, "boxWidth": []int{1, 1}, "itemStyle": map[string]any{"color": "#333", "borderColor": "#333"}},
-		}
-	case "forest":
-		var cats []string
-		var points [][]any
-		var whiskers [][]any
-		for i := range r.Rows {
-			label := fmt.Sprint(r.Rows[i][col[ch.Label]])
-			cats = append(cats, label)
-			y, lo, hi := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
-			if y == nil {
-				points = append(points, []any{"-", label})
-			} else {
-				points = append(points, []any{y, label})
-			}
-			if y == nil || lo == nil || hi == nil {
-				whiskers = append(whiskers, missingBox())
-			} else {
-				whiskers = append(whiskers, []any{lo, y, y, y, hi})
-			}
-		}
-		base["grid"] = map[string]any{"left": 200, "right": 30, "top": 30, "bottom": 50}
-		base["yAxis"] = map[string]any{"type": "category", "data": cats, "inverse": true}
-		base["xAxis"] = map[string]any{"type": "log", "name": "ratio per additional weekly session", "nameLocation": "middle", "nameGap": 28}
-		base["series"] = []map[string]any{
-			{"type": "boxplot", "layout": "horizontal", "data": whiskers, "boxWidth": []int{1, 1}, "itemStyle": map[string]any{"color": "#333", "borderColor": "#333"}},
-			{"type": "scatter", "data": points, "symbolSize": 10,
-				"markLine": map[string]any{"silent": true, "symbol": "none", "data": []map[string]any{{"xAxis": 1}}}},
-		}
-	case "funnel":
-		var points [][]any
-		p0, maxN := math.NaN(), 1.0
-		for i := range r.Rows {
-			label := fmt.Sprint(r.Rows[i][col[ch.Label]])
-			n, y := val(i, ch.X), val(i, ch.Y)
-			if label == r.Suppress.Total.Value {
-				if f, ok := y.(float64); ok {
-					p0 = f
-				}
-				continue
-			}
-			nf, nok := n.(float64)
-			if !nok || y == nil {
-				continue
-			}
-			points = append(points, []any{nf, y, label})
-			maxN = math.Max(maxN, nf)
-		}
-		if len(points) == 0 {
-			p0 = math.NaN() // every program hidden: no limits to draw around nothing
-		}
-		series := []map[string]any{{"type": "scatter", "data": points, "symbolSize": 12,
-			"label": map[string]any{"show": true, "formatter": "{@[2]}", "position": "right"}}}
-		if !math.IsNaN(p0) {
-			for _, z := range []struct {
-				name string
-				z    float64
-				dash string
-			}{{"95% limits", stats.NormalQuantile(0.975), "dashed"}, {"99.8% limits", stats.NormalQuantile(0.999), "dotted"}} {
-				var lo, hi [][]any
-				for k := 1; k <= 60; k++ {
-					n := maxN * 1.2 * float64(k) / 60
-					w := z.z * math.Sqrt(p0*(1-p0)/n)
-					lo = append(lo, []any{round4(n), round4(math.Max(0, p0-w))})
-					hi = append(hi, []any{round4(n), round4(math.Min(1, p0+w))})
-				}
-				for _, d := range [][][]any{lo, hi} {
-					series = append(series, map[string]any{"name": z.name, "type": "line", "data": d, "showSymbol": false,
-						"lineStyle": map[string]any{"type": z.dash, "width": 1}})
-				}
-			}
-			series = append(series, map[string]any{"name": "all programs", "type": "line", "showSymbol": false,
-				"data": [][]any{{0, round4(p0)}, {round4(maxN * 1.2), round4(p0)}}})
-		}
-		base["xAxis"] = map[string]any{"type": "value", "name": "episodes in the denominator", "nameLocation": "middle", "nameGap": 28}
-		base["yAxis"] = pct
-		base["series"] = series
-	case "heatmap":
-		var xs, ys []string
-		xi, yi := map[string]int{}, map[string]int{}
-		var data [][]any
-		for i, row := range r.Rows {
-			x, y := fmt.Sprint(row[col[ch.X]]), fmt.Sprint(row[col[ch.Y]])
-			if _, ok := xi[x]; !ok {
-				xi[x] = len(xs)
-				xs = append(xs, x)
-			}
-			if _, ok := yi[y]; !ok {
-				yi[y] = len(ys)
-				ys = append(ys, y)
-			}
-			if v := val(i, ch.Value); v != nil {
-				data = append(data, []any{xi[x], yi[y], v})
-			}
-		}
-		base["grid"] = map[string]any{"left": 170, "right": 30, "top": 20, "bottom": 80}
-		base["xAxis"] = map[string]any{"type": "category", "data": xs}
-		base["yAxis"] = map[string]any{"type": "category", "data": ys}
-		base["visualMap"] = map[string]any{"min": 0, "max": 1, "calculable": true, "orient": "horizontal", "left": "center", "bottom": 0}
-		base["series"] = []map[string]any{{"type": "heatmap", "data": data, "label": map[string]any{"show": false}}}
-	default:
-		return nil
-	}
-	return base
 }
 
 // chartNotes are the notes of a section's chart: for each row whose Chart.Note
@@ -336,6 +131,9 @@ func RenderHTML(w io.Writer, rep *Report) error {
 			hs.Rows = append(hs.Rows, cells)
 		}
 		hs.Notes = chartNotes(r)
+		if note := trendNote(r); note != "" {
+			hs.Notes = append(hs.Notes, note)
+		}
 		if r.Chart.Type == "kpi_tiles" {
 			col := map[string]int{}
 			for i, c := range r.Columns {

@@ -402,7 +402,7 @@ func TestWorkbookPrints(t *testing.T) {
 	}
 	trends, _ := f.GetRows("Trends")
 	for _, r := range trends {
-		if len(r) > 5 {
+		if len(trends) > 0 && len(r) > len(trends[0]) {
 			t.Errorf("the Trends sheet has data beside its table: %v", r)
 			break
 		}

@@ -231,8 +231,8 @@ func sectionSheet(f *excelize.File, st sheetStyles, r Result) error {
 }
 
 // nativeChart adds an Excel chart for line (trends) and bar_error (dose-response)
-// sections. A trend is drawn from a small wide table (quarters by measure) written
-// beside the section's own table.
+// sections, each drawn from a small wide table on the hidden chart data sheet
+// (quarters by measure; dose bands by estimate and 95% limits).
 func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 	col := map[string]int{}
 	for i, c := range r.Columns {
@@ -260,43 +260,16 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 		if len(xs) == 0 {
 			return nil
 		}
-		// The chart reads a small wide table (quarters by measure) kept on a hidden
-		// sheet, out of the reader's way and off the printed pages.
-		const data = "Chart data"
-		if i, _ := f.GetSheetIndex(data); i < 0 {
-			if _, err := f.NewSheet(data); err != nil {
-				return err
-			}
-			if err := f.SetSheetVisible(data, false, true); err != nil {
-				return err
-			}
-		}
-		cols, _ := f.GetCols(data)
-		left := len(cols) + 1
-		if left > 1 {
-			left++ // a blank column between blocks
-		}
-		dq := "'" + data + "'"
-		at := func(c, row int) string { s, _ := excelize.CoordinatesToCellName(c, row); return s }
-		f.SetCellValue(data, at(left, 1), r.Chart.X)
-		for j, n := range names {
-			f.SetCellValue(data, at(left+1+j, 1), n)
-		}
-		for i, x := range xs {
-			f.SetCellValue(data, at(left, i+2), x)
-			for j, n := range names {
-				if v, ok := values[[2]string{x, n}].(float64); ok {
-					f.SetCellValue(data, at(left+1+j, i+2), v)
-				}
-			}
+		blk, err := writeChartData(f, r.Chart.X, names, xs, func(i, j int) (float64, bool) {
+			v, ok := values[[2]string{xs[i], names[j]}].(float64)
+			return v, ok
+		})
+		if err != nil {
+			return err
 		}
 		var series []excelize.ChartSeries
 		for j := range names {
-			series = append(series, excelize.ChartSeries{
-				Name:       dq + "!$" + colName(left+1+j) + "$1",
-				Categories: fmt.Sprintf("%s!$%s$2:$%s$%d", dq, colName(left), colName(left), len(xs)+1),
-				Values:     fmt.Sprintf("%s!$%s$2:$%s$%d", dq, colName(left+1+j), colName(left+1+j), len(xs)+1),
-			})
+			series = append(series, excelize.ChartSeries{Name: blk.name(j), Categories: blk.categories(), Values: blk.values(j)})
 		}
 		return f.AddChart(sheet, colName(ncols+2)+"2", &excelize.Chart{Type: excelize.Line, Series: series,
 			Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 640, Height: 320}})
@@ -305,13 +278,45 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 		if n == 0 {
 			return nil
 		}
-		return f.AddChart(sheet, colName(ncols+2)+"2", &excelize.Chart{Type: excelize.Col,
-			Series: []excelize.ChartSeries{{
-				Name:       quote + "!$" + colName(col[r.Chart.Y]+1) + "$1",
-				Categories: fmt.Sprintf("%s!$%s$2:$%s$%d", quote, colName(col[r.Chart.X]+1), colName(col[r.Chart.X]+1), n+1),
-				Values:     fmt.Sprintf("%s!$%s$2:$%s$%d", quote, colName(col[r.Chart.Y]+1), colName(col[r.Chart.Y]+1), n+1),
-			}},
-			Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 560, Height: 320}})
+		// The bars and their 95% limits are read from the hidden chart data, where a
+		// suppressed or missing value is a blank (a gap) rather than the "*" of the
+		// table, which Excel would draw as 0.
+		names := []string{r.Chart.Y, r.Chart.Lower, r.Chart.Upper}
+		if r.Chart.Lower == "" || r.Chart.Upper == "" {
+			names = names[:1]
+		}
+		var cats []string
+		for _, row := range r.Rows {
+			cats = append(cats, fmt.Sprint(row[col[r.Chart.X]]))
+		}
+		blk, err := writeChartData(f, r.Chart.X, names, cats, func(i, j int) (float64, bool) {
+			k := col[names[j]]
+			if r.Hidden[i][k] || r.Hidden[i][col[r.Chart.Y]] {
+				return 0, false
+			}
+			return number(r.Rows[i][k])
+		})
+		if err != nil {
+			return err
+		}
+		chart := &excelize.Chart{Type: excelize.Col,
+			Series: []excelize.ChartSeries{{Name: quote + "!$" + colName(col[r.Chart.Y]+1) + "$1", Categories: blk.categories(), Values: blk.values(0)}},
+			Title:  excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 560, Height: 320}}
+		if len(names) == 1 {
+			return f.AddChart(sheet, colName(ncols+2)+"2", chart)
+		}
+		// excelize (v2.11) writes no error bars (its ChartSeries has no field for
+		// c:errBars), so each 95% limit is a line series with no line and a dash
+		// marker at the limit: the ends of an error bar, without the bar.
+		limits := &excelize.Chart{Type: excelize.Line}
+		for j := 1; j < len(names); j++ {
+			limits.Series = append(limits.Series, excelize.ChartSeries{
+				Name: quote + "!$" + colName(col[names[j]]+1) + "$1", Categories: blk.categories(), Values: blk.values(j),
+				Line:   excelize.LineOptions{Type: excelize.LineNone},
+				Marker: excelize.ChartMarker{Symbol: "dash", Size: 12, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"333333"}}, Border: excelize.LineOptions{Type: excelize.LineSolid, Fill: excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"333333"}}}},
+			})
+		}
+		return f.AddChart(sheet, colName(ncols+2)+"2", chart, limits)
 	}
 	return nil
 }
@@ -426,4 +431,55 @@ func dictionarySheet(f *excelize.File, st sheetStyles, rep *Report) error {
 		}
 	}
 	return table(f, name, st, []string{"Table", "Column", "Type", "Description"}, []string{"", "", "", ""}, rows)
+}
+
+// chartBlock is where a chart's data were written on the hidden chart data sheet.
+type chartBlock struct {
+	left, rows int
+}
+
+const chartDataSheet = "Chart data"
+
+func (b chartBlock) ref(c int) string {
+	return fmt.Sprintf("'%s'!$%s$2:$%s$%d", chartDataSheet, colName(c), colName(c), b.rows+1)
+}
+func (b chartBlock) categories() string  { return b.ref(b.left) }
+func (b chartBlock) values(j int) string { return b.ref(b.left + 1 + j) }
+func (b chartBlock) name(j int) string {
+	return "'" + chartDataSheet + "'!$" + colName(b.left+1+j) + "$1"
+}
+
+// writeChartData writes a chart's data as a small wide table (categories by
+// series) on a hidden sheet, out of the reader's way and off the printed pages,
+// beside the blocks of the charts before it. value(i, j) is the value of category i
+// in series j; a value that is not ok is left blank.
+func writeChartData(f *excelize.File, x string, names, cats []string, value func(i, j int) (float64, bool)) (chartBlock, error) {
+	const data = chartDataSheet
+	if i, _ := f.GetSheetIndex(data); i < 0 {
+		if _, err := f.NewSheet(data); err != nil {
+			return chartBlock{}, err
+		}
+		if err := f.SetSheetVisible(data, false, true); err != nil {
+			return chartBlock{}, err
+		}
+	}
+	cols, _ := f.GetCols(data)
+	left := len(cols) + 1
+	if left > 1 {
+		left++ // a blank column between blocks
+	}
+	at := func(c, row int) string { s, _ := excelize.CoordinatesToCellName(c, row); return s }
+	f.SetCellValue(data, at(left, 1), x)
+	for j, n := range names {
+		f.SetCellValue(data, at(left+1+j, 1), n)
+	}
+	for i, c := range cats {
+		f.SetCellValue(data, at(left, i+2), c)
+		for j := range names {
+			if v, ok := value(i, j); ok {
+				f.SetCellValue(data, at(left+1+j, i+2), v)
+			}
+		}
+	}
+	return chartBlock{left: left, rows: len(cats)}, nil
 }

@@ -533,40 +533,39 @@ func number(v any) (float64, bool) {
 }
 
 // inWords orders a section's rows by the vocabulary's reading order of its first
-// column that names measures (stably: the SQL's order stands within a measure) and
-// shows the measures in plain words.
+// column that names measures or models (stably: the SQL's order stands within one)
+// and shows the names in plain words.
 func inWords(res *Result) {
-	col := -1
-	for j, c := range res.Columns {
-		if c.Vocabulary == "measures" && col < 0 {
-			col = j
-		}
-	}
+	col := slices.IndexFunc(res.Columns, func(c Column) bool { return c.Vocabulary != "" })
 	if col < 0 {
 		return
+	}
+	terms := vocabularyOf(res.Columns[col].Vocabulary)
+	rank := func(name string) int {
+		if k := slices.IndexFunc(terms, func(t Term) bool { return t.Name == name }); k >= 0 {
+			return k
+		}
+		return len(terms)
 	}
 	order := make([]int, len(res.Rows))
 	for i := range order {
 		order[i] = i
 	}
-	rank := func(i int) int {
-		if _, k, ok := lookup(fmt.Sprint(res.Rows[i][col])); ok {
-			return k
-		}
-		return len(vocabulary())
-	}
-	sort.SliceStable(order, func(a, b int) bool { return rank(order[a]) < rank(order[b]) })
+	sort.SliceStable(order, func(a, b int) bool {
+		return rank(fmt.Sprint(res.Rows[order[a]][col])) < rank(fmt.Sprint(res.Rows[order[b]][col]))
+	})
 	rows, hidden := make([][]any, len(order)), make([][]bool, len(order))
 	for k, i := range order {
 		rows[k], hidden[k] = res.Rows[i], res.Hidden[i]
 	}
 	res.Rows, res.Hidden = rows, hidden
 	for j, c := range res.Columns {
-		if c.Vocabulary == "measures" {
-			for i := range res.Rows {
-				if v, ok := res.Rows[i][j].(string); ok {
-					res.Rows[i][j] = label(v)
-				}
+		if c.Vocabulary == "" {
+			continue
+		}
+		for i := range res.Rows {
+			if v, ok := res.Rows[i][j].(string); ok {
+				res.Rows[i][j] = labelIn(vocabularyOf(c.Vocabulary), v)
 			}
 		}
 	}

@@ -219,7 +219,7 @@ func TestChartsSayWhatTheyShow(t *testing.T) {
 			axis  int
 			kind  string
 			model string
-		}{{0, "hazard ratio", "cox"}, {1, "odds ratio", "logistic"}} {
+		}{{0, "hazard ratio", "(Cox"}, {1, "odds ratio", "(logistic)"}} {
 			if name, _ := xs[want.axis]["name"].(string); !strings.HasPrefix(name, want.kind) {
 				t.Errorf("x axis %d is named %q, want %s", want.axis, name, want.kind)
 			}

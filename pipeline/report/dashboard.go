@@ -87,7 +87,7 @@ type Column struct {
 	// audience). Every rate names one, so that no figure reaches an external report
 	// that the released counts do not give.
 	Derive string `yaml:"derive"`
-	// Vocabulary "measures" shows the column's measure names in plain words (the
+	// Vocabulary "measures" or "models" shows the column's names in plain words (the
 	// vocabulary) and orders the rows in the vocabulary's reading order.
 	Vocabulary string `yaml:"vocabulary"`
 	// WithTotal names a column of the total row: when that cell is suppressed, this
@@ -172,8 +172,8 @@ func (s Section) check() error {
 		if !slices.Contains([]string{"label", "count", "rate", "number"}, c.Kind) {
 			return fmt.Errorf("field columns[%d].kind: %q; use label, count, rate or number", i, c.Kind)
 		}
-		if c.Vocabulary != "" && (c.Vocabulary != "measures" || c.Kind != "label") {
-			return fmt.Errorf("field columns[%d].vocabulary: %q; a label column may name the vocabulary \"measures\"", i, c.Vocabulary)
+		if c.Vocabulary != "" && (!slices.Contains([]string{"measures", "models"}, c.Vocabulary) || c.Kind != "label") {
+			return fmt.Errorf("field columns[%d].vocabulary: %q; a label column may name the vocabulary \"measures\" or \"models\"", i, c.Vocabulary)
 		}
 		cols[c.Name] = c
 	}

@@ -79,9 +79,40 @@ func definitions() map[string]string {
 
 // label is a measure's plain words, or the name itself for a name the vocabulary
 // does not have.
-func label(name string) string {
-	if t, _, ok := lookup(name); ok {
-		return t.Label
+func label(name string) string { return labelIn(vocabulary(), name) }
+
+// labelIn is a name's plain words in a list of terms, or the name with spaces for
+// underscores when the list does not have it.
+func labelIn(terms []Term, name string) string {
+	for _, t := range terms {
+		if t.Name == name {
+			return t.Label
+		}
 	}
 	return strings.ReplaceAll(name, "_", " ")
+}
+
+// modelTerms names the fitted models in plain words, the headline first. A label says
+// whether its ratio is a hazard ratio (Cox) or an odds ratio (logistic).
+func modelTerms() []Term {
+	return []Term{
+		{Name: "landmark_cox_dropout", Label: "Dropout after the landmark, by early attendance (Cox, the headline)",
+			Definition: "Hazard of dropout after the landmark day per additional weekly session attended before it, among episodes still in treatment then."},
+		{Name: "landmark_cox_relapse", Label: "Relapse after the landmark, by early attendance (Cox)",
+			Definition: "Hazard of relapse after the landmark day per additional weekly session attended before it."},
+		{Name: "time_varying_cox_dropout", Label: "Dropout, week by week, by the previous week's sessions (Cox)",
+			Definition: "Hazard of dropout per additional session attended in the previous week."},
+		{Name: "landmark_logistic_relapse", Label: "Relapse by the horizon, by early attendance (logistic)",
+			Definition: "Odds of relapse by the horizon day per additional weekly session attended before the landmark."},
+		{Name: "naive_cox_dropout", Label: "Dropout, naive and biased, for comparison only (Cox)",
+			Definition: "Hazard of dropout per weekly session over the whole stay: biased, since people who stay longer attend more."},
+	}
+}
+
+// vocabularyOf is the list of terms a column's vocabulary names.
+func vocabularyOf(name string) []Term {
+	if name == "models" {
+		return modelTerms()
+	}
+	return vocabulary()
 }

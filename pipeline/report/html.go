@@ -109,7 +109,9 @@ type htmlCell struct {
 	Token bool
 }
 
-type tile struct{ Label, Value, Sub string }
+// tile is one key measure: its label, figure and sub-line, and its definition (shown
+// when the pointer rests on it; the appendix lists every definition).
+type tile struct{ Label, Value, Sub, Definition string }
 
 // RenderHTML writes the report as one self-contained page: ECharts is inlined and
 // nothing is fetched; every value from the data is escaped by html/template.
@@ -150,6 +152,8 @@ func RenderHTML(w io.Writer, rep *Report) error {
 				t.Value = cellText(v, r.Columns[col[r.Chart.Value]], hidden)
 				var sub []string
 				m, known := measures[t.Label]
+				term, _, _ := lookup(m.Measure)
+				t.Definition = term.Definition
 				if j, ok := col["numerator"]; ok && known && isCount(m.Measure) {
 					// A count (census, admissions, discharges) is its numerator.
 					v, hidden = row[j], r.Hidden[i][j]
@@ -171,6 +175,10 @@ func RenderHTML(w io.Writer, rep *Report) error {
 				default:
 					if j, ok := col["denominator"]; ok {
 						sub = append(sub, "of "+cellText(row[j], r.Columns[j], r.Hidden[i][j]))
+					}
+					if term.KaplanMeier && rep.Manifest.Audience != "external" {
+						// The rate is not the numerator over the denominator.
+						sub = append(sub, "Kaplan-Meier estimate")
 					}
 				}
 				if known {
@@ -219,6 +227,8 @@ func RenderHTML(w io.Writer, rep *Report) error {
 		"ECharts":  template.JS(echartsJS),
 		// The rules are the report's own text, not data.
 		"ModelRules": modelRules,
+		"Measures":   vocabulary(),
+		"Models":     modelTerms(),
 	})
 }
 
@@ -289,10 +299,17 @@ td.tok { overflow-wrap: anywhere; word-break: break-all; }
 <p class="note">How the figures were made and what they were made from, for the quality lead, the accreditor and the analyst. A director can leave it out: report --sections board.</p>
 <section>
 <h2>Methods</h2>
-<p class="note">Definitions are in docs/methods.md (day 0 is admission; attendance counts attended against attended, no-show and patient cancellations; dropout is discharge as dropped out or terminated, at the last attended session). The landmark analysis relates attendance in the first weeks to what happens after, among episodes still in treatment then; the naive model is biased and shown only for comparison. Relapse is a run of k weeks of positive screens (k = 4 for consecutive4) dated to its first week, read within the outcome window (outcome_window_weeks; 0: the whole episode); since a run that starts in the last k-1 observed weeks can never be seen, an episode without relapse is censored at the last week a run could still have been seen to start (its last observed week - k + 1), never at discharge, and one with no such week after the landmark had no time at risk and is left out of the relapse curves and models; relapse by the horizon counts no relapse only when every week before the horizon could still have been seen. {{.ModelRules}} The workbook's Methods and Data dictionary sheets, and manifest.json, give every definition, parameter and export file (by SHA-256).</p>
+<p class="note">Every measure and model is defined in the tables below (day 0 is admission; attendance counts attended against attended, no-show and patient cancellations; dropout is discharge as dropped out or terminated, at the last attended session). The landmark analysis relates attendance in the first weeks to what happens after, among episodes still in treatment then; the naive model is biased and shown only for comparison. Relapse is a run of k weeks of positive screens (k = 4 for consecutive4) dated to its first week, read within the outcome window (outcome_window_weeks; 0: the whole episode); since a run that starts in the last k-1 observed weeks can never be seen, an episode without relapse is censored at the last week a run could still have been seen to start (its last observed week - k + 1), never at discharge, and one with no such week after the landmark had no time at risk and is left out of the relapse curves and models; relapse by the horizon counts no relapse only when every week before the horizon could still have been seen. {{.ModelRules}} The workbook's Methods and Data dictionary sheets, and manifest.json, give every definition, parameter and export file (by SHA-256).</p>
 <p class="note">Disclosure control: {{if .Manifest.Disclosure}}{{.Manifest.Disclosure}} ({{.Manifest.Suppressed}} cells not shown).{{else}}none (internal audience: not for release outside the organization).{{end}} Export files loaded: {{len .Manifest.Ledger}}.</p>
 </section>
 {{range .Sections}}{{if eq .Part "appendix"}}{{template "section" .}}{{end}}{{end}}<section>
+<h2>Definitions</h2>
+<table><thead><tr><th>Measure</th><th>Definition</th><th>Better</th></tr></thead>
+<tbody>{{range .Measures}}<tr><td>{{.Label}}</td><td>{{.Definition}}</td><td>{{if eq .Unit "episodes"}}{{else if .Higher}}higher{{else}}lower{{end}}</td></tr>
+{{end}}</tbody></table>
+<table><thead><tr><th>Model</th><th>Ratio</th></tr></thead>
+<tbody>{{range .Models}}<tr><td>{{.Label}}</td><td>{{.Definition}} Below 1: fewer {{if eq .Name "landmark_logistic_relapse"}}relapses{{else}}events{{end}} with more sessions.</td></tr>
+{{end}}</tbody></table>
 <h2>Cohort flow</h2>
 <table><thead><tr><th>Cohort flow</th><th>Episodes</th></tr></thead>
 <tbody>{{range .Flow}}<tr><td>{{index . 0}}</td><td class="n">{{index . 1}}</td></tr>{{end}}</tbody></table>
@@ -334,7 +351,7 @@ window.addEventListener("resize", function () { charts.forEach(function (c) { c.
 {{define "section"}}<section>
 <div class="keep"><h2>{{.Title}}</h2>
 <p class="note">{{.Description}}</p>
-{{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
+{{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile" title="{{.Definition}}"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
 {{else if .Options}}<div class="chart" id="{{.ID}}"></div>
 {{end}}</div>{{range .Notes}}<p class="note warning">{{.}}</p>
 {{end}}<details{{if not .Options}} open{{end}}><summary>Table</summary>

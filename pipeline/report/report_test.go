@@ -2,6 +2,7 @@ package report
 
 import (
 	"context"
+	"html"
 	"os"
 	"strings"
 	"testing"
@@ -327,5 +328,21 @@ func TestSummarySaysWhatTheReportCovers(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("summary lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+// TestPageDefinesEveryMeasure: the page itself, not only the workbook, carries every
+// measure's definition, and a retention tile says that its rate is a Kaplan-Meier
+// estimate (which is not its numerator over its denominator).
+func TestPageDefinesEveryMeasure(t *testing.T) {
+	page, _, _ := render(t, sampleDB(t), Options{})
+	text := string(page)
+	for _, term := range append(vocabulary(), modelTerms()...) {
+		if !strings.Contains(text, html.EscapeString(term.Definition)) {
+			t.Errorf("the page lacks the definition of %s", term.Name)
+		}
+	}
+	if !strings.Contains(text, "· Kaplan-Meier estimate") {
+		t.Error("no retention tile says it is a Kaplan-Meier estimate")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -109,6 +110,35 @@ type htmlCell struct {
 	Token bool
 }
 
+// emptyChart says why a chart has nothing to draw, or nothing when it has: every
+// value it draws is not shown (small counts) or not there.
+func emptyChart(r Result) string {
+	name := r.Chart.Y
+	if r.Chart.Type == "heatmap" {
+		name = r.Chart.Value
+	}
+	j := slices.IndexFunc(r.Columns, func(c Column) bool { return c.Name == name })
+	if j < 0 || r.Chart.Type == "table" {
+		return ""
+	}
+	total := slices.IndexFunc(r.Columns, func(c Column) bool { return c.Name == r.Suppress.Total.Column })
+	hidden := false
+	for i, row := range r.Rows {
+		if r.Chart.Type == "funnel" && total >= 0 && fmt.Sprint(row[total]) == r.Suppress.Total.Value {
+			continue // the funnel draws the programs around the total, not the total
+		}
+		if r.Hidden[i][j] {
+			hidden = true
+		} else if row[j] != nil {
+			return ""
+		}
+	}
+	if hidden {
+		return "Nothing to draw: every figure of this chart is too small to show without singling people out (not shown: counts under 13)."
+	}
+	return "Nothing to draw: no figure of this chart can be computed for the period yet."
+}
+
 // tile is one key measure: its label, figure and sub-line, and its definition (shown
 // when the pointer rests on it; the appendix lists every definition).
 type tile struct{ Label, Value, Sub, Definition string }
@@ -197,6 +227,9 @@ func RenderHTML(w io.Writer, rep *Report) error {
 			}
 		} else {
 			hs.Options = chartOptions(r)
+			if why := emptyChart(r); why != "" {
+				hs.Notes = append(hs.Notes, why)
+			}
 		}
 		sections = append(sections, hs)
 	}

@@ -346,3 +346,19 @@ func TestPageDefinesEveryMeasure(t *testing.T) {
 		t.Error("no retention tile says it is a Kaplan-Meier estimate")
 	}
 }
+
+// TestAnEmptyChartSaysWhy: a chart whose every figure is hidden says so in words
+// instead of drawing empty axes; the funnel's total does not count as a point.
+func TestAnEmptyChartSaysWhy(t *testing.T) {
+	r := Result{Section: Section{Chart: Chart{Type: "funnel", Y: "rate"}, Columns: []Column{{Name: "program_id"}, {Name: "rate"}}}}
+	r.Suppress.Total.Column, r.Suppress.Total.Value = "program_id", "ALL"
+	r.Rows = [][]any{{"P01", 0.5}, {"P02", 0.4}, {"ALL", 0.45}}
+	r.Hidden = [][]bool{{false, true}, {false, true}, {false, false}}
+	if why := emptyChart(r); !strings.Contains(why, "too small to show") {
+		t.Errorf("every program hidden: %q", why)
+	}
+	r.Hidden[0][1] = false
+	if why := emptyChart(r); why != "" {
+		t.Errorf("one program shown: %q", why)
+	}
+}

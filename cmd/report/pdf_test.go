@@ -100,12 +100,7 @@ func printOverflow(t *testing.T, browser, page string, width int64) []string {
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(profile)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND"), chromedp.ProxyServer("127.0.0.1:9"),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(profile))
-	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
+	actx, cancel := chromedp.NewExecAllocator(context.Background(), pdf.Offline(browser, profile)...)
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
@@ -119,16 +114,7 @@ func printOverflow(t *testing.T, browser, page string, width int64) []string {
 		emulation.SetEmulatedMedia().WithMedia("print"),
 		chromedp.Evaluate(`preparePrint()`, nil),
 		chromedp.Sleep(200*time.Millisecond),
-		chromedp.Evaluate(`(() => {
-			const out = [];
-			const page = document.documentElement.clientWidth;
-			document.querySelectorAll('table, .chart, canvas, h1, h2, p, .tiles').forEach(e => {
-				const r = e.getBoundingClientRect();
-				if (r.right > page + 1) out.push(e.tagName + ' ' + (e.id || e.textContent.slice(0, 40)) + ' ends at ' + Math.round(r.right) + ' of ' + page);
-			});
-			document.querySelectorAll('details').forEach(d => { if (!d.open) out.push('a closed table'); });
-			return out;
-		})()`, &overflow),
+		pdf.Overflow(&overflow),
 	)
 	if err != nil {
 		t.Fatal(err)

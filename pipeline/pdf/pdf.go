@@ -88,12 +88,7 @@ func Print(ctx context.Context, browser string, page []byte, paper Paper) ([]byt
 	if err := os.WriteFile(file, page, 0o600); err != nil {
 		return nil, err
 	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND"), chromedp.ProxyServer("127.0.0.1:9"),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(filepath.Join(dir, "profile")))
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	actx, cancel := chromedp.NewExecAllocator(ctx, Offline(browser, filepath.Join(dir, "profile"))...)
 	defer cancel()
 	bctx, cancel := chromedp.NewContext(actx)
 	defer cancel()
@@ -125,4 +120,30 @@ func Print(ctx context.Context, browser string, page []byte, paper Paper) ([]byt
 		return nil, fmt.Errorf("print with %s: the page has no preparePrint(); it is not a report page", browser)
 	}
 	return pdf, nil
+}
+
+// Offline is how a browser is started to show or print a report: headless, with its
+// own profile folder, every host unresolvable and a proxy that answers nothing, so
+// that it reaches no network.
+func Offline(browser, profile string) []chromedp.ExecAllocatorOption {
+	return append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND"), chromedp.ProxyServer("127.0.0.1:9"),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.UserDataDir(profile))
+}
+
+// Overflow lists, into out, what of a page laid out for print is wider than the page,
+// and every table left closed: what a printed report must not have.
+func Overflow(out *[]string) chromedp.Action {
+	return chromedp.Evaluate(`(() => {
+		const out = [];
+		const page = document.documentElement.clientWidth;
+		document.querySelectorAll('table, .chart, canvas, h1, h2, p, .tiles').forEach(e => {
+			const r = e.getBoundingClientRect();
+			if (r.right > page + 1) out.push(e.tagName + ' ' + (e.id || e.textContent.slice(0, 40)) + ' ends at ' + Math.round(r.right) + ' of ' + page);
+		});
+		document.querySelectorAll('details').forEach(d => { if (!d.open) out.push('a closed table'); });
+		return out;
+	})()`, out)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/iop-outcomes/outcomes/pipeline/models"
+	"github.com/iop-outcomes/outcomes/pipeline/pdf"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 	"github.com/iop-outcomes/outcomes/pipeline/testdb"
 )
@@ -182,11 +183,7 @@ func openInChromium(t *testing.T, browser string, db *store.DB, audience string)
 		t.Fatal(err)
 	}
 	defer os.RemoveAll(profile)
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(browser), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("host-resolver-rules", "MAP * ~NOTFOUND"), chromedp.ProxyServer("127.0.0.1:9"),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.UserDataDir(profile), chromedp.WindowSize(1280, 1000))
+	opts := append(pdf.Offline(browser, profile), chromedp.WindowSize(1280, 1000))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer cancel()
 	ctx, cancel := chromedp.NewContext(actx)
@@ -238,25 +235,16 @@ func openInChromium(t *testing.T, browser string, db *store.DB, audience string)
 	// Printed on Letter (the narrower of Letter and A4 less the margins, 7.5 inches
 	// at 96 dots), every table is open and nothing is wider than the page.
 	var overflow []string
-	var pdf []byte
+	var printed []byte
 	err = chromedp.Run(ctx,
 		chromedp.EmulateViewport(720, 1000),
 		emulation.SetEmulatedMedia().WithMedia("print"),
 		chromedp.Evaluate(`preparePrint()`, nil),
 		chromedp.Sleep(200*time.Millisecond),
-		chromedp.Evaluate(`(() => {
-			const out = [];
-			const page = document.documentElement.clientWidth;
-			document.querySelectorAll('table, .chart, canvas, h2, p').forEach(e => {
-				const r = e.getBoundingClientRect();
-				if (r.right > page + 1) out.push(e.tagName + ' ' + (e.id || e.textContent.slice(0, 40)) + ' ends at ' + Math.round(r.right) + ' of ' + page);
-			});
-			document.querySelectorAll('details').forEach(d => { if (!d.open) out.push('a closed table'); });
-			return out;
-		})()`, &overflow),
+		pdf.Overflow(&overflow),
 		chromedp.ActionFunc(func(ctx context.Context) error {
 			var err error
-			pdf, _, err = cdppage.PrintToPDF().WithPaperWidth(8.5).WithPaperHeight(11).Do(ctx)
+			printed, _, err = cdppage.PrintToPDF().WithPaperWidth(8.5).WithPaperHeight(11).Do(ctx)
 			return err
 		}),
 	)
@@ -266,11 +254,11 @@ func openInChromium(t *testing.T, browser string, db *store.DB, audience string)
 	for _, o := range overflow {
 		t.Errorf("printed: %s", o)
 	}
-	pages := regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(pdf, -1)
+	pages := regexp.MustCompile(`/Type\s*/Page[^s]`).FindAll(printed, -1)
 	if len(pages) < 3 || len(pages) > 40 {
 		t.Errorf("the printed page has %d pages", len(pages))
 	}
-	os.WriteFile("testdata/artifacts/report-"+audience+".pdf", pdf, 0o644)
+	os.WriteFile("testdata/artifacts/report-"+audience+".pdf", printed, 0o644)
 	os.MkdirAll("testdata/artifacts", 0o755)
 	os.WriteFile("testdata/artifacts/report-"+audience+".png", shot, 0o644)
 	if want := map[string]int{"internal": 6, "external": 5}[audience]; len(drawn) < want {

@@ -153,6 +153,9 @@ type Manifest struct {
 	Program  string `json:"program"`
 	// ProgramName is the program's name, or "All programs".
 	ProgramName string            `json:"program_name"`
+	// PlannedDays is a single program's planned length in days (planned_weeks x 7);
+	// 0 for all programs or when the export gives none.
+	PlannedDays int `json:"planned_days,omitempty"`
 	Audience    string            `json:"audience"`
 	Suppressed  int               `json:"cells_suppressed"`
 	Parameters  map[string]string `json:"parameters"`
@@ -267,17 +270,20 @@ func (rep *Report) summarize() {
 		rep.Summary = append(rep.Summary, "No change that chance would not explain: "+list(same)+".")
 	}
 	if len(met)+len(missed)+len(unclear) > 0 {
-		line := "Targets (judged on the 95% interval):"
-		if len(met) > 0 {
-			line += " met, " + list(met) + "."
+		var parts []string
+		for _, g := range []struct {
+			what  string
+			terms []string
+		}{{"met", met}, {"not met", missed}, {"too few episodes to tell", unclear}} {
+			if len(g.terms) > 0 {
+				lower := make([]string, len(g.terms))
+				for i, l := range g.terms {
+					lower[i] = strings.ToLower(l[:1]) + l[1:]
+				}
+				parts = append(parts, g.what+": "+list(lower))
+			}
 		}
-		if len(missed) > 0 {
-			line += " not met, " + list(missed) + "."
-		}
-		if len(unclear) > 0 {
-			line += " too few episodes to tell, " + list(unclear) + "."
-		}
-		rep.Summary = append(rep.Summary, line)
+		rep.Summary = append(rep.Summary, "Targets, judged on the 95% interval: "+strings.Join(parts, "; ")+".")
 	} else {
 		rep.Summary = append(rep.Summary, "No targets were given (report --targets FILE), so none is judged.")
 	}
@@ -394,7 +400,7 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 		}
 	}
 	p.LastQuarter = quarterOf(p.To)
-	programName := "All programs"
+	programName, plannedDays := "All programs", 0
 	if p.Program == "" {
 		p.Program = "ALL"
 	} else {
@@ -402,6 +408,11 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 		if p.Program, programName, err = findProgram(ctx, db, p.Program); err != nil {
 			return nil, err
 		}
+		var weeks sql.NullInt64
+		if err := db.QueryRowContext(ctx, `SELECT planned_weeks FROM programs WHERE program_id = ?`, p.Program).Scan(&weeks); err != nil {
+			return nil, err
+		}
+		plannedDays = int(weeks.Int64) * 7
 	}
 	if err := windowMeasures(ctx, db, p); err != nil {
 		return nil, err
@@ -412,7 +423,7 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	}
 	rep := &Report{Manifest: Manifest{Version: pipeline.Version, DataAsOf: asOf.String, Period: p.Label, Prior: p.Prior,
 		Program: p.Program, ProgramName: programName, Audience: opt.Audience, Parameters: map[string]string{}, Targets: opt.Targets,
-		Partial: p.Partial, Cutoff: cutoff.String, Sections: opt.Sections}}
+		Partial: p.Partial, Cutoff: cutoff.String, PlannedDays: plannedDays, Sections: opt.Sections}}
 	var pol *suppress.Policy
 	if opt.Audience == "external" {
 		pol = &suppress.External

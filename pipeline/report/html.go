@@ -141,7 +141,14 @@ func emptyChart(r Result) string {
 
 // tile is one key measure: its label, figure and sub-line, and its definition (shown
 // when the pointer rests on it; the appendix lists every definition).
-type tile struct{ Label, Value, Sub, Definition string }
+type tile struct{ Label, Value, Sub, Definition, Met string }
+
+// retentionDay is the day of a retention measure (retention_90: 90), 0 for others.
+func retentionDay(name string) int {
+	var n int
+	fmt.Sscanf(name, "retention_%d", &n)
+	return n
+}
 
 // RenderHTML writes the report as one self-contained page: ECharts is inlined and
 // nothing is fetched; every value from the data is escaped by html/template.
@@ -199,6 +206,9 @@ func RenderHTML(w io.Writer, rep *Report) error {
 				case hidden:
 					t.Value = "not shown"
 					sub = append(sub, "too few episodes to show without singling people out")
+				case v == nil && term.KaplanMeier && rep.Manifest.PlannedDays > 0 && rep.Manifest.PlannedDays < retentionDay(term.Name):
+					t.Value = "does not apply"
+					sub = append(sub, fmt.Sprintf("the program plans %d days of treatment", rep.Manifest.PlannedDays))
 				case v == nil:
 					t.Value = "not yet"
 					sub = append(sub, "no episode of the period has been followed long enough, or none is in the denominator")
@@ -223,6 +233,7 @@ func RenderHTML(w io.Writer, rep *Report) error {
 					}
 				}
 				t.Sub = strings.Join(sub, " · ")
+				t.Met = m.Met
 				hs.Tiles = append(hs.Tiles, t)
 			}
 		} else {
@@ -293,6 +304,9 @@ h2 { font-size: 1.25em; margin: 28px 0 4px; color: #2f5597; }
 .chart { width: 100%; height: 380px; }
 .tiles { display: flex; flex-wrap: wrap; gap: 10px; }
 .tile { border: 1px solid #ccd; border-radius: 6px; padding: 10px 14px; min-width: 150px; }
+.tile.met-yes { border-left: 6px solid #2e7d32; }
+.tile.met-no { border-left: 6px solid #c62828; }
+.tile.met-unclear { border-left: 6px solid #f9a825; }
 .tile .v { font-size: 1.6em; font-weight: 600; }
 .tile .l, .tile .s { font-size: 0.85em; color: #555; }
 table { border-collapse: collapse; font-size: 0.85em; margin-top: 8px; width: 100%; }
@@ -384,7 +398,7 @@ window.addEventListener("resize", function () { charts.forEach(function (c) { c.
 {{define "section"}}<section>
 <div class="keep"><h2>{{.Title}}</h2>
 <p class="note">{{.Description}}</p>
-{{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile" title="{{.Definition}}"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
+{{if .Tiles}}<div class="tiles">{{range .Tiles}}<div class="tile{{if .Met}} met-{{.Met}}{{end}}" title="{{.Definition}}"><div class="l">{{.Label}}</div><div class="v">{{.Value}}</div><div class="s">{{.Sub}}</div></div>{{end}}</div>
 {{else if .Options}}<div class="chart" id="{{.ID}}"></div>
 {{end}}</div>{{range .Notes}}<p class="note warning">{{.}}</p>
 {{end}}<details{{if not .Options}} open{{end}}><summary>Table</summary>

@@ -4,6 +4,7 @@ import (
 	"context"
 	"html"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -360,5 +361,26 @@ func TestAnEmptyChartSaysWhy(t *testing.T) {
 	r.Hidden[0][1] = false
 	if why := emptyChart(r); why != "" {
 		t.Errorf("one program shown: %q", why)
+	}
+}
+
+// TestTilesSayWhatDoesNotApplyAndHowTargetsStand: 90-day retention of an 8-week
+// program does not apply (and says so, not "not yet"), and a tile judged against a
+// target carries its colour class.
+func TestTilesSayWhatDoesNotApplyAndHowTargetsStand(t *testing.T) {
+	targets := filepath.Join(t.TempDir(), "targets.yaml")
+	if err := os.WriteFile(targets, []byte("measures:\n  attendance_rate: {target: 0.5}\n  completion_rate: {target: 0.99}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	page, _, rep := render(t, sampleDB(t), Options{Program: "P02", Targets: targets})
+	if rep.Manifest.PlannedDays != 56 {
+		t.Errorf("planned days %d; want 56 (8 weeks)", rep.Manifest.PlannedDays)
+	}
+	text := string(page)
+	if !strings.Contains(text, "does not apply</div><div class=\"s\">the program plans 56 days of treatment") {
+		t.Error("the 90-day retention tile of an 8-week program does not say it does not apply")
+	}
+	if !strings.Contains(text, `class="tile met-yes"`) || !strings.Contains(text, `class="tile met-no"`) {
+		t.Error("tiles judged against targets carry no colour")
 	}
 }

@@ -152,10 +152,10 @@ type Manifest struct {
 	Prior    string `json:"prior_period"`
 	Program  string `json:"program"`
 	// ProgramName is the program's name, or "All programs".
-	ProgramName string            `json:"program_name"`
+	ProgramName string `json:"program_name"`
 	// PlannedDays is a single program's planned length in days (planned_weeks x 7);
 	// 0 for all programs or when the export gives none.
-	PlannedDays int `json:"planned_days,omitempty"`
+	PlannedDays int               `json:"planned_days,omitempty"`
 	Audience    string            `json:"audience"`
 	Suppressed  int               `json:"cells_suppressed"`
 	Parameters  map[string]string `json:"parameters"`

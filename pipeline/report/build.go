@@ -235,23 +235,23 @@ func (rep *Report) summarize() {
 		hi, hok := number(x.Upper)
 		prior, pok := number(x.Prior)
 		if lok && hok && pok && !x.PriorHidden {
-			text := fmt.Sprintf("%s %s (prior %s)", strings.ToLower(term.Label[:1])+term.Label[1:], pct(x.Rate), pct(x.Prior))
+			text := fmt.Sprintf("%s %s (prior %s)", lowerFirst(term.Label), pct(x.Rate), pct(x.Prior))
 			switch {
 			case prior < lo == term.Higher && (prior < lo || prior > hi):
 				better = append(better, text)
 			case prior < lo || prior > hi:
 				worse = append(worse, text)
 			default:
-				same = append(same, strings.ToLower(term.Label[:1])+term.Label[1:])
+				same = append(same, lowerFirst(term.Label))
 			}
 		}
 		switch x.Met {
 		case "yes":
-			met = append(met, term.Label)
+			met = append(met, lowerFirst(term.Label))
 		case "no":
-			missed = append(missed, term.Label)
+			missed = append(missed, lowerFirst(term.Label))
 		case "unclear":
-			unclear = append(unclear, term.Label)
+			unclear = append(unclear, lowerFirst(term.Label))
 		}
 	}
 	list := func(xs []string) string {
@@ -276,11 +276,7 @@ func (rep *Report) summarize() {
 			terms []string
 		}{{"met", met}, {"not met", missed}, {"too few episodes to tell", unclear}} {
 			if len(g.terms) > 0 {
-				lower := make([]string, len(g.terms))
-				for i, l := range g.terms {
-					lower[i] = strings.ToLower(l[:1]) + l[1:]
-				}
-				parts = append(parts, g.what+": "+list(lower))
+				parts = append(parts, g.what+": "+list(g.terms))
 			}
 		}
 		rep.Summary = append(rep.Summary, "Targets, judged on the 95% interval: "+strings.Join(parts, "; ")+".")
@@ -552,18 +548,12 @@ func inWords(res *Result) {
 		return
 	}
 	terms := vocabularyOf(res.Columns[col].Vocabulary)
-	rank := func(name string) int {
-		if k := slices.IndexFunc(terms, func(t Term) bool { return t.Name == name }); k >= 0 {
-			return k
-		}
-		return len(terms)
-	}
 	order := make([]int, len(res.Rows))
 	for i := range order {
 		order[i] = i
 	}
 	sort.SliceStable(order, func(a, b int) bool {
-		return rank(fmt.Sprint(res.Rows[order[a]][col])) < rank(fmt.Sprint(res.Rows[order[b]][col]))
+		return rank(terms, fmt.Sprint(res.Rows[order[a]][col])) < rank(terms, fmt.Sprint(res.Rows[order[b]][col]))
 	})
 	rows, hidden := make([][]any, len(order)), make([][]bool, len(order))
 	for k, i := range order {
@@ -734,7 +724,8 @@ type Target struct {
 
 // isCount reports whether a measure is a count (its target is a number, not a share).
 func isCount(measure string) bool {
-	return measure == "admissions" || measure == "discharges" || measure == "census"
+	t, _, ok := lookup(measure)
+	return ok && t.Unit == "episodes"
 }
 
 // Targets is the targets file: per measure, and per program over them.
@@ -865,13 +856,10 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 		}
 		rep.Measures = append(rep.Measures, m)
 	}
-	rank := func(name string) int {
-		if _, k, ok := lookup(name); ok {
-			return k
-		}
-		return len(vocabulary())
-	}
-	sort.SliceStable(rep.Measures, func(a, b int) bool { return rank(rep.Measures[a].Measure) < rank(rep.Measures[b].Measure) })
+	terms := vocabulary()
+	sort.SliceStable(rep.Measures, func(a, b int) bool {
+		return rank(terms, rep.Measures[a].Measure) < rank(terms, rep.Measures[b].Measure)
+	})
 	return nil
 }
 

@@ -1,6 +1,9 @@
 package report
 
-import "strings"
+import (
+	"slices"
+	"strings"
+)
 
 // Term is how a measure is named and explained to a person. The vocabulary is the one
 // place the page, the workbook and the Measures sheet take their words from.
@@ -115,4 +118,20 @@ func vocabularyOf(name string) []Term {
 		return modelTerms()
 	}
 	return vocabulary()
+}
+
+// rank is a name's place in a list of terms; names the list does not have come last.
+func rank(terms []Term, name string) int {
+	if k := slices.IndexFunc(terms, func(t Term) bool { return t.Name == name }); k >= 0 {
+		return k
+	}
+	return len(terms)
+}
+
+// lowerFirst writes a label in the middle of a sentence.
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -45,7 +45,8 @@ func chartOptions(r Result) map[string]any {
 		}
 		return nil
 	}
-	pct := opts.YAxis{Type: "value", Min: 0, Max: 1, Name: "share (1 = 100%)"}
+	// A share from 0 to 1, labelled in per cent by the page (see withPercent).
+	pct := opts.YAxis{Type: "value", Min: 0, Max: 1}
 	c := charts.NewLine()
 	c.SetGlobalOptions(
 		charts.WithAnimation(false),
@@ -124,7 +125,12 @@ func chartOptions(r Result) map[string]any {
 		var cats []string
 		var bars []opts.BarData
 		var whiskers []opts.BoxPlotData
+		total := -1 // the row of all episodes: a line across the bands, not a band of its own
 		for i := range r.Rows {
+			if t := r.Suppress.Total; t.Column != "" && fmt.Sprint(r.Rows[i][col[t.Column]]) == t.Value {
+				total = i
+				continue
+			}
 			cats = append(cats, fmt.Sprint(r.Rows[i][col[ch.X]]))
 			y, lo, hi := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
 			if y == nil {
@@ -140,8 +146,17 @@ func chartOptions(r Result) map[string]any {
 		}
 		c.XAxisList = []opts.XAxis{{Type: "category", Data: cats}}
 		c.YAxisList = []opts.YAxis{pct}
-		c.MultiSeries = append(c.MultiSeries,
-			charts.SingleSeries{Type: "bar", Data: bars, BarMaxWidth: "60"},
+		bar := charts.SingleSeries{Type: "bar", Data: bars, BarMaxWidth: "60"}
+		if total >= 0 {
+			if y, ok := val(total, ch.Y).(float64); ok {
+				text := "all episodes " + cellText(y, r.Columns[col[ch.Y]], false)
+				charts.WithMarkLineNameYAxisItemOpts(opts.MarkLineNameYAxisItem{Name: text, YAxis: y})(&bar)
+				charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none"},
+					Label:     &opts.Label{Show: opts.Bool(true), Formatter: text, Position: "insideEndTop"},
+					LineStyle: &opts.LineStyle{Color: "#333", Type: "dashed", Width: 1}})(&bar)
+			}
+		}
+		c.MultiSeries = append(c.MultiSeries, bar,
 			charts.SingleSeries{Type: "boxplot", Data: whiskers, ItemStyle: &opts.ItemStyle{Color: "#333", BorderColor: "#333"}})
 		boxes = append(boxes, 1)
 	case "forest":
@@ -183,7 +198,7 @@ func chartOptions(r Result) map[string]any {
 	default:
 		return nil
 	}
-	return withLogBase(withBoxWidth(c.JSON(), boxes))
+	return withPercent(withLogBase(withBoxWidth(c.JSON(), boxes)))
 }
 
 // trendPoint is a trend point's name (what its tooltip says: the measure, quarter,
@@ -433,5 +448,30 @@ func withLogBase(opt map[string]any) map[string]any {
 		}
 	}
 	opt["xAxis"] = axes
+	return opt
+}
+
+// percentAxis is a y axis of shares from 0 to 1 that the page labels in per cent
+// (0.6 as 60%): a label formatter is a function, which an option in JSON cannot
+// hold, so the axis carries this mark and the page's script adds the formatter.
+type percentAxis struct {
+	opts.YAxis
+	Percent bool `json:"percent"`
+}
+
+// withPercent marks every y axis of shares (from 0 to 1) of an option as a percent axis.
+func withPercent(opt map[string]any) map[string]any {
+	ys, ok := opt["yAxis"].([]opts.YAxis)
+	if !ok {
+		return opt
+	}
+	axes := make([]any, len(ys))
+	for i, y := range ys {
+		axes[i] = y
+		if y.Type == "value" && y.Min == 0 && y.Max == 1 {
+			axes[i] = percentAxis{YAxis: y, Percent: true}
+		}
+	}
+	opt["yAxis"] = axes
 	return opt
 }

@@ -4,9 +4,11 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -126,6 +128,27 @@ func TestChartsSayWhatTheyShow(t *testing.T) {
 		}
 		if !strings.Contains(page, "Hollow points: fewer than 30 in the denominator") {
 			t.Error("the page does not say what a hollow point means")
+		}
+	})
+
+	t.Run("dose bands in order, all episodes a line across them", func(t *testing.T) {
+		opt := chart(t, "chart-04_dose_response")
+		var cats []string
+		for _, c := range list(opt["xAxis"])[0]["data"].([]any) {
+			cats = append(cats, c.(string))
+		}
+		if want := []string{"<1", "1-2", "3-4", "5+"}; !slices.Equal(cats, want) {
+			t.Errorf("dose bands %q, want %q", cats, want)
+		}
+		var lines []string
+		for _, s := range list(opt["series"]) {
+			ml, _ := s["markLine"].(map[string]any)
+			for _, d := range list(ml["data"]) {
+				lines = append(lines, fmt.Sprint(d["name"]))
+			}
+		}
+		if len(lines) != 1 || !strings.HasPrefix(lines[0], "all episodes ") {
+			t.Errorf("reference lines %q, want one for all episodes", lines)
 		}
 	})
 

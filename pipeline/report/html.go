@@ -370,7 +370,23 @@ td.tok { overflow-wrap: anywhere; word-break: break-all; }
 {{end}}{{if .Manifest.Disclosure}}<footer class="note">For release: {{.Manifest.Disclosure}}.</footer>
 {{end}}<script>
 var charts = [];
-function track(c) { charts.push(c); return c; }
+// A chart's axis of shares (marked percent) is labelled in per cent, and so are the
+// values its tooltips show.
+function percent(v) { return typeof v === "number" ? Math.round(v * 100) + "%" : v; }
+function track(c) {
+  charts.push(c);
+  var set = c.setOption.bind(c);
+  c.setOption = function (o) {
+    [].concat(o.yAxis || []).forEach(function (a) {
+      if (a.percent) {
+        a.axisLabel = Object.assign({}, a.axisLabel, {formatter: percent});
+        o.tooltip = Object.assign({}, o.tooltip, {valueFormatter: percent});
+      }
+    });
+    return set(o);
+  };
+  return c;
+}
 {{range .Sections}}{{if .Options}}track(echarts.init(document.getElementById({{.ID}}), null, {renderer: "canvas"})).setOption({{.Options}});
 {{end}}{{end}}
 // Printing opens every table and draws the charts again at the width of the page;

@@ -213,6 +213,7 @@ func openInChromium(t *testing.T, browser string, db *store.DB, audience string)
 		Inked int    `json:"inked"`
 	}
 	var shot []byte
+	var shareLabels []string
 	err = chromedp.Run(ctx,
 		network.Enable(),
 		chromedp.Navigate("file://"+page),
@@ -227,10 +228,21 @@ func openInChromium(t *testing.T, browser string, db *store.DB, audience string)
 			}
 			return {id: div.id, inked: inked};
 		})`, &drawn),
+		chromedp.Evaluate(`charts.flatMap(c => c.getOption().yAxis.filter(a => a.percent).map(a =>
+			typeof a.axisLabel.formatter === "function" ? a.axisLabel.formatter(0.6) : String(a.axisLabel.formatter)))`, &shareLabels),
 		chromedp.FullScreenshot(&shot, 100),
 	)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// An axis of shares is labelled in per cent, as the tables print them.
+	if len(shareLabels) == 0 {
+		t.Error("no chart has an axis of shares labelled in per cent")
+	}
+	for _, l := range shareLabels {
+		if l != "60%" {
+			t.Errorf("an axis of shares labels 0.6 as %q, want 60%%", l)
+		}
 	}
 	// Printed on Letter (the narrower of Letter and A4 less the margins, 7.5 inches
 	// at 96 dots), every table is open and nothing is wider than the page.

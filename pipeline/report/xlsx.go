@@ -287,7 +287,11 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 		}
 		var cats []string
 		for _, row := range r.Rows {
-			cats = append(cats, fmt.Sprint(row[col[r.Chart.X]]))
+			c := fmt.Sprint(row[col[r.Chart.X]])
+			if t := r.Suppress.Total; t.Column != "" && fmt.Sprint(row[col[t.Column]]) == t.Value {
+				c = "all episodes" // the total beside the bands, named so
+			}
+			cats = append(cats, c)
 		}
 		blk, err := writeChartData(f, r.Chart.X, names, cats, func(i, j int) (float64, bool) {
 			k := col[names[j]]

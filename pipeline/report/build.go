@@ -153,8 +153,9 @@ type Manifest struct {
 	Program  string `json:"program"`
 	// ProgramName is the program's name, or "All programs".
 	ProgramName string `json:"program_name"`
-	// PlannedDays is a single program's planned length in days (planned_weeks x 7);
-	// 0 for all programs or when the export gives none.
+	// PlannedDays is a single program's planned length in days (planned_weeks x 7),
+	// or for all programs the longest any plans; 0 when the export does not give
+	// every program's plan.
 	PlannedDays int               `json:"planned_days,omitempty"`
 	Audience    string            `json:"audience"`
 	Suppressed  int               `json:"cells_suppressed"`
@@ -399,6 +400,12 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	programName, plannedDays := "All programs", 0
 	if p.Program == "" {
 		p.Program = "ALL"
+		// The longest any program plans, when every program gives its plan.
+		var weeks sql.NullInt64
+		if err := db.QueryRowContext(ctx, `SELECT CASE WHEN count(*) = count(planned_weeks) THEN max(planned_weeks) END FROM programs`).Scan(&weeks); err != nil {
+			return nil, err
+		}
+		plannedDays = int(weeks.Int64) * 7
 	} else {
 		var err error
 		if p.Program, programName, err = findProgram(ctx, db, p.Program); err != nil {
@@ -728,6 +735,12 @@ func isCount(measure string) bool {
 	return ok && t.Unit == "episodes"
 }
 
+// isDays reports a measure in days (a median length of stay), neither a count nor a share.
+func isDays(measure string) bool {
+	t, _, ok := lookup(measure)
+	return ok && t.Unit == "days"
+}
+
 // Targets is the targets file: per measure, and per program over them.
 type Targets struct {
 	Measures map[string]Target            `yaml:"measures"`
@@ -753,8 +766,8 @@ func LoadTargets(path string) (Targets, error) {
 		if m.Direction != "" && m.Direction != "higher" && m.Direction != "lower" {
 			return fmt.Errorf("%s: %s.%s.direction %q: use higher or lower", path, where, name, m.Direction)
 		}
-		if m.Target == nil || math.IsNaN(*m.Target) || *m.Target < 0 || (*m.Target > 1 && !isCount(name)) {
-			return fmt.Errorf("%s: %s.%s.target: give the target as a share from 0 to 1 (0.5 for 50%%)", path, where, name)
+		if m.Target == nil || math.IsNaN(*m.Target) || *m.Target < 0 || (*m.Target > 1 && !isCount(name) && !isDays(name)) {
+			return fmt.Errorf("%s: %s.%s.target: give the target as a share from 0 to 1 (0.5 for 50%%), a count of episodes, or days for the length of stay", path, where, name)
 		}
 		return nil
 	}
@@ -778,7 +791,8 @@ func LoadTargets(path string) (Targets, error) {
 func measuresSection() Section {
 	return Section{File: "measures", Sheet: "Measures", SQL: `
 		SELECT measure, k.numerator, k.denominator, k.rate, k.lower, k.upper,
-		       p.numerator AS prior_numerator, p.denominator AS prior_denominator, p.rate AS prior_rate
+		       p.numerator AS prior_numerator, p.denominator AS prior_denominator, p.rate AS prior_rate,
+		       k.median_days, p.median_days AS prior_median_days
 		FROM (SELECT * FROM period_kpis WHERE "window" = 'current' AND program_id = $program) k
 		FULL JOIN (SELECT * FROM period_kpis WHERE "window" = 'prior' AND program_id = $program) p USING (measure)
 		ORDER BY measure`,
@@ -792,6 +806,8 @@ func measuresSection() Section {
 			{Name: "prior_numerator", Kind: "count"},
 			{Name: "prior_denominator", Kind: "count"},
 			{Name: "prior_rate", Kind: "rate", From: []string{"prior_numerator", "prior_denominator"}, Derive: suppress.Ratio},
+			{Name: "median_days", Kind: "rate", From: []string{"denominator", "denominator"}, Derive: suppress.Mean},
+			{Name: "prior_median_days", Kind: "rate", From: []string{"prior_denominator", "prior_denominator"}, Derive: suppress.Mean},
 		}}
 }
 
@@ -826,6 +842,8 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 			f := figure{r[3], h[3]}
 			if isCount(fmt.Sprint(r[0])) {
 				f = figure{r[1], h[1]}
+			} else if isDays(fmt.Sprint(r[0])) {
+				f = figure{r[9], h[9]}
 			}
 			network[fmt.Sprint(r[0])] = f
 		}
@@ -835,6 +853,14 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 		h := res.Hidden[i]
 		m := Measure{Measure: fmt.Sprint(r[0]), Numerator: r[1], Denominator: r[2], Rate: r[3], Lower: r[4], Upper: r[5], Prior: r[8],
 			Hidden: h[3] || h[4] || h[5], NumeratorHidden: h[1], DenominatorHidden: h[2], PriorHidden: h[8]}
+		switch {
+		case isCount(m.Measure):
+			// A count's prior figure is the prior period's count.
+			m.Prior, m.PriorHidden = r[6], h[6]
+		case isDays(m.Measure):
+			// A median in days: it takes the place of the rate, and is hidden with its count.
+			m.Rate, m.Hidden, m.Prior, m.PriorHidden = r[9], h[9], r[10], h[10]
+		}
 		m.Definition = defs[m.Measure]
 		if f, ok := network[m.Measure]; ok {
 			m.Network, m.NetworkHidden = f.v, f.hidden

@@ -198,7 +198,7 @@ func chartOptions(r Result) map[string]any {
 	default:
 		return nil
 	}
-	return withPercent(withLogBase(withBoxWidth(c.JSON(), boxes)))
+	return withLabelLines(withPercent(withLogBase(withBoxWidth(c.JSON(), boxes))))
 }
 
 // trendPoint is a trend point's name (what its tooltip says: the measure, quarter,
@@ -284,16 +284,16 @@ func forest(c *charts.Line, r Result, col map[string]int, val func(int, string) 
 		var cats []string
 		var points []opts.ScatterData
 		var whiskers []opts.BoxPlotData
+		var missing []opts.ScatterData
 		lo, hi := 0.5, 2.0
 		for _, i := range rows[g] {
 			label := fmt.Sprint(r.Rows[i][col[ch.Label]])
 			y, l, h := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
-			if y == nil {
-				label += " (no estimate)"
-			}
 			cats = append(cats, label)
 			if y == nil {
+				// No point: words at 1 say so, and the model's warning says why.
 				points = append(points, opts.ScatterData{Value: []any{"-", label}})
+				missing = append(missing, opts.ScatterData{Value: []any{1, label}})
 			} else {
 				points = append(points, opts.ScatterData{Value: []any{y, label}})
 			}
@@ -307,7 +307,7 @@ func forest(c *charts.Line, r Result, col map[string]int, val func(int, string) 
 			lo, hi = math.Min(lo, lf), math.Max(hi, hf)
 		}
 		height := 92.0 * float64(len(rows[g])) / float64(total)
-		c.GridList = append(c.GridList, opts.Grid{Left: "220", Right: "30", Top: pctText(top), Height: pctText(height)})
+		c.GridList = append(c.GridList, opts.Grid{Left: "230", Right: "30", Top: pctText(top), Height: pctText(height)})
 		top += height + 92.0*2/float64(total)
 		name := "ratio"
 		if g != "" {
@@ -319,7 +319,10 @@ func forest(c *charts.Line, r Result, col map[string]int, val func(int, string) 
 			NameLocation: "middle", NameGap: 24,
 			Min: math.Pow(2, math.Floor(math.Log2(lo))), Max: math.Pow(2, math.Ceil(math.Log2(hi))),
 			AxisLabel: &opts.AxisLabel{Show: opts.Bool(true)}, AxisTick: &opts.AxisTick{Show: opts.Bool(true)}})
-		c.YAxisList = append(c.YAxisList, opts.YAxis{Type: "category", Data: cats, Inverse: opts.Bool(true), GridIndex: k})
+		// Long model names break into lines within the room left of the grid (see
+		// withLabelLines).
+		c.YAxisList = append(c.YAxisList, opts.YAxis{Type: "category", Data: cats, Inverse: opts.Bool(true), GridIndex: k,
+			AxisLabel: &opts.AxisLabel{Show: opts.Bool(true), Interval: "0", Width: 215, Overflow: "break"}})
 		*boxes = append(*boxes, len(c.MultiSeries))
 		c.MultiSeries = append(c.MultiSeries,
 			charts.SingleSeries{Name: name, Type: "boxplot", Layout: "horizontal", Data: whiskers, XAxisIndex: k, YAxisIndex: k,
@@ -329,6 +332,10 @@ func forest(c *charts.Line, r Result, col map[string]int, val func(int, string) 
 		charts.WithMarkLineStyleOpts(opts.MarkLineStyle{Symbol: []string{"none"}, Label: &opts.Label{Show: opts.Bool(false)},
 			LineStyle: &opts.LineStyle{Color: "#999", Type: "dashed", Width: 1}})(&s)
 		c.MultiSeries = append(c.MultiSeries, s)
+		if len(missing) > 0 {
+			c.MultiSeries = append(c.MultiSeries, charts.SingleSeries{Name: name, Type: "scatter", Data: missing, SymbolSize: 1, XAxisIndex: k, YAxisIndex: k,
+				Label: &opts.Label{Show: opts.Bool(true), Formatter: "no estimate: see the note below the chart", Position: "right", Color: "#8a3b00"}})
+		}
 	}
 }
 
@@ -461,15 +468,51 @@ type percentAxis struct {
 
 // withPercent marks every y axis of shares (from 0 to 1) of an option as a percent axis.
 func withPercent(opt map[string]any) map[string]any {
+	share := func(y opts.YAxis) bool { return y.Type == "value" && y.Min == 0 && y.Max == 1 }
 	ys, ok := opt["yAxis"].([]opts.YAxis)
-	if !ok {
+	if !ok || !slices.ContainsFunc(ys, share) {
 		return opt
 	}
 	axes := make([]any, len(ys))
 	for i, y := range ys {
 		axes[i] = y
-		if y.Type == "value" && y.Min == 0 && y.Max == 1 {
+		if share(y) {
 			axes[i] = percentAxis{YAxis: y, Percent: true}
+		}
+	}
+	opt["yAxis"] = axes
+	return opt
+}
+
+// lineLabel is an axis label that breaks into lines: go-echarts' opts.AxisLabel
+// gives lineHeight as a string, which ECharts does not read as a height, so the
+// lines of a label would be drawn over one another.
+type lineLabel struct {
+	Show       bool   `json:"show"`
+	Interval   int    `json:"interval"`
+	Width      int    `json:"width"`
+	Overflow   string `json:"overflow"`
+	LineHeight int    `json:"lineHeight"`
+}
+
+// lineAxis is a y axis with labels that break into lines (its AxisLabel is the
+// one ECharts reads, the embedded one's being shadowed).
+type lineAxis struct {
+	opts.YAxis
+	AxisLabel lineLabel `json:"axisLabel"`
+}
+
+// withLabelLines gives every y axis whose labels break into lines a numeric line height.
+func withLabelLines(opt map[string]any) map[string]any {
+	ys, ok := opt["yAxis"].([]opts.YAxis)
+	if !ok || !slices.ContainsFunc(ys, func(y opts.YAxis) bool { return y.AxisLabel != nil && y.AxisLabel.Overflow == "break" }) {
+		return opt
+	}
+	axes := make([]any, len(ys))
+	for i, y := range ys {
+		axes[i] = y
+		if l := y.AxisLabel; l != nil && l.Overflow == "break" {
+			axes[i] = lineAxis{YAxis: y, AxisLabel: lineLabel{Show: true, Width: l.Width, Overflow: l.Overflow, LineHeight: 13}}
 		}
 	}
 	opt["yAxis"] = axes

@@ -252,6 +252,23 @@ func TestChartsSayWhatTheyShow(t *testing.T) {
 				}
 			}
 		}
+		for i, y := range ys {
+			if label, _ := y["axisLabel"].(map[string]any); label["overflow"] != "break" || label["width"] == nil || label["lineHeight"] != 13.0 {
+				t.Errorf("y axis %d: long model names do not break into lines (axisLabel %v)", i, label)
+			}
+		}
+		// The sample's logistic model of relapse has no estimate: its row says so in
+		// words where its point would be.
+		said := false
+		for _, s := range list(opt["series"]) {
+			label, _ := s["label"].(map[string]any)
+			if f, _ := label["formatter"].(string); strings.HasPrefix(f, "no estimate") && s["yAxisIndex"] == 1.0 && len(s["data"].([]any)) == 1 {
+				said = true
+			}
+		}
+		if !said {
+			t.Error("the odds-ratio axis does not say in words that its model has no estimate")
+		}
 	})
 }
 

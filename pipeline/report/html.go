@@ -80,7 +80,19 @@ func networkText(m Measure) string {
 	if isCount(m.Measure) {
 		return cellText(m.Network, Column{}, m.NetworkHidden)
 	}
+	if isDays(m.Measure) {
+		return daysText(m.Network, m.NetworkHidden)
+	}
 	return cellText(m.Network, Column{Format: "percent"}, m.NetworkHidden)
+}
+
+// daysText is a length of stay in days, or "*" when it is not shown.
+func daysText(v any, hidden bool) string {
+	if t := cellText(v, Column{}, hidden); t != "" && t != "*" {
+		return t + " days"
+	} else {
+		return t
+	}
 }
 
 func round4(v float64) float64 { return math.Round(v*1e4) / 1e4 }
@@ -202,18 +214,35 @@ func RenderHTML(w io.Writer, rep *Report) error {
 					hs.Tiles = append(hs.Tiles, t)
 					continue
 				}
+				days := known && isDays(m.Measure)
+				figure := func(v any) string { return cellText(v, pct, false) }
+				if j, ok := col["median_days"]; ok && days {
+					// A median length of stay, in days, over the period's discharges.
+					v, hidden = row[j], r.Hidden[i][j]
+					t.Value = daysText(v, hidden)
+					figure = func(v any) string { return daysText(v, false) }
+				}
 				switch {
 				case hidden:
 					t.Value = "not shown"
 					sub = append(sub, "too few episodes to show without singling people out")
 				case v == nil && term.KaplanMeier && rep.Manifest.PlannedDays > 0 && rep.Manifest.PlannedDays < retentionDay(term.Name):
 					t.Value = "does not apply"
-					sub = append(sub, fmt.Sprintf("the program plans %d days of treatment", rep.Manifest.PlannedDays))
+					if rep.Manifest.Program == "ALL" {
+						sub = append(sub, fmt.Sprintf("no program plans more than %d days of treatment", rep.Manifest.PlannedDays))
+					} else {
+						sub = append(sub, fmt.Sprintf("the program plans %d days of treatment", rep.Manifest.PlannedDays))
+					}
+				case v == nil && days:
+					t.Value = "none yet"
+					sub = append(sub, "no episode was discharged in the period")
 				case v == nil:
 					t.Value = "not yet"
 					sub = append(sub, "no episode of the period has been followed long enough, or none is in the denominator")
 				default:
-					if j, ok := col["denominator"]; ok {
+					if j, ok := col["denominator"]; ok && days {
+						sub = append(sub, "median of "+cellText(row[j], r.Columns[j], r.Hidden[i][j])+" discharged")
+					} else if ok {
 						sub = append(sub, "of "+cellText(row[j], r.Columns[j], r.Hidden[i][j]))
 					}
 					if term.KaplanMeier && rep.Manifest.Audience != "external" {
@@ -223,10 +252,10 @@ func RenderHTML(w io.Writer, rep *Report) error {
 				}
 				if known {
 					if m.Prior != nil && !m.PriorHidden {
-						sub = append(sub, "prior "+cellText(m.Prior, pct, false))
+						sub = append(sub, "prior "+figure(m.Prior))
 					}
 					if m.Target != nil {
-						sub = append(sub, "target "+cellText(m.Target, pct, false)+map[string]string{"yes": " (met)", "no": " (not met)", "unclear": " (too few to tell)"}[m.Met])
+						sub = append(sub, "target "+figure(m.Target)+map[string]string{"yes": " (met)", "no": " (not met)", "unclear": " (too few to tell)"}[m.Met])
 					}
 					if rep.Manifest.Program != "ALL" && m.Network != nil && !m.NetworkHidden {
 						sub = append(sub, "network "+networkText(m))

@@ -5,6 +5,7 @@ import (
 	"html"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -382,5 +383,72 @@ func TestTilesSayWhatDoesNotApplyAndHowTargetsStand(t *testing.T) {
 	}
 	if !strings.Contains(text, `class="tile met-yes"`) || !strings.Contains(text, `class="tile met-no"`) {
 		t.Error("tiles judged against targets carry no colour")
+	}
+}
+
+// TestLengthOfStay checks the median length of stay against the episodes themselves:
+// days from admission to discharge of the episodes discharged in the quarter, their
+// median computed here (the mean of the two middle values of an even count), for
+// each program and all; its denominator is the quarter's discharges, and its tile
+// stands with the volume, after the discharges.
+func TestLengthOfStay(t *testing.T) {
+	db := sampleDB(t)
+	stays := map[string][]float64{}
+	rows, err := db.Query(`SELECT program_id, discharge_date - admit_date FROM episodes
+		WHERE discharge_date BETWEEN '2026-07-01' AND '2026-09-30'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var p string
+		var d float64
+		if err := rows.Scan(&p, &d); err != nil {
+			t.Fatal(err)
+		}
+		stays[p] = append(stays[p], d)
+		stays["ALL"] = append(stays["ALL"], d)
+	}
+	rows.Close()
+	median := func(xs []float64) float64 {
+		xs = slices.Clone(xs)
+		slices.Sort(xs)
+		n := len(xs)
+		return (xs[(n-1)/2] + xs[n/2]) / 2
+	}
+	if len(stays) < 3 {
+		t.Fatalf("the sample's 2026Q3 has discharges in %d programs", len(stays)-1)
+	}
+	for prog, xs := range stays {
+		opt := Options{Period: "2026Q3", Program: prog}
+		if prog == "ALL" {
+			opt.Program = ""
+		}
+		html, _, rep := render(t, db, opt)
+		var los, discharges *Measure
+		for i, m := range rep.Measures {
+			switch m.Measure {
+			case "length_of_stay":
+				los = &rep.Measures[i]
+			case "discharges":
+				discharges = &rep.Measures[i]
+			}
+		}
+		if los == nil || discharges == nil {
+			t.Fatalf("%s: no length of stay or discharges among the measures", prog)
+		}
+		if got, want := los.Rate, median(xs); got != want {
+			t.Errorf("%s: median length of stay %v, want %v over %d discharges", prog, got, want, len(xs))
+		}
+		if los.Denominator != discharges.Numerator || los.Denominator != float64(len(xs)) {
+			t.Errorf("%s: length of stay over %v episodes; discharges %v, want %d", prog, los.Denominator, discharges.Numerator, len(xs))
+		}
+		page := string(html)
+		d, l, s := strings.Index(page, `<div class="l">Discharges</div>`), strings.Index(page, `<div class="l">Median length of stay</div>`), strings.Index(page, `<div class="l">Sessions attended</div>`)
+		if !(d >= 0 && d < l && l < s) {
+			t.Errorf("%s: tiles at %d (discharges), %d (length of stay), %d (sessions attended); want them in that order", prog, d, l, s)
+		}
+		if want := `<div class="v">` + cellText(median(xs), Column{}, false) + ` days</div>`; !strings.Contains(page, want) {
+			t.Errorf("%s: the page lacks the tile's value %s", prog, want)
+		}
 	}
 }

@@ -39,6 +39,8 @@ func vocabulary() []Term {
 			Definition: "Episodes admitted in the quarter."},
 		{Name: "discharges", Label: "Discharges", Unit: "episodes", Higher: true,
 			Definition: "Episodes discharged in the quarter."},
+		{Name: "length_of_stay", Label: "Median length of stay", Unit: "days", Higher: true,
+			Definition: "Days from admission to discharge: the median over the episodes discharged in the quarter (half stayed longer); its denominator is those episodes. Longer is better up to the planned length: stays of 90 days or more predict better outcomes."},
 		{Name: "attendance_rate", Label: "Sessions attended", Unit: "share of sessions", Higher: true,
 			Definition: "Sessions attended / sessions attended, missed or cancelled by the patient, sessions in the quarter (sessions the program cancelled or excused are not the patient's)."},
 		{Name: "initiation", Label: "Started treatment (a session in the first 14 days)", Unit: "share of episodes", Higher: true,

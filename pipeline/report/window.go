@@ -34,12 +34,13 @@ func quarterOf(t time.Time) string { return fmt.Sprintf("%dQ%d", t.Year(), (int(
 // windowMeasures makes the temporary table period_kpis: the measures of the report's
 // window and of the window before it, per program and for ALL, summed from the same
 // facts as kpis (the view kpi_facts), with the census, Kaplan-Meier retention,
-// Wilson intervals and funnel limits.
+// Wilson intervals and funnel limits, and the median length of stay (median_days, over
+// the episodes discharged in the window: its denominator).
 func windowMeasures(ctx context.Context, q querier, p Period) error {
 	if _, err := q.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE period_kpis (
 		"window" VARCHAR, program_id VARCHAR, measure VARCHAR, numerator DOUBLE, denominator DOUBLE,
 		rate DOUBLE, lower DOUBLE, upper DOUBLE, funnel_lower_95 DOUBLE, funnel_upper_95 DOUBLE,
-		funnel_lower_998 DOUBLE, funnel_upper_998 DOUBLE)`); err != nil {
+		funnel_lower_998 DOUBLE, funnel_upper_998 DOUBLE, median_days DOUBLE)`); err != nil {
 		return fmt.Errorf("make the report's measures: %w", err)
 	}
 	for _, w := range []struct {
@@ -147,10 +148,18 @@ func window(ctx context.Context, q querier, name string, from, to time.Time) err
 		if m.den.Valid {
 			den = m.den.Float64
 		}
-		if _, err := q.ExecContext(ctx, `INSERT INTO period_kpis VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err := q.ExecContext(ctx, `INSERT INTO period_kpis VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`,
 			name, m.program, m.measure, m.num, den, m.rate, m.lower, m.upper, m.flo95, m.fhi95, m.flo998, m.fhi998); err != nil {
 			return err
 		}
 	}
-	return nil
+	// Length of stay: days from admission to discharge; the median, as R's median
+	// (the mean of the two middle values of an even count), over the episodes
+	// discharged in the window.
+	_, err = q.ExecContext(ctx, `
+		INSERT INTO period_kpis ("window", program_id, measure, denominator, median_days)
+		SELECT ?, coalesce(program_id, 'ALL'), 'length_of_stay', count(*), median(discharge_date - admit_date)
+		FROM episode_outcomes WHERE discharge_date BETWEEN ? AND ?
+		GROUP BY GROUPING SETS ((program_id), ())`, name, from, to)
+	return err
 }

@@ -244,6 +244,8 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 		var xs, names []string
 		seenX, seenS := map[string]bool{}, map[string]bool{}
 		values := map[[2]string]any{}
+		lower, upper := map[[2]string]any{}, map[[2]string]any{}
+		limits := r.Chart.Lower != "" && r.Chart.Upper != ""
 		for i, row := range r.Rows {
 			x, s := fmt.Sprint(row[col[r.Chart.X]]), fmt.Sprint(row[col[r.Chart.Series]])
 			if !seenX[x] {
@@ -255,24 +257,62 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 				names = append(names, s)
 			}
 			values[[2]string{x, s}] = cellValue(row[col[r.Chart.Y]], r.Hidden[i][col[r.Chart.Y]])
+			if limits {
+				hidden := r.Hidden[i][col[r.Chart.Y]]
+				lower[[2]string{x, s}] = cellValue(row[col[r.Chart.Lower]], hidden || r.Hidden[i][col[r.Chart.Lower]])
+				upper[[2]string{x, s}] = cellValue(row[col[r.Chart.Upper]], hidden || r.Hidden[i][col[r.Chart.Upper]])
+			}
 		}
 		sort.Strings(xs)
 		if len(xs) == 0 {
 			return nil
 		}
-		blk, err := writeChartData(f, r.Chart.X, names, xs, func(i, j int) (float64, bool) {
-			v, ok := values[[2]string{xs[i], names[j]}].(float64)
+		// The chart data: each measure, then (with limits) its 95% lower and upper
+		// limits, each a column of the block.
+		cols := slices.Clone(names)
+		from := []map[[2]string]any{values}
+		if limits {
+			for _, n := range names {
+				cols = append(cols, n+": 95% lower", n+": 95% upper")
+			}
+			from = append(from, lower, upper)
+		}
+		blk, err := writeChartData(f, r.Chart.X, cols, xs, func(i, j int) (float64, bool) {
+			m, name := values, names[j%len(names)]
+			if j >= len(names) {
+				k := j - len(names)
+				m, name = from[1+k%2], names[k/2]
+			}
+			v, ok := m[[2]string{xs[i], name}].(float64)
 			return v, ok
 		})
 		if err != nil {
 			return err
 		}
+		// Each measure in a colour of its own, its 95% limits as dashes of that colour
+		// (excelize writes no error bars: see bar_error below).
 		var series []excelize.ChartSeries
 		for j := range names {
-			series = append(series, excelize.ChartSeries{Name: blk.name(j), Categories: blk.categories(), Values: blk.values(j)})
+			colour := strings.TrimPrefix(palette[j%len(palette)], "#")
+			fill := excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{colour}}
+			series = append(series, excelize.ChartSeries{Name: blk.name(j), Categories: blk.categories(), Values: blk.values(j), Fill: fill,
+				Line:   excelize.LineOptions{Type: excelize.LineSolid, Width: 2},
+				Marker: excelize.ChartMarker{Symbol: "circle", Size: 5, Fill: fill, Border: excelize.LineOptions{Type: excelize.LineSolid, Fill: fill}}})
+		}
+		if limits {
+			for j := range names {
+				fill := excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{strings.TrimPrefix(palette[j%len(palette)], "#")}}
+				for k := range 2 {
+					c := len(names) + 2*j + k
+					series = append(series, excelize.ChartSeries{Name: blk.name(c), Categories: blk.categories(), Values: blk.values(c),
+						Line:   excelize.LineOptions{Type: excelize.LineNone},
+						Marker: excelize.ChartMarker{Symbol: "dash", Size: 9, Fill: fill, Border: excelize.LineOptions{Type: excelize.LineSolid, Fill: fill}}})
+				}
+			}
 		}
 		return f.AddChart(sheet, colName(ncols+2)+"2", &excelize.Chart{Type: excelize.Line, Series: series,
-			Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 640, Height: 320}})
+			Legend: excelize.ChartLegend{Position: "bottom"}, YAxis: shareAxis(),
+			Title: excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 640, Height: 400}})
 	case "bar_error":
 		n := len(r.Rows)
 		if n == 0 {
@@ -303,7 +343,7 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 		if err != nil {
 			return err
 		}
-		chart := &excelize.Chart{Type: excelize.Col,
+		chart := &excelize.Chart{Type: excelize.Col, YAxis: shareAxis(),
 			Series: []excelize.ChartSeries{{Name: quote + "!$" + colName(col[r.Chart.Y]+1) + "$1", Categories: blk.categories(), Values: blk.values(0)}},
 			Title:  excelize.ChartTitle{Paragraph: []excelize.RichTextRun{{Text: r.Title}}}, Dimension: excelize.ChartDimension{Width: 560, Height: 320}}
 		if len(names) == 1 {
@@ -312,7 +352,7 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 		// excelize (v2.11) writes no error bars (its ChartSeries has no field for
 		// c:errBars), so each 95% limit is a line series with no line and a dash
 		// marker at the limit: the ends of an error bar, without the bar.
-		limits := &excelize.Chart{Type: excelize.Line}
+		limits := &excelize.Chart{Type: excelize.Line, YAxis: shareAxis()}
 		for j := 1; j < len(names); j++ {
 			limits.Series = append(limits.Series, excelize.ChartSeries{
 				Name: quote + "!$" + colName(col[names[j]]+1) + "$1", Categories: blk.categories(), Values: blk.values(j),
@@ -325,6 +365,28 @@ func nativeChart(f *excelize.File, sheet string, r Result, ncols int) error {
 	return nil
 }
 
+// wholeCount is a count as a whole number, which a column's number format leaves as it is.
+func wholeCount(v any) any {
+	if f, ok := v.(float64); ok {
+		return int64(f)
+	}
+	return v
+}
+
+// shareAxis is a chart's value axis of shares, from 0% to 100%.
+func shareAxis() excelize.ChartAxis {
+	lo, hi := 0.0, 1.0
+	return excelize.ChartAxis{Minimum: &lo, Maximum: &hi, NumFmt: excelize.ChartNumFmt{CustomNumFmt: "0%"}}
+}
+
+// blankOr is a text, or no value when it is empty.
+func blankOr(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
 func colName(n int) string { s, _ := excelize.ColumnNumberToName(n); return s }
 
 func measuresSheet(f *excelize.File, st sheetStyles, rep *Report) error {
@@ -332,22 +394,35 @@ func measuresSheet(f *excelize.File, st sheetStyles, rep *Report) error {
 	if _, err := f.NewSheet(name); err != nil {
 		return err
 	}
-	header := []string{"Measure", "Definition", "Numerator", "Denominator", "Rate", "95% CI lower", "95% CI upper", "Target", "Met", "Prior period", "Name in the database"}
-	formats := []string{"", "", "integer", "integer", "percent", "percent", "percent", "percent", "", "percent", ""}
+	// A share is a rate; a length of stay is a median in days, in a column of its own.
+	header := []string{"Measure", "Definition", "Numerator", "Denominator", "Rate", "95% CI lower", "95% CI upper", "Median days", "Target", "Met", "Prior period", "Name in the database"}
+	formats := []string{"", "", "integer", "integer", "percent", "percent", "percent", "", "percent", "", "percent", ""}
 	// A single program's measures have the network's beside them, before the name in
 	// the database.
 	network := rep.Manifest.Program != "ALL"
 	if network {
-		header = slices.Insert(header, 10, "Network (all programs)")
-		formats = slices.Insert(formats, 10, "percent")
+		header = slices.Insert(header, 11, "Network (all programs)")
+		formats = slices.Insert(formats, 11, "percent")
 	}
 	var rows [][]any
 	for _, m := range rep.Measures {
 		row := []any{label(m.Measure), m.Definition, cellValue(m.Numerator, m.NumeratorHidden), cellValue(m.Denominator, m.DenominatorHidden),
-			cellValue(m.Rate, m.Hidden), cellValue(m.Lower, m.Hidden), cellValue(m.Upper, m.Hidden), cellValue(m.Target, false),
+			cellValue(m.Rate, m.Hidden), cellValue(m.Lower, m.Hidden), cellValue(m.Upper, m.Hidden), nil, cellValue(m.Target, false),
 			m.Met, cellValue(m.Prior, m.PriorHidden), m.Measure}
+		var net any = cellValue(m.Network, m.NetworkHidden)
+		if isCount(m.Measure) {
+			// A count: its prior period and the network's are counts too, written as
+			// whole numbers so that the columns' per cent format does not apply.
+			row[8], row[10], net = wholeCount(cellValue(m.Target, false)), wholeCount(cellValue(m.Prior, m.PriorHidden)), wholeCount(net)
+		}
+		if isDays(m.Measure) {
+			// Days, not shares: the median stands in the Median days column, and
+			// the prior period, target and network say "days" in their own cells.
+			row[4], row[7] = nil, cellValue(m.Rate, m.Hidden)
+			row[8], row[10], net = blankOr(daysText(m.Target, false)), blankOr(daysText(m.Prior, m.PriorHidden)), blankOr(daysText(m.Network, m.NetworkHidden))
+		}
 		if network {
-			row = slices.Insert(row, 10, cellValue(m.Network, m.NetworkHidden))
+			row = slices.Insert(row, 11, net)
 		}
 		rows = append(rows, row)
 	}

@@ -1,12 +1,16 @@
 package models
 
 import (
+	"context"
 	"database/sql"
+	"math"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/iop-outcomes/outcomes/pipeline/generate"
 	"github.com/iop-outcomes/outcomes/pipeline/store"
 )
 
@@ -265,4 +269,90 @@ func TestAnalysisParametersOfIssue16(t *testing.T) {
 			t.Errorf("%+v: error %v; want one saying what to give", q, err)
 		}
 	}
+}
+
+// TestPlantedIssue16EffectsAreRecovered generates one export of 3000 patients (loaded
+// once per test binary) and recovers from the models what the generator planted
+// (generate.Effects): the follow-up response at 30, 90 and 180 days by discharge
+// reason, the median delay from referral to admission of each program, and the rise
+// of the CSQ-8 score with attendance. Each check states the planted value and the
+// tolerance; the tolerances are about 3 standard errors or more at this size.
+func TestPlantedIssue16EffectsAreRecovered(t *testing.T) {
+	fx := generate.Config{}.Effects()
+	db, _ := rebuildCopy(t, loadOnce(t, "generated-3000-16", func(dir string) error {
+		_, err := generate.Generate(context.Background(), generate.Config{Patients: 3000, Seed: 16}, dir)
+		return err
+	}), DefaultParams())
+
+	t.Run("followup response", func(t *testing.T) {
+		const tolerance = 0.05
+		for _, f := range fx.FollowUps {
+			for _, c := range []struct {
+				completed bool
+				planted   float64
+			}{{true, f.ReachCompleted}, {false, f.ReachOther}} {
+				var reached, due float64
+				if err := db.QueryRow(`SELECT count(*) FILTER (WHERE f.reached), count(*) FROM episode_followups f
+					JOIN episode_outcomes o USING (episode_id)
+					WHERE f.horizon_days = ? AND f.due AND (o.discharge_reason = 'completed') = ?`, f.Days, c.completed).Scan(&reached, &due); err != nil {
+					t.Fatal(err)
+				}
+				got := reached / due
+				t.Logf("%d days, completed %v: reached %.0f of %.0f due = %.3f; planted %.2f", f.Days, c.completed, reached, due, got, c.planted)
+				if due < 100 || math.Abs(got-c.planted) > tolerance {
+					t.Errorf("%d-day follow-up, completed %v: response %.3f (%.0f of %.0f); planted %.2f +- %.2f",
+						f.Days, c.completed, got, reached, due, c.planted, tolerance)
+				}
+			}
+		}
+	})
+
+	t.Run("referral delay by program", func(t *testing.T) {
+		const tolerance = 1.0 // days
+		rs := rows(t, db, `SELECT program_id, median(value), count(value), count(*) FROM kpi_values
+			WHERE measure = 'days_referral_to_admission' GROUP BY program_id ORDER BY program_id`)
+		if len(rs) != len(fx.ReferralDelayMedianDays) {
+			t.Fatalf("medians of %d programs; want %d", len(rs), len(fx.ReferralDelayMedianDays))
+		}
+		for _, r := range rs {
+			median, _ := strconv.ParseFloat(r[1], 64)
+			n, _ := strconv.ParseFloat(r[2], 64)
+			all, _ := strconv.ParseFloat(r[3], 64)
+			planted := float64(fx.ReferralDelayMedianDays[r[0]])
+			t.Logf("%s: median %.1f days over %.0f episodes; planted %.0f", r[0], median, n, planted)
+			if math.Abs(median-planted) > tolerance {
+				t.Errorf("%s: median delay %.1f days; planted %.0f +- %.0f", r[0], median, planted, tolerance)
+			}
+			if share := n / all; math.Abs(share-fx.ReferralDateShare) > 0.05 {
+				t.Errorf("%s: %.3f of episodes carry a referral date; planted %.2f +- 0.05", r[0], share, fx.ReferralDateShare)
+			}
+		}
+	})
+
+	t.Run("satisfaction rises with attendance", func(t *testing.T) {
+		const tolerance = 2.5 // CSQ-8 points per unit of attendance rate
+		var slope, n float64
+		if err := db.QueryRow(`SELECT regr_slope(csq8_score, attendance_rate), regr_count(csq8_score, attendance_rate)
+			FROM episode_outcomes`).Scan(&slope, &n); err != nil {
+			t.Fatal(err)
+		}
+		planted := fx.Satisfaction.PerAttendance
+		t.Logf("CSQ-8 per unit attendance rate: %.2f over %.0f scored episodes; planted %.1f", slope, n, planted)
+		if n < 500 || math.Abs(slope-planted) > tolerance {
+			t.Errorf("CSQ-8 slope on attendance %.2f (n %.0f); planted %.1f +- %.1f", slope, n, planted, tolerance)
+		}
+		for _, c := range []struct {
+			completed bool
+			planted   float64
+		}{{true, fx.Satisfaction.ResponseCompleted}, {false, fx.Satisfaction.ResponseOther}} {
+			var got float64
+			if err := db.QueryRow(`SELECT avg((csq8_score IS NOT NULL)::INTEGER) FROM episode_outcomes
+				WHERE discharge_date IS NOT NULL AND discharge_reason <> 'died' AND (discharge_reason = 'completed') = ?`, c.completed).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(got-c.planted) > 0.05 {
+				t.Errorf("satisfaction response, completed %v: %.3f; planted %.2f +- 0.05", c.completed, got, c.planted)
+			}
+		}
+	})
 }

@@ -57,7 +57,7 @@ func Layout() []Entity {
 				{Name: "episode_id"}, {Name: "patient_id", Pseudonym: "patient"}, {Name: "program_id"},
 				{Name: "admit_date"}, {Name: "discharge_date"}, {Name: "discharge_reason"},
 				{Name: "primary_substance"}, {Name: "co_occurring"}, {Name: "on_medication"},
-				{Name: "referral_source", Optional: true},
+				{Name: "referral_source", Optional: true}, {Name: "referral_date", Optional: true},
 			},
 			Key: []string{"episode_id"},
 		},

@@ -53,10 +53,10 @@ var ehrTables = map[string]ehrTable{
 	"episodes": {
 		sheet: "Encounters",
 		headers: []string{"Encounter Number", "MRN", "Program Code", "Admission Date", "Discharge Date", "Discharge Disposition",
-			"Primary Substance", "Dual Diagnosis", "MAT", "Referral Source"},
+			"Primary Substance", "Dual Diagnosis", "MAT", "Referral Source", "Referral Date"},
 		codes: map[int]map[string]string{5: {"completed": "Completed Treatment", "dropped_out": "Left Against Advice",
 			"terminated": "Administrative Discharge", "transferred": "Transferred", "incarcerated": "Incarcerated", "died": "Deceased", "other": "Other"}},
-		dates: []int{3, 4},
+		dates: []int{3, 4, 10},
 		bools: []int{7, 8},
 	},
 	"sessions": {
@@ -73,7 +73,7 @@ var ehrTables = map[string]ehrTable{
 	"observations": {
 		sheet:   "Results",
 		headers: []string{"MRN", "Encounter Number", "Result Date", "Test", "Result", "Units"},
-		codes:   map[int]map[string]string{3: {"phq9": "PHQ-9", "gad7": "GAD-7", "bam_use_days": "BAM Use Days"}},
+		codes:   map[int]map[string]string{3: {"phq9": "PHQ-9", "gad7": "GAD-7", "bam_use_days": "BAM Use Days", "csq8": "CSQ-8"}},
 		dates:   []int{2},
 	},
 }

@@ -61,6 +61,42 @@ type Effects struct {
 	DropoutRatePerDay float64 `json:"dropout_rate_per_day_at_reference"`
 	RelapseRatePerDay float64 `json:"relapse_rate_per_day_at_reference"`
 	Mechanism         string  `json:"mechanism"`
+	// FollowUps are the post-discharge follow-up contacts: at each horizon, the
+	// probability that a person discharged (not died) is reached.
+	FollowUps []FollowUpEffect `json:"followups"`
+	// ReferralDelayMedianDays is, per program, the median number of days from referral
+	// to admission; the delay is the median times a log-normal factor (sigma
+	// ReferralDelaySigma), rounded to whole days.
+	ReferralDelayMedianDays map[string]int `json:"referral_delay_median_days_by_program"`
+	ReferralDelaySigma      float64        `json:"referral_delay_log_sd"`
+	// ReferralDateShare is the share of episodes exported with a referral date.
+	ReferralDateShare float64 `json:"referral_date_share"`
+	// Satisfaction is how the CSQ-8 score at discharge is drawn.
+	Satisfaction SatisfactionEffect `json:"satisfaction"`
+}
+
+// FollowUpEffect is the planted response of one follow-up horizon.
+type FollowUpEffect struct {
+	// Days after discharge the contact is made (give or take JitterDays).
+	Days       int `json:"days_after_discharge"`
+	JitterDays int `json:"jitter_days"`
+	// ReachCompleted and ReachOther are the probabilities that a person discharged as
+	// completed, or for another reason but death, is reached.
+	ReachCompleted float64 `json:"reach_probability_completed"`
+	ReachOther     float64 `json:"reach_probability_other"`
+}
+
+// SatisfactionEffect plants a CSQ-8 score that rises with attendance: at discharge
+// (not death) a person answers with probability ResponseCompleted (completed) or
+// ResponseOther, and scores Intercept + PerAttendance * attendance rate + N(0, SD),
+// rounded and kept within 8-32. The attendance rate is attended / (attended + no-show +
+// cancelled by the patient), as episode_outcomes.attendance_rate counts it.
+type SatisfactionEffect struct {
+	ResponseCompleted float64 `json:"response_probability_completed"`
+	ResponseOther     float64 `json:"response_probability_other"`
+	Intercept         float64 `json:"score_at_no_attendance"`
+	PerAttendance     float64 `json:"score_per_unit_attendance_rate"`
+	SD                float64 `json:"score_sd"`
 }
 
 // Truth is the ground-truth file written beside the exports.
@@ -187,6 +223,17 @@ func plantedEffects() Effects {
 			"given dose; completion at the planned length, transfer, incarceration and death censor them. After relapse " +
 			"onset a collected drug screen is positive for the primary substance with probability 0.85, before it 0.05 " +
 			"(0.35 in weeks 1-2).",
+		FollowUps: []FollowUpEffect{
+			{Days: 30, JitterDays: 0, ReachCompleted: 0.70, ReachOther: 0.20},
+			{Days: 90, JitterDays: 5, ReachCompleted: 0.55, ReachOther: 0.15},
+			{Days: 180, JitterDays: 5, ReachCompleted: 0.40, ReachOther: 0.10},
+		},
+		ReferralDelayMedianDays: map[string]int{"P01": 5, "P02": 9, "P03": 14, "P04": 7, "P05": 3, "P06": 2},
+		ReferralDelaySigma:      0.5,
+		ReferralDateShare:       0.9,
+		Satisfaction: SatisfactionEffect{
+			ResponseCompleted: 0.6, ResponseOther: 0.25, Intercept: 16, PerAttendance: 10, SD: 3,
+		},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 )
 
 // slot is one weekly appointment of a program's schedule.
@@ -98,6 +99,10 @@ type obs struct {
 	day              int
 	measure, value   string
 	unit, episodeRef string
+	// extra marks the observations drawn from an episode's second random stream
+	// (follow-ups at 90 and 180 days, CSQ-8): a messy export writes them undamaged, so
+	// that the defects drawn for the other rows stay those of earlier versions.
+	extra bool
 }
 
 // episode is one simulated admission.
@@ -110,6 +115,7 @@ type episode struct {
 	substance string
 	cooc, med bool
 	referral  string
+	referred  int // day of the referral; -1 when the export has none
 	sessions  []session
 	obs       []obs
 }
@@ -190,10 +196,39 @@ func (g *gen) patient(i int) {
 			}
 		}
 	}
+	dropCollidingFollowUps(eps)
 	patient := []string{pid, strconv.Itoa(birthYear), sexes[pick(r, sexW)], races[pick(r, raceW)], eths[pick(r, ethW)], payers[pick(r, payerW)]}
 	name := firstNames[r.IntN(len(firstNames))] + " " + lastNames[r.IntN(len(lastNames))]
 	phone := fmt.Sprintf("555-%03d-%04d", r.IntN(1000), r.IntN(10000))
 	g.write(i, pid, patient, name, phone, eps)
+}
+
+// dropCollidingFollowUps keeps a patient's observations unique by day and measure
+// (the natural key of observations): a later follow-up at 90 or 180 days that falls on
+// the day of another follow-up of the same patient (after a readmission) is not made.
+func dropCollidingFollowUps(eps []*episode) {
+	taken := map[int]*episode{}
+	for _, e := range eps {
+		for _, o := range e.obs {
+			if !o.extra && strings.HasPrefix(o.measure, "followup_") {
+				taken[o.day] = e
+			}
+		}
+	}
+	for _, e := range eps {
+		n := 0
+		for _, o := range e.obs {
+			if o.extra && strings.HasPrefix(o.measure, "followup_") {
+				if owner, ok := taken[o.day]; ok && owner != e {
+					continue
+				}
+				taken[o.day] = e
+			}
+			e.obs[n] = o
+			n++
+		}
+		e.obs = e.obs[:n]
+	}
 }
 
 // episode simulates one admission from day admit.
@@ -381,7 +416,10 @@ days:
 		e.obs = e.obs[:n]
 		// Follow-up call 30 days after discharge.
 		if fu := e.discharge + 30; fu <= g.cutoff && e.reason != "died" {
-			reach := map[string]float64{"completed": 0.5}[e.reason] + 0.2
+			reach := fx.FollowUps[0].ReachOther
+			if e.reason == "completed" {
+				reach = fx.FollowUps[0].ReachCompleted
+			}
 			if r.Float64() < reach {
 				abst := "yes"
 				if float64(e.discharge-admit) >= relapseDay || r.Float64() < 0.35 {
@@ -394,5 +432,70 @@ days:
 			}
 		}
 	}
+	g.extras(i, k, e, relapseDay)
 	return e
+}
+
+// extras draws what later versions of the generator added to an episode, from a
+// random stream of its own so that everything drawn before stays as it was for a
+// seed: the referral date (a delay before admission that differs by program), the
+// follow-up contacts at 90 and 180 days after discharge, and the CSQ-8 satisfaction
+// score at discharge, which rises with attendance (plantedEffects).
+func (g *gen) extras(i, k int, e *episode, relapseDay float64) {
+	r := rand.New(rand.NewPCG(g.cfg.Seed^0x5851f42d4c957f2d, uint64(i)*4+uint64(k)))
+	fx := plantedEffects()
+	e.referred = -1
+	if r.Float64() < fx.ReferralDateShare {
+		median := float64(fx.ReferralDelayMedianDays[e.prog.id])
+		e.referred = e.admit - int(math.Round(median*math.Exp(fx.ReferralDelaySigma*r.NormFloat64())))
+	}
+	if e.discharge < 0 || e.reason == "died" {
+		return
+	}
+	for _, f := range fx.FollowUps[1:] {
+		fu := e.discharge + f.Days + r.IntN(2*f.JitterDays+1) - f.JitterDays
+		reach := f.ReachOther
+		if e.reason == "completed" {
+			reach = f.ReachCompleted
+		}
+		reached, abstinent := r.Float64() < reach, r.Float64() >= 0.45
+		if fu > g.cutoff {
+			continue
+		}
+		if !reached {
+			e.obs = append(e.obs, obs{day: fu, measure: "followup_contact", value: "not_reached", episodeRef: e.id, extra: true})
+			continue
+		}
+		abst := "yes"
+		if float64(e.discharge-e.admit) >= relapseDay || !abstinent {
+			abst = "no"
+		}
+		e.obs = append(e.obs, obs{day: fu, measure: "followup_contact", value: "reached", episodeRef: e.id, extra: true},
+			obs{day: fu, measure: "followup_abstinent", value: abst, episodeRef: e.id, extra: true})
+	}
+	sat := fx.Satisfaction
+	respond := sat.ResponseOther
+	if e.reason == "completed" {
+		respond = sat.ResponseCompleted
+	}
+	answers, noise := r.Float64() < respond, r.NormFloat64()
+	if !answers {
+		return
+	}
+	attended, expected := 0, 0
+	for _, s := range e.sessions {
+		switch s.status {
+		case "attended":
+			attended++
+			expected++
+		case "no_show", "cancelled_by_patient":
+			expected++
+		}
+	}
+	rate := 0.0
+	if expected > 0 {
+		rate = float64(attended) / float64(expected)
+	}
+	score := clamp(math.Round(sat.Intercept+sat.PerAttendance*rate+sat.SD*noise), 8, 32)
+	e.obs = append(e.obs, obs{day: e.discharge, measure: "csq8", value: strconv.Itoa(int(score)), unit: "points", episodeRef: e.id, extra: true})
 }

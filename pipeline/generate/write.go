@@ -41,17 +41,21 @@ func (g *gen) write(i int, pid string, patient []string, name, phone string, eps
 			if e.discharge >= 0 && e.discharge <= x.asOf {
 				discharge, reason = g.date(e.discharge), e.reason
 			}
+			referred := ""
+			if e.referred >= 0 {
+				referred = g.date(e.referred)
+			}
 			x.write("episodes", []string{e.id, pid, e.prog.id, g.date(e.admit), discharge, reason, e.substance,
-				strconv.FormatBool(e.cooc), strconv.FormatBool(e.med), e.referral})
+				strconv.FormatBool(e.cooc), strconv.FormatBool(e.med), e.referral, referred})
 			if g.cfg.Messy {
 				switch u := m.Float64(); {
 				case u < 0.004:
 					x.write("episodes", []string{"EPX" + e.id[2:], pid, e.prog.id, g.date(e.admit), g.date(e.admit - 3),
-						"completed", e.substance, "false", "false", e.referral})
+						"completed", e.substance, "false", "false", e.referral, ""})
 					inj["discharge_before_admission"]++
 				case u < 0.006:
 					x.write("episodes", []string{"EPU" + e.id[2:], fmt.Sprintf("MRX%07d", i), e.prog.id, g.date(e.admit), "",
-						"", e.substance, "false", "false", e.referral})
+						"", e.substance, "false", "false", e.referral, ""})
 					inj["unknown_patient"]++
 				}
 			}
@@ -96,7 +100,7 @@ func (g *gen) write(i int, pid string, patient []string, name, phone string, eps
 				}
 				rec := []string{pid, e.id, g.date(o.day), o.measure, o.value, o.unit}
 				loadable := true
-				if g.cfg.Messy {
+				if g.cfg.Messy && !o.extra {
 					switch u := m.Float64(); {
 					case u < 0.003 && (o.measure == "phq9" || o.measure == "gad7"):
 						rec[4] = strconv.Itoa(map[string]int{"phq9": 28, "gad7": 22}[o.measure] + m.IntN(10))

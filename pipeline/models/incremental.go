@@ -21,6 +21,10 @@ const (
 // the window has closed by the cutoff.
 const readmitWindowDays = 90
 
+// satisfactionWindowDays is how long after discharge a CSQ-8 score still counts for
+// the episode (episode_outcomes.csq8_score, queries/models/0030).
+const satisfactionWindowDays = 30
+
 // plan is what a rebuild will recompute.
 type plan struct {
 	mode, reason string
@@ -46,8 +50,10 @@ func (p plan) schema() string {
 //   - a row replaced since then (model_pending, noted by the loader);
 //   - when the cutoff moved forward, an episode whose outcomes read the cutoff: one
 //     not discharged by the old cutoff (its length of stay and weeks run to the
-//     cutoff), one admitted within the landmark before it (the landmark cohort), and
-//     one whose 30- or 90-day readmission window closes between the two cutoffs.
+//     cutoff), one admitted within the landmark before it (the landmark cohort),
+//     one whose 30- or 90-day readmission window closes between the two cutoffs, and
+//     one whose satisfaction window (a CSQ-8 up to 30 days after discharge) was still
+//     open at the old cutoff.
 //
 // All of a patient's episodes go together because readmission reads the patient's
 // other episodes. Outside the scope nothing a model reads has changed, so the rows of
@@ -132,6 +138,7 @@ func planBuild(ctx context.Context, conn *sql.Conn, params [][3]string, p Params
 		    WHERE %[2]t AND (discharge_date IS NULL OR discharge_date > DATE '%[3]s'
 		                     OR admit_date > DATE '%[3]s' - %[5]d
 		                     OR discharge_date + 30 BETWEEN DATE '%[3]s' + 1 AND DATE '%[6]s'
+		                     OR discharge_date + %[7]d > DATE '%[3]s'
 		                     OR discharge_date + %[4]d BETWEEN DATE '%[3]s' + 1 AND DATE '%[6]s')
 		),
 		patients AS (
@@ -142,7 +149,8 @@ func planBuild(ctx context.Context, conn *sql.Conn, params [][3]string, p Params
 		SELECT e.episode_id FROM main.episodes e SEMI JOIN patients p ON e.patient_key = p.patient_key
 		UNION
 		SELECT episode_id FROM touched WHERE episode_id IS NOT NULL`,
-			prevThrough, moved, oldCutoff.Format(time.DateOnly), readmitWindowDays, p.LandmarkDays, newCutoff.Format(time.DateOnly)),
+			prevThrough, moved, oldCutoff.Format(time.DateOnly), readmitWindowDays, p.LandmarkDays, newCutoff.Format(time.DateOnly),
+			satisfactionWindowDays),
 	} {
 		if _, err := conn.ExecContext(ctx, q); err != nil {
 			return pl, fmt.Errorf("plan the rebuild: %w", err)

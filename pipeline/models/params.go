@@ -50,6 +50,18 @@ type Params struct {
 	// screens read: weeks 1..W from admission, as a trial scores "relapse by week 24"
 	// on its protocol's weeks only. 0 means the whole episode.
 	OutcomeWindowWeeks int `yaml:"outcome_window_weeks"`
+	// FollowUpWindowDays is the half-width of the window around each follow-up
+	// horizon (30, 90 and 180 days after discharge): a contact recorded N - w to N + w
+	// days after discharge counts as the N-day follow-up, and an episode is due for it
+	// once day N + w has passed by the cutoff. Below 30, so the windows never overlap.
+	FollowUpWindowDays int `yaml:"followup_window_days"`
+	// AccessTargetDays is the access target: days from referral to admission, and from
+	// admission to the first attended session, within which a program aims to act.
+	AccessTargetDays int `yaml:"access_target_days"`
+	// SatisfiedMinScore is the CSQ-8 total (8-32) from which a person counts as
+	// satisfied: 24, an average item answer of 3, the first positive answer of every
+	// item ("good", "mostly satisfied", "yes, generally").
+	SatisfiedMinScore int `yaml:"satisfied_min_score"`
 }
 
 // DefaultParams are the parameters docs/methods.md describes as the defaults.
@@ -63,6 +75,11 @@ func DefaultParams() Params {
 		Covariates:        []string{"co_occurring", "on_medication"},
 		HorizonDays:       90,
 		ScreensExpected:   "recorded",
+		// Follow-up: 30 days +- 14 reads days 16-44 after discharge, 90 days 76-104,
+		// 180 days 166-194.
+		FollowUpWindowDays: 14,
+		AccessTargetDays:   7,
+		SatisfiedMinScore:  24,
 	}
 }
 
@@ -129,6 +146,15 @@ func (p Params) Validate() error {
 	}
 	if w := p.OutcomeWindowWeeks; w > 0 && 7*w <= p.LandmarkDays {
 		return fmt.Errorf("outcome_window_weeks %d: the window ends on day %d, before the landmark (day %d); give a longer window", w, 7*w-1, p.LandmarkDays)
+	}
+	if p.FollowUpWindowDays < 0 || p.FollowUpWindowDays > 29 {
+		return fmt.Errorf("followup_window_days %d: give a number of days from 0 to 29 (the windows around 30, 90 and 180 days must not overlap)", p.FollowUpWindowDays)
+	}
+	if p.AccessTargetDays < 0 || p.AccessTargetDays > 365 {
+		return fmt.Errorf("access_target_days %d: give a number of days from 0 to 365", p.AccessTargetDays)
+	}
+	if p.SatisfiedMinScore < 8 || p.SatisfiedMinScore > 32 {
+		return fmt.Errorf("satisfied_min_score %d: give a CSQ-8 total from 8 to 32", p.SatisfiedMinScore)
 	}
 	if p.HorizonDays <= p.LandmarkDays {
 		return fmt.Errorf("horizon_days %d: must be after the landmark (%d days)", p.HorizonDays, p.LandmarkDays)

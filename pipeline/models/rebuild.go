@@ -76,7 +76,8 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 	}
 	s := &Summary{Cutoff: cutoff}
 	params := paramRows(p, cutoff)
-	sqlFiles := []string{"macros.sql", "0010_episode_weeks.sql", "0030_episode_outcomes.sql", "0035_kpi_facts.sql", "0040_kpis.sql"}
+	sqlFiles := []string{"macros.sql", "0010_episode_weeks.sql", "0030_episode_outcomes.sql", "0031_episode_followups.sql",
+		"0035_kpi_facts.sql", "0036_kpi_values.sql", "0037_kpi_distributions.sql", "0040_kpis.sql"}
 	sqlText := map[string]string{}
 	fingerprint := sha256.New()
 	for _, f := range sqlFiles {
@@ -143,7 +144,10 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 		name string
 		fn   func() error
 	}{
+		{"episode_followups", func() error { return runSQL("0031_episode_followups.sql") }},
 		{"kpi_facts", func() error { return runSQL("0035_kpi_facts.sql") }},
+		{"kpi_values", func() error { return runSQL("0036_kpi_values.sql") }},
+		{"kpi_distributions", func() error { return runSQL("0037_kpi_distributions.sql") }},
 		{"kpis", func() error { return runSQL("0040_kpis.sql") }},
 		{"episodes of the fits", func() (err error) { eps, err = loadEpisodes(ctx, conn, p); return err }},
 		{"retention_kpis", func() error { return retentionKPIs(ctx, conn, eps) }},
@@ -180,6 +184,9 @@ func paramRows(p Params, cutoff string) [][3]string {
 		{"relapse_substances", strings.Join(p.RelapseSubstances, "|"), "Drug-screen measures whose positive results count as use; empty: all but uds_buprenorphine and uds_methadone."},
 		{"outcome_window_weeks", strconv.Itoa(p.OutcomeWindowWeeks), "Outcome window: the relapse definitions and dropout by screens read only weeks 1..W from admission; 0: the whole episode."},
 		{"screens_expected", p.ScreensExpected, "Weeks that expect a drug screen: recorded (only weeks with a uds_specimen missing record) or weekly (every week of an episode)."},
+		{"followup_window_days", strconv.Itoa(p.FollowUpWindowDays), "Follow-up window: a contact N - w to N + w days after discharge counts as the N-day follow-up (N = 30, 90, 180); an episode is due for it once day N + w has passed by the cutoff."},
+		{"access_target_days", strconv.Itoa(p.AccessTargetDays), "Access target: days from referral to admission, and from admission to the first attended session, counted as within target."},
+		{"satisfied_min_score", strconv.Itoa(p.SatisfiedMinScore), "CSQ-8 total (8-32) from which a person counts as satisfied; 24 is an average item answer of 3 (good, mostly satisfied)."},
 		{"version", pipeline.Version, "Version of the tool that rebuilt the models."},
 	}
 }

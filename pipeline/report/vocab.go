@@ -23,8 +23,9 @@ type Term struct {
 	KaplanMeier bool
 }
 
-// vocabulary lists the measures in reading order: volume, engagement, retention,
-// outcomes.
+// vocabulary lists the measures in reading order: volume, access, engagement,
+// retention, outcomes, symptoms, follow-up after discharge, satisfaction. The
+// distribution measures (unit days or points) are rows of kpi_distributions, not kpis.
 func vocabulary() []Term {
 	ret := func(n string) Term {
 		return Term{Name: "retention_" + n, Label: "In treatment at " + n + " days", Unit: "share of episodes", Higher: true, KaplanMeier: true,
@@ -32,7 +33,17 @@ func vocabulary() []Term {
 				"An internal report gives the Kaplan-Meier probability, in which completed and transferred episodes count until they leave; " +
 				"an external report gives the share, computed from the rounded counts."}
 	}
-	return []Term{
+	followUp := func(n string) []Term {
+		return []Term{
+			{Name: "followup_contact_" + n, Label: "Reached at the " + n + "-day follow-up", Unit: "share of episodes", Higher: true,
+				Definition: "Episodes reached " + n + " days after discharge, give or take followup_window_days (default 14) / episodes discharged in the quarter (not died) whose window closed by the cutoff. " +
+					"This is the response rate of the follow-up: read it beside every follow-up outcome."},
+			{Name: "followup_abstinent_" + n, Label: "Abstinent at the " + n + "-day follow-up, among those reached", Unit: "share of episodes", Higher: true,
+				Definition: "Episodes reporting abstinence since discharge at the " + n + "-day follow-up / episodes reached then who answered. " +
+					"An outcome among those reached, not of everyone discharged: read it beside the share reached."},
+		}
+	}
+	terms := []Term{
 		{Name: "census", Label: "Episodes in care", Unit: "episodes", Higher: true,
 			Definition: "Episodes in treatment at any time in the quarter."},
 		{Name: "admissions", Label: "Admissions", Unit: "episodes", Higher: true,
@@ -41,6 +52,14 @@ func vocabulary() []Term {
 			Definition: "Episodes discharged in the quarter."},
 		{Name: "length_of_stay", Label: "Median length of stay", Unit: "days", Higher: true,
 			Definition: "Days from admission to discharge: the median over the episodes discharged in the quarter (half stayed longer); its denominator is those episodes. Longer is better up to the planned length: stays of 90 days or more predict better outcomes."},
+		{Name: "referral_within_target", Label: "Admitted within the access target of referral", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes admitted within access_target_days (default 7) of their referral / episodes admitted in the quarter with a referral date."},
+		{Name: "days_referral_to_admission", Label: "Days from referral to admission", Unit: "days", Higher: false,
+			Definition: "Days from referral to admission: median and quartiles over episodes admitted in the quarter with a referral date (kpi_distributions)."},
+		{Name: "first_session_within_target", Label: "First session within the access target of admission", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes with an attended session within access_target_days (default 7) of admission / episodes admitted in the quarter at least that many days before the cutoff."},
+		{Name: "days_to_first_session", Label: "Days from admission to the first attended session", Unit: "days", Higher: false,
+			Definition: "Days from admission to the first attended session: median and quartiles over episodes admitted in the quarter that attended one (kpi_distributions)."},
 		{Name: "attendance_rate", Label: "Sessions attended", Unit: "share of sessions", Higher: true,
 			Definition: "Sessions attended / sessions attended, missed or cancelled by the patient, sessions in the quarter (sessions the program cancelled or excused are not the patient's)."},
 		{Name: "initiation", Label: "Started treatment (a session in the first 14 days)", Unit: "share of episodes", Higher: true,
@@ -60,7 +79,31 @@ func vocabulary() []Term {
 			Definition: "Episodes discharged in the quarter whose PHQ-9 fell by 6 points or more from baseline / those with a baseline and a later score."},
 		{Name: "gad7_reliable_improvement", Label: "Anxiety improved (GAD-7 down 4 or more)", Unit: "share of episodes", Higher: true,
 			Definition: "Episodes discharged in the quarter whose GAD-7 fell by 4 points or more from baseline / those with a baseline and a later score."},
+		{Name: "phq9_measured", Label: "Depression measured (a PHQ-9 during treatment)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter with at least one PHQ-9 score during the episode / episodes discharged in the quarter."},
+		{Name: "phq9_response", Label: "Depression response (PHQ-9 halved)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter whose last PHQ-9 was at most half the baseline / those with a baseline above 0 and a later score."},
+		{Name: "phq9_remission", Label: "Depression remission (PHQ-9 below 5)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter whose last PHQ-9 was below 5 / those with a baseline above 9 and a later score."},
+		{Name: "gad7_measured", Label: "Anxiety measured (a GAD-7 during treatment)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter with at least one GAD-7 score during the episode / episodes discharged in the quarter."},
+		{Name: "gad7_response", Label: "Anxiety response (GAD-7 halved)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter whose last GAD-7 was at most half the baseline / those with a baseline above 0 and a later score."},
+		{Name: "gad7_remission", Label: "Anxiety remission (GAD-7 below 5)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter whose last GAD-7 was below 5 / those with a baseline of 10 or more and a later score."},
 	}
+	terms = append(terms, followUp("30")...)
+	terms = append(terms, followUp("90")...)
+	terms = append(terms, followUp("180")...)
+	return append(terms,
+		Term{Name: "satisfaction_response", Label: "Answered the satisfaction survey (CSQ-8)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes discharged in the quarter (not died) with a CSQ-8 score from admission to 30 days after discharge / episodes discharged in the quarter, not died."},
+		Term{Name: "satisfied", Label: "Satisfied with care (CSQ-8)", Unit: "share of episodes", Higher: true,
+			Definition: "Episodes with a CSQ-8 total of at least satisfied_min_score (default 24: an average answer of 3, good or mostly satisfied, on the 8 items) / episodes discharged in the quarter (not died) with a score. " +
+				"Read it beside the share who answered."},
+		Term{Name: "csq8_score", Label: "Satisfaction score (CSQ-8, 8-32)", Unit: "points", Higher: true,
+			Definition: "Mean CSQ-8 total, with quartiles, over episodes discharged in the quarter (not died) with a score (kpi_distributions)."},
+	)
 }
 
 // lookup finds a measure's term by its database name.

@@ -1,7 +1,9 @@
 -- episode_outcomes: one row per episode admitted by the cutoff, with the measures of
 -- docs/methods.md. Reads episode_weeks, relapse_events and the parameters cutoff,
 -- landmark_days, dose_band_edges/labels, hours_band_edges/labels, relapse_definition
--- and missing_policy (relapse_events already reads only the outcome window).
+-- and missing_policy (relapse_events already reads only the outcome window). The
+-- access, symptom and satisfaction columns feed the measures of kpi_facts and
+-- kpi_values (issue 16).
 CREATE OR REPLACE TABLE episode_outcomes AS
 WITH e AS (
     SELECT e.*,
@@ -27,6 +29,7 @@ sx AS (
            count(*) FILTER (WHERE expected) AS expected_sessions,
            coalesce(sum(minutes) FILTER (WHERE attended), 0) / 60.0 AS attended_hours,
            max(day) FILTER (WHERE attended) AS last_attended_day,
+           min(day) FILTER (WHERE attended) AS first_attended_day,
            min(day) FILTER (WHERE attended AND day <= 13) AS initiation_day,
            count(*) FILTER (WHERE attended AND day < param_int('landmark_days')) AS landmark_attended,
            coalesce(sum(minutes) FILTER (WHERE attended AND day < param_int('landmark_days')), 0) / 60.0 AS landmark_hours
@@ -44,11 +47,23 @@ scores AS (
            arg_min(o.value_num, o.obs_date) FILTER (WHERE date_diff('day', e.admit_date, o.obs_date) BETWEEN 0 AND 14) AS baseline,
            min(o.obs_date) FILTER (WHERE date_diff('day', e.admit_date, o.obs_date) BETWEEN 0 AND 14) AS baseline_date,
            arg_max(o.value_num, o.obs_date) FILTER (WHERE o.obs_date BETWEEN e.admit_date AND e.end_date) AS last,
-           max(o.obs_date) FILTER (WHERE o.obs_date BETWEEN e.admit_date AND e.end_date) AS last_date
+           max(o.obs_date) FILTER (WHERE o.obs_date BETWEEN e.admit_date AND e.end_date) AS last_date,
+           count(*) FILTER (WHERE o.obs_date BETWEEN e.admit_date AND e.end_date) AS n_scores
     FROM observations o
     JOIN e USING (episode_id)
     WHERE o.measure IN ('phq9', 'gad7')
     GROUP BY ALL
+),
+-- The CSQ-8 is often given at discharge or mailed soon after: the last score of the
+-- episode from admission to 30 days after discharge (or the cutoff) counts.
+satisfaction AS (
+    SELECT o.episode_id, arg_max(o.value_num, o.obs_date) AS csq8_score
+    FROM observations o
+    JOIN e USING (episode_id)
+    WHERE o.measure = 'csq8'
+      AND o.obs_date BETWEEN e.admit_date
+          AND least(CASE WHEN e.discharged THEN e.discharge_date + 30 ELSE param_date('cutoff') END, param_date('cutoff'))
+    GROUP BY o.episode_id
 ),
 readmit AS (
     SELECT a.episode_id,
@@ -74,6 +89,8 @@ base AS (
         CASE WHEN e.discharged THEN e.discharge_reason END AS discharge_reason,
         date_diff('day', e.admit_date, e.end_date) AS los_days,
         sx.last_attended_day,
+        sx.first_attended_day,
+        date_diff('day', e.referral_date, e.admit_date) AS days_referral_to_admission,
         coalesce(sx.scheduled_sessions, 0) AS scheduled_sessions,
         coalesce(sx.attended_sessions, 0) AS attended_sessions,
         coalesce(sx.expected_sessions, 0) AS expected_sessions,
@@ -94,6 +111,9 @@ base AS (
         CASE WHEN p9.last_date > p9.baseline_date THEN p9.last END AS phq9_last,
         g7.baseline AS gad7_baseline,
         CASE WHEN g7.last_date > g7.baseline_date THEN g7.last END AS gad7_last,
+        coalesce(p9.n_scores, 0) AS phq9_scores,
+        coalesce(g7.n_scores, 0) AS gad7_scores,
+        sat.csq8_score,
         year(e.admit_date) - pt.birth_year AS age_at_admission
     FROM e
     LEFT JOIN sx USING (episode_id)
@@ -101,6 +121,7 @@ base AS (
     LEFT JOIN rel USING (episode_id)
     LEFT JOIN screen_dropout sd USING (episode_id)
     LEFT JOIN readmit r USING (episode_id)
+    LEFT JOIN satisfaction sat USING (episode_id)
     LEFT JOIN scores p9 ON p9.episode_id = e.episode_id AND p9.measure = 'phq9'
     LEFT JOIN scores g7 ON g7.episode_id = e.episode_id AND g7.measure = 'gad7'
     LEFT JOIN patients pt ON pt.patient_key = e.patient_key
@@ -113,10 +134,12 @@ SELECT
     band(b.landmark_sessions_per_week, param('dose_band_edges'), param('dose_band_labels')) AS dose_band,
     band(b.landmark_hours_per_week, param('hours_band_edges'), param('hours_band_labels')) AS asam_band,
     b.phq9_baseline - b.phq9_last >= 6 AS phq9_reliable_improvement,
-    b.phq9_last <= b.phq9_baseline / 2 AS phq9_response,
+    -- A drop of half needs a score to drop from: a baseline of 0 has no response.
+    CASE WHEN b.phq9_baseline > 0 THEN b.phq9_last <= b.phq9_baseline / 2 END AS phq9_response,
     CASE WHEN b.phq9_baseline > 9 THEN b.phq9_last < 5 END AS phq9_remission,
     b.gad7_baseline - b.gad7_last >= 4 AS gad7_reliable_improvement,
-    b.gad7_last <= b.gad7_baseline / 2 AS gad7_response,
+    CASE WHEN b.gad7_baseline > 0 THEN b.gad7_last <= b.gad7_baseline / 2 END AS gad7_response,
+    CASE WHEN b.gad7_baseline >= 10 THEN b.gad7_last < 5 END AS gad7_remission,
     b.admit_date + param_int('landmark_days') <= param_date('cutoff')
         AND (CASE WHEN b.discharged THEN coalesce(b.last_attended_day, 0) ELSE b.los_days END) >= param_int('landmark_days')
         AS in_landmark_cohort,
@@ -169,8 +192,14 @@ COMMENT ON COLUMN episode_outcomes.dose_band IS 'Band of landmark_sessions_per_w
 COMMENT ON COLUMN episode_outcomes.asam_band IS 'Band of landmark_hours_per_week against the ASAM bands (analysis_parameters hours_band_labels).';
 COMMENT ON COLUMN episode_outcomes.phq9_reliable_improvement IS 'PHQ-9 dropped by at least 6 points from baseline to last.';
 COMMENT ON COLUMN episode_outcomes.gad7_reliable_improvement IS 'GAD-7 dropped by at least 4 points from baseline to last.';
-COMMENT ON COLUMN episode_outcomes.phq9_response IS 'PHQ-9 response: the last score is at most half the baseline (a drop of at least 50%).';
+COMMENT ON COLUMN episode_outcomes.phq9_response IS 'PHQ-9 response: the last score is at most half the baseline (a drop of at least 50%); null without a baseline above 0 and a later score.';
 COMMENT ON COLUMN episode_outcomes.phq9_remission IS 'PHQ-9 remission: last score below 5, among episodes whose baseline was above 9 (null otherwise).';
-COMMENT ON COLUMN episode_outcomes.gad7_response IS 'GAD-7 response: the last score is at most half the baseline.';
+COMMENT ON COLUMN episode_outcomes.gad7_response IS 'GAD-7 response: the last score is at most half the baseline; null without a baseline above 0 and a later score.';
+COMMENT ON COLUMN episode_outcomes.gad7_remission IS 'GAD-7 remission: last score below 5, among episodes whose baseline was 10 or more (null otherwise).';
+COMMENT ON COLUMN episode_outcomes.first_attended_day IS 'Access: day of the first attended session (days from admission to it); null when none was attended by discharge or the cutoff.';
+COMMENT ON COLUMN episode_outcomes.days_referral_to_admission IS 'Access: days from the referral (episodes.referral_date) to admission; null when the export gave no referral date.';
+COMMENT ON COLUMN episode_outcomes.phq9_scores IS 'PHQ-9 scores recorded from admission to discharge (or the cutoff); 0 when the instrument was not used.';
+COMMENT ON COLUMN episode_outcomes.gad7_scores IS 'GAD-7 scores recorded from admission to discharge (or the cutoff); 0 when the instrument was not used.';
+COMMENT ON COLUMN episode_outcomes.csq8_score IS 'Satisfaction: the last CSQ-8 total (8-32, higher is more satisfied) recorded for the episode from admission to 30 days after discharge (or the cutoff); null when none.';
 COMMENT ON COLUMN episode_outcomes.in_landmark_cohort IS 'Admitted at least landmark_days before the cutoff and still in treatment at day landmark_days (retention_days >= landmark_days).';
 COMMENT ON COLUMN episode_outcomes.age_band IS 'Age at admission (admission year - birth year) in bands; 65+ covers every age above 64, so no age over 89 is shown.';

@@ -4,10 +4,14 @@
 -- discharge date, attendance by the session's date. kpis sums them by quarter; the report sums
 -- them over any window. A rate whose follow-up has not elapsed by the cutoff leaves the
 -- episode out. It is a view so that it always follows the model tables; it reads the
--- cutoff from analysis_parameters.
+-- cutoff, access_target_days and satisfied_min_score from analysis_parameters.
+-- Measures that are not a count over a count (medians of days to access, the mean
+-- satisfaction score) are the values of the view kpi_values (0036) instead.
 CREATE OR REPLACE VIEW kpi_facts AS
 WITH o AS (
-    SELECT o.*, (SELECT CAST(value AS DATE) FROM analysis_parameters WHERE name = 'cutoff') AS cutoff
+    SELECT o.*, (SELECT CAST(value AS DATE) FROM analysis_parameters WHERE name = 'cutoff') AS cutoff,
+           (SELECT CAST(value AS INTEGER) FROM analysis_parameters WHERE name = 'access_target_days') AS access_target,
+           (SELECT CAST(value AS INTEGER) FROM analysis_parameters WHERE name = 'satisfied_min_score') AS satisfied_min
     FROM episode_outcomes o
 )
 SELECT program_id, admit_date AS fact_date, 'admissions' AS measure, 1 AS num, NULL::INTEGER AS den FROM o
@@ -39,6 +43,44 @@ FROM o WHERE discharge_date IS NOT NULL AND phq9_reliable_improvement IS NOT NUL
 UNION ALL
 SELECT program_id, discharge_date, 'gad7_reliable_improvement', gad7_reliable_improvement::INTEGER, 1
 FROM o WHERE discharge_date IS NOT NULL AND gad7_reliable_improvement IS NOT NULL
+UNION ALL
+-- Symptom measures (issue 16) among episodes discharged with a baseline and a later
+-- score (remission: with a baseline at or above its threshold); measured: the
+-- instrument was used at all during the episode, among all discharged episodes.
+SELECT program_id, discharge_date, m.measure, m.v::INTEGER, 1
+FROM o, LATERAL (VALUES ('phq9_response', phq9_response), ('phq9_remission', phq9_remission),
+                        ('gad7_response', gad7_response), ('gad7_remission', gad7_remission)) m(measure, v)
+WHERE discharge_date IS NOT NULL AND m.v IS NOT NULL
+UNION ALL
+SELECT program_id, discharge_date, 'phq9_measured', (phq9_scores > 0)::INTEGER, 1 FROM o WHERE discharge_date IS NOT NULL
+UNION ALL
+SELECT program_id, discharge_date, 'gad7_measured', (gad7_scores > 0)::INTEGER, 1 FROM o WHERE discharge_date IS NOT NULL
+UNION ALL
+-- Follow-up after discharge: the response (reached / due) and, among those reached
+-- with an answer, abstinence; both dated by the discharge (episode_followups).
+SELECT program_id, discharge_date, 'followup_contact_' || horizon_days, reached::INTEGER, 1
+FROM episode_followups WHERE due
+UNION ALL
+SELECT program_id, discharge_date, 'followup_abstinent_' || horizon_days, abstinent::INTEGER, 1
+FROM episode_followups WHERE due AND abstinent IS NOT NULL
+UNION ALL
+-- Access, dated by the admission: admitted within the target of the referral (among
+-- episodes with a referral date), and a first attended session within the target of
+-- admission (among episodes admitted at least the target before the cutoff; one with
+-- no attended session is not within it).
+SELECT program_id, admit_date, 'referral_within_target', (days_referral_to_admission <= access_target)::INTEGER, 1
+FROM o WHERE days_referral_to_admission IS NOT NULL
+UNION ALL
+SELECT program_id, admit_date, 'first_session_within_target', coalesce(first_attended_day <= access_target, false)::INTEGER, 1
+FROM o WHERE admit_date + access_target <= cutoff
+UNION ALL
+-- Satisfaction, dated by the discharge: the response (a CSQ-8 score / discharged, not
+-- died) and the share satisfied (CSQ-8 at or above satisfied_min_score / those scored).
+SELECT program_id, discharge_date, 'satisfaction_response', (csq8_score IS NOT NULL)::INTEGER, 1
+FROM o WHERE discharge_date IS NOT NULL AND discharge_reason IS DISTINCT FROM 'died'
+UNION ALL
+SELECT program_id, discharge_date, 'satisfied', (csq8_score >= satisfied_min)::INTEGER, 1
+FROM o WHERE discharge_date IS NOT NULL AND discharge_reason IS DISTINCT FROM 'died' AND csq8_score IS NOT NULL
 UNION ALL
 SELECT o.program_id, s.session_date, 'attendance_rate', (s.status = 'attended')::INTEGER,
        (s.status IN ('attended', 'no_show', 'cancelled_by_patient'))::INTEGER

@@ -12,6 +12,7 @@ SELECT
     bool_of(r.co_occurring) AS co_occurring,
     bool_of(r.on_medication) AS on_medication,
     rs.code AS referral_source,
+    iso_date(r.referral_date) AS referral_date,
     concat_ws(chr(30),
         need('episode_id', r.episode_id),
         need('patient_id', r.patient_id),
@@ -19,6 +20,7 @@ SELECT
         need('admit_date', r.admit_date),
         check_date('admit_date', r.admit_date),
         check_date('discharge_date', r.discharge_date),
+        check_date('referral_date', r.referral_date),
         check_code('discharge_reason', 'discharge_reason', r.discharge_reason, dr.code),
         check_code('primary_substance', 'primary_substance', r.primary_substance, ps.code),
         check_code('referral_source', 'referral_source', r.referral_source, rs.code),
@@ -33,6 +35,9 @@ SELECT
         CASE WHEN iso_date(r.discharge_date) < iso_date(r.admit_date)
              THEN problem('discharge_date', r.discharge_date, 'discharge_before_admission',
                           'discharge_date is before admit_date; correct one of them in the export') END,
+        CASE WHEN iso_date(r.referral_date) > iso_date(r.admit_date)
+             THEN problem('referral_date', r.referral_date, 'referral_after_admission',
+                          'referral_date is after admit_date; correct one of them in the export, or leave referral_date empty') END,
         CASE WHEN pk.key IS NOT NULL AND pt.patient_key IS NULL
              THEN problem('patient_id', pk.key, 'unknown_patient',
                           'no patient with this patient_id has been loaded; include the patient in patients.csv') END,

@@ -39,8 +39,17 @@ SELECT
         CASE WHEN o.measure IS NOT NULL AND m.measure IS NULL
              THEN problem('measure', o.measure, 'unknown_code',
                           'measure is not in the measure registry; use one of the measures in the measures table') END,
-        CASE WHEN m.kind = 'numeric' AND o.value IS NOT NULL
-             THEN check_num('value', o.value, m.min_value, m.max_value) END,
+        -- A number outside the measure's range names the measure and its range, as
+        -- the registry (table measures) holds them.
+        CASE WHEN m.kind = 'numeric' AND o.value IS NOT NULL AND NOT is_num(o.value)
+             THEN problem('value', o.value, 'bad_type', 'value must be a number for ' || m.measure)
+             WHEN m.kind = 'numeric' AND o.value IS NOT NULL
+                  AND try_cast(o.value AS DOUBLE) NOT BETWEEN m.min_value AND m.max_value
+             THEN problem('value', o.value, 'out_of_range',
+                          'value is outside the range of ' || m.measure || ', '
+                          || regexp_replace(CAST(m.min_value AS VARCHAR), '\.0$', '') || ' to '
+                          || regexp_replace(CAST(m.max_value AS VARCHAR), '\.0$', '')
+                          || ' (table measures); correct it in the export') END,
         CASE WHEN m.kind = 'categorical' AND o.value IS NOT NULL
                   AND NOT list_contains(m.allowed_values, lower(o.value))
              THEN problem('value', o.value, 'out_of_range',

@@ -73,7 +73,8 @@ SELECT
     'opioids' AS primary_substance,
     NULL AS co_occurring,
     CASE WHEN c.last_dose IS NOT NULL THEN 'true' ELSE 'false' END AS on_medication,
-    NULL AS referral_source
+    NULL AS referral_source,
+    NULL AS referral_date
 FROM ep e
 LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = e.who
 LEFT JOIN contact c USING (line)

@@ -61,6 +61,9 @@ type Effects struct {
 	DropoutRatePerDay float64 `json:"dropout_rate_per_day_at_reference"`
 	RelapseRatePerDay float64 `json:"relapse_rate_per_day_at_reference"`
 	Mechanism         string  `json:"mechanism"`
+	// CompletionRatioMedicaid is the planted payer gap: the completion rate of
+	// episodes of Medicaid patients over that of commercially insured ones.
+	CompletionRatioMedicaid float64 `json:"completion_ratio_medicaid_to_commercial"`
 }
 
 // Truth is the ground-truth file written beside the exports.
@@ -186,7 +189,11 @@ func plantedEffects() Effects {
 			"and to relapse onset are exponential with rate base * HR^(dose - reference), independent of everything else " +
 			"given dose; completion at the planned length, transfer, incarceration and death censor them. After relapse " +
 			"onset a collected drug screen is positive for the primary substance with probability 0.85, before it 0.05 " +
-			"(0.35 in weeks 1-2).",
+			"(0.35 in weeks 1-2). Payer gap: an episode of a Medicaid patient that reaches its planned length is discharged " +
+			"as completed with probability completion_ratio_medicaid_to_commercial and otherwise as transferred (stepped down " +
+			"elsewhere, censored like completion), so its completion rate is that ratio times a commercially insured one's; " +
+			"nothing else depends on the payer.",
+		CompletionRatioMedicaid: 0.75,
 	}
 }
 

@@ -151,7 +151,7 @@ func tableSums(t *testing.T, path string) map[string]string {
 	out := map[string]string{}
 	core := map[string]bool{"programs": true, "patients": true, "episodes": true, "sessions": true, "observations": true}
 	for _, table := range []string{"programs", "patients", "episodes", "sessions", "observations", "rejects",
-		"episode_weeks", "relapse_events", "episode_outcomes", "km_estimates", "logrank_tests", "model_estimates", "kpis"} {
+		"episode_weeks", "relapse_events", "episode_outcomes", "km_estimates", "logrank_tests", "model_estimates", "kpis", "kpis_by_group", "kpi_control"} {
 		from := table
 		if core[table] {
 			from = "(SELECT * EXCLUDE (load_file_id, source_line) FROM " + table + ")"

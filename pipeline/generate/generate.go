@@ -73,6 +73,9 @@ type Effects struct {
 	ReferralDateShare float64 `json:"referral_date_share"`
 	// Satisfaction is how the CSQ-8 score at discharge is drawn.
 	Satisfaction SatisfactionEffect `json:"satisfaction"`
+	// CompletionRatioMedicaid is the planted payer gap: the completion rate of
+	// episodes of Medicaid patients over that of commercially insured ones.
+	CompletionRatioMedicaid float64 `json:"completion_ratio_medicaid_to_commercial"`
 }
 
 // FollowUpEffect is the planted response of one follow-up horizon.
@@ -222,7 +225,10 @@ func plantedEffects() Effects {
 			"and to relapse onset are exponential with rate base * HR^(dose - reference), independent of everything else " +
 			"given dose; completion at the planned length, transfer, incarceration and death censor them. After relapse " +
 			"onset a collected drug screen is positive for the primary substance with probability 0.85, before it 0.05 " +
-			"(0.35 in weeks 1-2).",
+			"(0.35 in weeks 1-2). Payer gap: an episode of a Medicaid patient that reaches its planned length is discharged " +
+			"as completed with probability completion_ratio_medicaid_to_commercial and otherwise as transferred (stepped down " +
+			"elsewhere, censored like completion), so its completion rate is that ratio times a commercially insured one's; " +
+			"nothing else depends on the payer.",
 		FollowUps: []FollowUpEffect{
 			{Days: 30, JitterDays: 0, ReachCompleted: 0.70, ReachOther: 0.20},
 			{Days: 90, JitterDays: 5, ReachCompleted: 0.55, ReachOther: 0.15},
@@ -234,6 +240,7 @@ func plantedEffects() Effects {
 		Satisfaction: SatisfactionEffect{
 			ResponseCompleted: 0.6, ResponseOther: 0.25, Intercept: 16, PerAttendance: 10, SD: 3,
 		},
+		CompletionRatioMedicaid: 0.75,
 	}
 }
 

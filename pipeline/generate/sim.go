@@ -137,6 +137,9 @@ var (
 	lastNames  = []string{"Garcia", "Smith", "Johnson", "Nguyen", "Okafor", "Brown", "Patel", "Miller", "Lopez", "Davis"}
 )
 
+// payerGapStream seeds the draws of the planted payer gap apart from the rest.
+const payerGapStream = 0x9e3779b97f4a7c15
+
 // udsPanel is the set of screens run for a primary substance.
 func udsPanel(substance string) []string {
 	primary := map[string]string{
@@ -198,6 +201,16 @@ func (g *gen) patient(i int) {
 	}
 	dropCollidingFollowUps(eps)
 	patient := []string{pid, strconv.Itoa(birthYear), sexes[pick(r, sexW)], races[pick(r, raceW)], eths[pick(r, ethW)], payers[pick(r, payerW)]}
+	if patient[5] == "medicaid" {
+		// The payer gap in completion (Effects.CompletionRatioMedicaid), drawn from a
+		// stream of its own so that every other draw stays as it was.
+		gap := rand.New(rand.NewPCG(g.cfg.Seed^payerGapStream, uint64(i)))
+		for _, e := range eps {
+			if e.reason == "completed" && gap.Float64() >= plantedEffects().CompletionRatioMedicaid {
+				e.reason = "transferred"
+			}
+		}
+	}
 	name := firstNames[r.IntN(len(firstNames))] + " " + lastNames[r.IntN(len(lastNames))]
 	phone := fmt.Sprintf("555-%03d-%04d", r.IntN(1000), r.IntN(10000))
 	g.write(i, pid, patient, name, phone, eps)

@@ -28,8 +28,11 @@ type episode struct {
 	// The categorical and boolean covariates as text ("" when missing); fields, not a
 	// map, because a million episodes each with a map cost gigabytes.
 	age, sex, substance, cooc, med string
-	period                         string // quarter of admission, as 2026Q3
-	observable                     int    // days from admission to the cutoff
+	// race, ethnicity and payer of the patient ("" when missing), for the equity
+	// breakdown of retention (kpis_by_group).
+	race, ethnicity, payer string
+	period                 string // quarter of admission, as 2026Q3
+	observable             int    // days from admission to the cutoff
 }
 
 // covariate is the value of a covariate of the models by its name.
@@ -59,7 +62,8 @@ func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, err
 		       coalesce(o.age_band, ''), coalesce(pt.sex, ''), coalesce(o.primary_substance, ''),
 		       coalesce(CAST(o.co_occurring AS VARCHAR), ''), coalesce(CAST(o.on_medication AS VARCHAR), ''),
 		       strftime(o.admit_date, '%Y') || 'Q' || quarter(o.admit_date),
-		       date_diff('day', o.admit_date, CAST((SELECT value FROM analysis_parameters WHERE name = 'cutoff') AS DATE))
+		       date_diff('day', o.admit_date, CAST((SELECT value FROM analysis_parameters WHERE name = 'cutoff') AS DATE)),
+		       coalesce(pt.race, ''), coalesce(pt.ethnicity, ''), coalesce(pt.payer, '')
 		FROM episode_outcomes o LEFT JOIN patients pt USING (patient_key)
 		ORDER BY o.episode_id`, p.HorizonDays)
 	if err != nil {
@@ -72,11 +76,11 @@ func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, err
 		var e episode
 		if err := rows.Scan(&e.id, &e.retention, &e.los, &e.dropout, &e.dose, &e.overallDose, &e.band, &e.program,
 			&e.relapse, &e.relapseWeek, &e.relapseCensor, &e.cohort, &e.observedHorizon, &e.age, &e.sex, &e.substance, &e.cooc, &e.med,
-			&e.period, &e.observable); err != nil {
+			&e.period, &e.observable, &e.race, &e.ethnicity, &e.payer); err != nil {
 			return nil, err
 		}
 		// The text columns take few distinct values: keep one copy of each.
-		for _, v := range []*string{&e.band, &e.program, &e.age, &e.sex, &e.substance, &e.cooc, &e.med, &e.period} {
+		for _, v := range []*string{&e.band, &e.program, &e.age, &e.sex, &e.substance, &e.cooc, &e.med, &e.period, &e.race, &e.ethnicity, &e.payer} {
 			*v = intern(seen, *v)
 		}
 		out = append(out, e)
@@ -232,6 +236,78 @@ func retentionKPIs(ctx context.Context, conn *sql.Conn, eps []episode) error {
 		FROM (SELECT period, measure, rate FROM kpis WHERE program_id = 'ALL') a
 		WHERE kpis.measure LIKE 'retention_%' AND a.period = kpis.period AND a.measure = kpis.measure AND kpis.denominator > 0`)
 	return err
+}
+
+// groupAttributes are the attributes kpis_by_group breaks the measures down by.
+func groupAttributes() []string { return []string{"sex", "race", "ethnicity", "payer", "age_band"} }
+
+// group is an episode's group of an attribute of kpis_by_group: unknown when not
+// recorded, as the SQL model writes it.
+func (e *episode) group(attribute string) string {
+	var v string
+	switch attribute {
+	case "sex":
+		v = e.sex
+	case "race":
+		v = e.race
+	case "ethnicity":
+		v = e.ethnicity
+	case "payer":
+		v = e.payer
+	case "age_band":
+		v = e.age
+	}
+	if v == "" {
+		return "unknown"
+	}
+	return v
+}
+
+// retentionByGroup does for the retention rows of kpis_by_group what retentionKPIs
+// does for kpis: the Kaplan-Meier estimate among each group's episodes, per program
+// and for ALL. A group with no episode in the cohort keeps its empty row. One
+// attribute at a time, so that memory holds one index per episode and cohort.
+func retentionByGroup(ctx context.Context, conn *sql.Conn, eps []episode) error {
+	type key struct {
+		program, period, value string
+		n                      int
+	}
+	for _, attribute := range groupAttributes() {
+		groups := map[key][]int{}
+		for i := range eps {
+			e := &eps[i]
+			g := e.group(attribute)
+			for _, n := range []int{30, 60, 90} {
+				if e.observable >= n {
+					for _, prog := range []string{e.program, "ALL"} {
+						k := key{prog, e.period, g, n}
+						groups[k] = append(groups[k], i)
+					}
+				}
+			}
+		}
+		var values []string
+		var args []any
+		for k, idx := range groups {
+			ts, evs := make([]float64, len(idx)), make([]bool, len(idx))
+			for j, i := range idx {
+				ts[j], evs[j] = eps[i].retention, eps[i].dropout
+			}
+			through, rate, lower, upper := RetentionEstimate(ts, evs, k.n)
+			values = append(values, "(?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::INTEGER, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE)")
+			args = append(args, k.program, k.period, k.value, fmt.Sprintf("retention_%d", k.n), through, len(idx), rate, lower, upper)
+		}
+		if len(values) == 0 {
+			continue
+		}
+		if _, err := conn.ExecContext(ctx, `UPDATE kpis_by_group g SET numerator = v.numerator, denominator = v.denominator, rate = v.rate, lower = v.lower, upper = v.upper
+			FROM (VALUES `+strings.Join(values, ", ")+`) v(program_id, period, value, measure, numerator, denominator, rate, lower, upper)
+			WHERE g.attribute = ? AND g.program_id = v.program_id AND g.period = v.period AND g.value = v.value AND g.measure = v.measure`,
+			append(args, attribute)...); err != nil {
+			return fmt.Errorf("retention by %s: %w", attribute, err)
+		}
+	}
+	return nil
 }
 
 // RetentionEstimate is N-day retention over a cohort of episodes, given each one's

@@ -171,7 +171,7 @@ func TestRebuildTablesAreDocumented(t *testing.T) {
 	if len(missing) > 0 {
 		t.Errorf("no comment on: %s", strings.Join(missing, ", "))
 	}
-	for _, table := range []string{"episode_weeks", "episode_outcomes", "relapse_events", "km_estimates", "logrank_tests", "model_estimates", "kpis", "analysis_parameters"} {
+	for _, table := range []string{"episode_weeks", "episode_outcomes", "relapse_events", "km_estimates", "logrank_tests", "model_estimates", "kpis", "kpis_by_group", "kpi_control", "analysis_parameters"} {
 		var n int
 		if err := db.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil || n == 0 {
 			t.Errorf("%s: %d rows (%v)", table, n, err)

@@ -77,7 +77,8 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 	s := &Summary{Cutoff: cutoff}
 	params := paramRows(p, cutoff)
 	sqlFiles := []string{"macros.sql", "0010_episode_weeks.sql", "0030_episode_outcomes.sql", "0031_episode_followups.sql",
-		"0035_kpi_facts.sql", "0036_kpi_values.sql", "0037_kpi_distributions.sql", "0040_kpis.sql"}
+		"0035_kpi_facts.sql", "0036_kpi_values.sql", "0037_kpi_distributions.sql", "0040_kpis.sql",
+		"0045_kpis_by_group.sql", "0050_kpi_control.sql"}
 	sqlText := map[string]string{}
 	fingerprint := sha256.New()
 	for _, f := range sqlFiles {
@@ -149,8 +150,11 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 		{"kpi_values", func() error { return runSQL("0036_kpi_values.sql") }},
 		{"kpi_distributions", func() error { return runSQL("0037_kpi_distributions.sql") }},
 		{"kpis", func() error { return runSQL("0040_kpis.sql") }},
+		{"kpis_by_group", func() error { return runSQL("0045_kpis_by_group.sql") }},
+		{"kpi_control", func() error { return runSQL("0050_kpi_control.sql") }},
 		{"episodes of the fits", func() (err error) { eps, err = loadEpisodes(ctx, conn, p); return err }},
 		{"retention_kpis", func() error { return retentionKPIs(ctx, conn, eps) }},
+		{"retention_kpis_by_group", func() error { return retentionByGroup(ctx, conn, eps) }},
 		{"survival", func() error { return survival(ctx, conn, p, eps) }},
 		{"regression", func() error { return regressions(ctx, conn, p, eps, s) }},
 	} {

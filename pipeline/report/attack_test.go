@@ -507,15 +507,19 @@ func (s releasedSet) attack() []string {
 				}
 			}
 		}
-		// Rows labelled ALL are the total of the others.
-		for c := range p.header {
-			s.totalLeak(report, p.report+", "+p.name+", "+p.header[c], func(yield func(string, bool) bool) {
-				for _, r := range p.rows {
-					if c < len(r) && !yield(r[c], len(r) > 0 && r[0] == "ALL") {
-						return
+		// Rows labelled ALL are the total of the others that share their labels
+		// before it: all rows for an ALL in the first column (programs), the rows of
+		// one grouping for an ALL after its name (Sex, ALL; Sex, Female).
+		for _, g := range totalGroups(p) {
+			for c := range p.header {
+				s.totalLeak(report, p.report+", "+p.name+", "+g.name+", "+p.header[c], func(yield func(string, bool) bool) {
+					for _, i := range g.rows {
+						if r := p.rows[i]; c < len(r) && !yield(r[c], i == g.total) {
+							return
+						}
 					}
-				}
-			})
+				})
+			}
 		}
 	}
 	// Across reports: the cell of the all-programs report is the total of the same
@@ -554,6 +558,34 @@ func (s releasedSet) attack() []string {
 		})
 	}
 	return found
+}
+
+// totalGroup is a total row of a table and the rows it is the total of.
+type totalGroup struct {
+	name  string
+	total int
+	rows  []int
+}
+
+// totalGroups finds the totals a reader sees in a table: a row with ALL in column j
+// is the total of the rows that agree with it in columns 0 to j-1 and are not ALL in
+// column j.
+func totalGroups(p published) []totalGroup {
+	var out []totalGroup
+	for t, r := range p.rows {
+		j := slices.Index(r, "ALL")
+		if j < 0 {
+			continue
+		}
+		g := totalGroup{name: strings.Join(r[:j+1], " "), total: t}
+		for i, m := range p.rows {
+			if len(m) > j && slices.Equal(m[:j], r[:j]) && (i == t || m[j] != "ALL") {
+				g.rows = append(g.rows, i)
+			}
+		}
+		out = append(out, g)
+	}
+	return out
 }
 
 // totalLeak checks one column of cells of which one is the total of the others: the
@@ -624,6 +656,16 @@ func TestAttackerFindsNoSmallCount(t *testing.T) {
 			}
 			if tc.leak {
 				return
+			}
+			// The attack reads the equity section, one total per grouping.
+			groupings := 0
+			for _, p := range set.tables {
+				if p.name == "sheet Equity" {
+					groupings = max(groupings, len(totalGroups(p)))
+				}
+			}
+			if groupings != 5 {
+				t.Errorf("the attack reads %d groupings with their totals in the sheet Equity; want 5 (sex, race, ethnicity, payer, age)", groupings)
 			}
 			// Every chart point is a published figure of its report.
 			for i, points := range set.charts {

@@ -625,7 +625,7 @@ func runReleased(ctx context.Context, db querier, s Section, p Period, programs 
 			if totalCol < 0 {
 				return "", false
 			}
-			return "all", fmt.Sprint(res.Rows[i][totalCol]) == s.Suppress.Total.Value
+			return "all" + byKey(res, i, s.Suppress.Total.By), fmt.Sprint(res.Rows[i][totalCol]) == s.Suppress.Total.Value
 		})
 		return res, n, err
 	}
@@ -672,6 +672,17 @@ func runReleased(ctx context.Context, db querier, s Section, p Period, programs 
 	return res, n, nil
 }
 
+// byKey is a row's values of the named columns (Section.Suppress.Total.By).
+func byKey(res Result, row int, by []string) string {
+	var key []string
+	for _, b := range by {
+		if j := slices.IndexFunc(res.Columns, func(c Column) bool { return c.Name == b }); j >= 0 {
+			key = append(key, fmt.Sprint(res.Rows[row][j]))
+		}
+	}
+	return strings.Join(key, "\x00")
+}
+
 // release applies the disclosure control of pipeline/suppress to a result in place:
 // counts are replaced by their released (rounded) values, rates by the values
 // computed from those, and hidden cells are marked. group gives a row's group and
@@ -691,9 +702,14 @@ func release(res *Result, pol suppress.Policy, group func(row int) (string, bool
 		}
 		t.Columns = append(t.Columns, col)
 	}
+	by := res.Suppress.Total.By
 	for i, r := range res.Rows {
 		row := suppress.Row{}
 		row.Group, row.Total = group(i)
+		if row.Total && len(by) > 0 {
+			// The same total repeated for each grouping (Section.Suppress.Total.By).
+			row.Link = "total" + byKey(*res, i, by[:len(by)-1])
+		}
 		for _, v := range r {
 			f, ok := number(v)
 			row.Cells = append(row.Cells, suppress.Cell{Value: f, Null: !ok})

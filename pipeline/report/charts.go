@@ -131,7 +131,13 @@ func chartOptions(r Result) map[string]any {
 				total = i
 				continue
 			}
-			cats = append(cats, fmt.Sprint(r.Rows[i][col[ch.X]]))
+			cat := fmt.Sprint(r.Rows[i][col[ch.X]])
+			if ch.Series != "" {
+				// Bars of several groupings side by side (sex, race): each named
+				// with its grouping, since "Not recorded" is a bar of each.
+				cat = fmt.Sprint(r.Rows[i][col[ch.Series]]) + ": " + cat
+			}
+			cats = append(cats, cat)
 			y, lo, hi := val(i, ch.Y), val(i, ch.Lower), val(i, ch.Upper)
 			if y == nil {
 				bars = append(bars, opts.BarData{Value: "-"}) // ECharts' mark for a missing value
@@ -159,6 +165,8 @@ func chartOptions(r Result) map[string]any {
 		c.MultiSeries = append(c.MultiSeries, bar,
 			charts.SingleSeries{Type: "boxplot", Data: whiskers, ItemStyle: &opts.ItemStyle{Color: "#333", BorderColor: "#333"}})
 		boxes = append(boxes, 1)
+	case "p_chart":
+		pChart(c, r, col, val, pct)
 	case "forest":
 		forest(c, r, col, val, &boxes)
 	case "funnel":
@@ -199,6 +207,69 @@ func chartOptions(r Result) map[string]any {
 		return nil
 	}
 	return withLabelLines(withPercent(withLogBase(withBoxWidth(c.JSON(), boxes))))
+}
+
+// pChartShown is how many measures a p-chart shows at first; the legend shows the
+// others.
+const pChartShown = 3
+
+// pChart draws a p-chart per series (measure): its quarterly points joined by a
+// line, the centre line, the 3-sigma limits of each point as dashed steps, and the
+// points a control rule marks (Chart.Signal yes) as red diamonds. Every line of a
+// measure carries its name, so that its legend entry shows and hides them together;
+// the first pChartShown measures are shown at first.
+func pChart(c *charts.Line, r Result, col map[string]int, val func(int, string) any, pct opts.YAxis) {
+	ch := r.Chart
+	var names, xs []string
+	rows := map[string][]int{}
+	seenX := map[string]bool{}
+	for i := range r.Rows {
+		s := fmt.Sprint(r.Rows[i][col[ch.Series]])
+		if _, ok := rows[s]; !ok {
+			names = append(names, s)
+		}
+		rows[s] = append(rows[s], i)
+		if k := fmt.Sprint(r.Rows[i][col[ch.X]]); !seenX[k] {
+			seenX[k] = true
+			xs = append(xs, k)
+		}
+	}
+	sort.Strings(xs) // quarters, 2025Q4 before 2026Q1
+	selected := map[string]bool{}
+	for k, n := range names {
+		selected[n] = k < pChartShown
+		colour := palette[k%len(palette)]
+		var points, centre, signals []opts.LineData
+		limits := [2][]opts.LineData{}
+		for _, i := range rows[n] {
+			x := fmt.Sprint(r.Rows[i][col[ch.X]])
+			y := val(i, ch.Y)
+			points = append(points, opts.LineData{Value: []any{x, y}})
+			centre = append(centre, opts.LineData{Value: []any{x, val(i, ch.Centre)}})
+			limits[0] = append(limits[0], opts.LineData{Value: []any{x, val(i, ch.Lower)}})
+			limits[1] = append(limits[1], opts.LineData{Value: []any{x, val(i, ch.Upper)}})
+			if ch.Signal != "" && y != nil && fmt.Sprint(val(i, ch.Signal)) == "yes" {
+				signals = append(signals, opts.LineData{Value: []any{x, y}})
+			}
+		}
+		c.MultiSeries = append(c.MultiSeries,
+			charts.SingleSeries{Name: n, Type: "line", Data: points, ShowSymbol: opts.Bool(true), ConnectNulls: opts.Bool(false),
+				ItemStyle: &opts.ItemStyle{Color: colour}, LineStyle: &opts.LineStyle{Color: colour}},
+			charts.SingleSeries{Name: n, Type: "line", Data: centre, ShowSymbol: opts.Bool(false),
+				ItemStyle: &opts.ItemStyle{Color: colour}, LineStyle: &opts.LineStyle{Color: colour, Width: 1, Opacity: opts.Float(0.8)}})
+		for _, d := range limits {
+			c.MultiSeries = append(c.MultiSeries, charts.SingleSeries{Name: n, Type: "line", Data: d, ShowSymbol: opts.Bool(false), Step: "middle",
+				ItemStyle: &opts.ItemStyle{Color: colour},
+				LineStyle: &opts.LineStyle{Type: "dashed", Width: 1, Opacity: opts.Float(0.6), Color: colour}})
+		}
+		if len(signals) > 0 {
+			c.MultiSeries = append(c.MultiSeries, charts.SingleSeries{Name: n, Type: "scatter", Data: signals, SymbolSize: 14,
+				Symbol: "diamond", ItemStyle: &opts.ItemStyle{Color: "#c0392b"}})
+		}
+	}
+	c.XAxisList = []opts.XAxis{{Type: "category", Data: xs}}
+	c.YAxisList = []opts.YAxis{pct}
+	c.Legend = opts.Legend{Data: names, Top: "5", Selected: selected}
 }
 
 // trendPoint is a trend point's name (what its tooltip says: the measure, quarter,

@@ -39,6 +39,11 @@ type Section struct {
 		Total struct {
 			Column string `yaml:"column"`
 			Value  string `yaml:"value"`
+			// By names label columns that split the rows into groups, each with its
+			// own total row (the groups of one attribute add up to ALL): rows that
+			// agree on them form a group. The total rows of groups that agree on all
+			// but the last of them are the same figures repeated, and are hidden alike.
+			By []string `yaml:"by"`
 		} `yaml:"total"`
 	} `yaml:"suppress"`
 }
@@ -65,6 +70,10 @@ type Chart struct {
 	// Note names a text column that, where not empty, is printed under the chart
 	// after the row's label: a model's warning shown beside it, not only in the table.
 	Note string `yaml:"note"`
+	// Centre names a p-chart's centre-line column and Signal its column that says
+	// (yes) which points a control rule marks.
+	Centre string `yaml:"centre"`
+	Signal string `yaml:"signal"`
 }
 
 // ChartGroup is one group of a forest plot's rows (hazard ratios, odds ratios).
@@ -87,7 +96,8 @@ type Column struct {
 	// audience). Every rate names one, so that no figure reaches an external report
 	// that the released counts do not give.
 	Derive string `yaml:"derive"`
-	// Vocabulary "measures" or "models" shows the column's names in plain words (the
+	// Vocabulary "measures", "models" or "attributes" (what kpis_by_group groups
+	// by) shows the column's names in plain words (the
 	// vocabulary) and orders the rows in the vocabulary's reading order.
 	Vocabulary string `yaml:"vocabulary"`
 	// WithTotal names a column of the total row: when that cell is suppressed, this
@@ -100,7 +110,7 @@ func Parts() []string { return []string{"board", "appendix"} }
 
 // ChartTypes are the chart types a section may use.
 func ChartTypes() []string {
-	return []string{"kpi_tiles", "line", "bar_error", "km", "forest", "funnel", "heatmap", "table"}
+	return []string{"kpi_tiles", "line", "bar_error", "km", "forest", "funnel", "heatmap", "p_chart", "table"}
 }
 
 // LoadSections reads every section file of fsys and checks it: the
@@ -172,8 +182,8 @@ func (s Section) check() error {
 		if !slices.Contains([]string{"label", "count", "rate", "number"}, c.Kind) {
 			return fmt.Errorf("field columns[%d].kind: %q; use label, count, rate or number", i, c.Kind)
 		}
-		if c.Vocabulary != "" && (!slices.Contains([]string{"measures", "models"}, c.Vocabulary) || c.Kind != "label") {
-			return fmt.Errorf("field columns[%d].vocabulary: %q; a label column may name the vocabulary \"measures\" or \"models\"", i, c.Vocabulary)
+		if c.Vocabulary != "" && (!slices.Contains([]string{"measures", "models", "attributes"}, c.Vocabulary) || c.Kind != "label") {
+			return fmt.Errorf("field columns[%d].vocabulary: %q; a label column may name the vocabulary \"measures\", \"models\" or \"attributes\"", i, c.Vocabulary)
 		}
 		cols[c.Name] = c
 	}
@@ -196,7 +206,8 @@ func (s Section) check() error {
 	}
 	ch := s.Chart
 	for field, v := range map[string]string{"chart.x": ch.X, "chart.y": ch.Y, "chart.series": ch.Series, "chart.label": ch.Label,
-		"chart.value": ch.Value, "chart.lower": ch.Lower, "chart.upper": ch.Upper, "chart.lower_outer": ch.LowerOuter, "chart.upper_outer": ch.UpperOuter, "chart.note": ch.Note, "chart.n": ch.N} {
+		"chart.value": ch.Value, "chart.lower": ch.Lower, "chart.upper": ch.Upper, "chart.lower_outer": ch.LowerOuter, "chart.upper_outer": ch.UpperOuter, "chart.note": ch.Note, "chart.n": ch.N,
+		"chart.centre": ch.Centre, "chart.signal": ch.Signal} {
 		if _, ok := cols[v]; v != "" && !ok {
 			return fmt.Errorf("field %s: %q is not a column of this section", field, v)
 		}
@@ -209,7 +220,7 @@ func (s Section) check() error {
 	need := map[string][]string{
 		"kpi_tiles": {ch.Label, ch.Value}, "line": {ch.X, ch.Y, ch.Series}, "bar_error": {ch.X, ch.Y, ch.Lower, ch.Upper},
 		"km": {ch.X, ch.Y, ch.Series}, "forest": {ch.Label, ch.Y, ch.Lower, ch.Upper}, "funnel": {ch.X, ch.Y, ch.Label, ch.Lower, ch.Upper},
-		"heatmap": {ch.X, ch.Y, ch.Value},
+		"heatmap": {ch.X, ch.Y, ch.Value}, "p_chart": {ch.X, ch.Y, ch.Series, ch.Lower, ch.Upper, ch.Centre},
 	}[ch.Type]
 	for _, v := range need {
 		if v == "" {
@@ -230,6 +241,11 @@ func (s Section) check() error {
 		}
 		if strings.Contains(s.SQL, "$program") {
 			return fmt.Errorf("field suppress.total: a section that depends on $program is released with the all-programs rows as its totals, and names no total of its own")
+		}
+	}
+	for i, b := range s.Suppress.Total.By {
+		if cols[b].Kind != "label" || s.Suppress.Total.Column == "" {
+			return fmt.Errorf("field suppress.total.by[%d]: %q must be a label column, and the section must name its total row (suppress.total)", i, b)
 		}
 	}
 	return nil

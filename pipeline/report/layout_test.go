@@ -34,9 +34,9 @@ func sheetOrder(t *testing.T, xlsx []byte) []string {
 // and that --sections board leaves the appendix out of both.
 func TestBoardPagesComeFirst(t *testing.T) {
 	db := sampleDB(t)
-	board := []string{"01_kpis", "02_trends", "04_dose_response", "06_funnel", "08_attendance", "09_symptoms"}
-	boardSheets := []string{"Summary", "Measures summary", "Trends", "Dose response", "Funnel", "Attendance", "Symptoms", "Measures"}
-	appendixSheets := []string{"Methods", "Retention curves", "Models", "Data quality", "Rejects", "Data dictionary"}
+	board := []string{"01_kpis", "02_trends", "04_dose_response", "06_funnel", "08_attendance", "09_symptoms", "11_equity", "12_run_charts"}
+	boardSheets := []string{"Summary", "Measures summary", "Trends", "Dose response", "Funnel", "Attendance", "Symptoms", "Equity", "Run charts", "Measures"}
+	appendixSheets := []string{"Methods", "Retention curves", "Models", "Data quality", "Rejects", "Data quality history", "Data dictionary"}
 	tests := []struct {
 		sections     string
 		wantAppendix bool
@@ -54,7 +54,7 @@ func TestBoardPagesComeFirst(t *testing.T) {
 				want = append(want, "board "+s)
 			}
 			if tt.wantAppendix {
-				want = append(want, "appendix 03_retention_curves", "appendix 05_forest", "appendix 07_data_quality", "appendix 10_rejects")
+				want = append(want, "appendix 03_retention_curves", "appendix 05_forest", "appendix 07_data_quality", "appendix 10_rejects", "appendix 13_dq_history")
 			}
 			if diff := cmp.Diff(want, titles); diff != "" {
 				t.Errorf("sections (-want +got):\n%s", diff)

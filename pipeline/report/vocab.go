@@ -157,10 +157,25 @@ func modelTerms() []Term {
 	}
 }
 
+// attributeTerms name what kpis_by_group breaks the measures down by, in reading
+// order.
+func attributeTerms() []Term {
+	return []Term{
+		{Name: "sex", Label: "Sex", Definition: "The patient's sex (patients.sex); Not recorded when the export gave none."},
+		{Name: "race", Label: "Race", Definition: "The patient's race (patients.race)."},
+		{Name: "ethnicity", Label: "Ethnicity", Definition: "The patient's ethnicity (patients.ethnicity)."},
+		{Name: "payer", Label: "Payer", Definition: "The patient's primary payer (patients.payer)."},
+		{Name: "age_band", Label: "Age at admission", Definition: "Admission year minus birth year, in bands (episode_outcomes.age_band)."},
+	}
+}
+
 // vocabularyOf is the list of terms a column's vocabulary names.
 func vocabularyOf(name string) []Term {
-	if name == "models" {
+	switch name {
+	case "models":
 		return modelTerms()
+	case "attributes":
+		return attributeTerms()
 	}
 	return vocabulary()
 }

@@ -90,6 +90,11 @@ type Row struct {
 	Cells []Cell
 	Group string
 	Total bool
+	// Link ties rows that hold the same figures (one total repeated as the total of
+	// several groups: all episodes, once for each attribute they are grouped by):
+	// rows with the same non-empty Link are hidden alike, cell by cell, for a figure
+	// hidden in one copy and shown in another is not hidden at all.
+	Link string
 }
 
 // Table is a table before rendering.
@@ -159,8 +164,9 @@ func (p Policy) known(v float64) interval {
 // so is a numerator whose complement (denominator minus numerator) is from 1 to 10
 // (a rounded complement spans eleven values and pins nothing down); then, until
 // nothing changes, further cells of a group whose hidden members the total and the
-// shown members would give away (p.Complementary), every rate whose numerator or
-// denominator is hidden, and every column built on a hidden total. Last, rates are
+// shown members would give away (p.Complementary), every cell of a row linked to
+// one where it is hidden (Row.Link), every rate whose numerator or denominator is
+// hidden, and every column built on a hidden total. Last, rates are
 // computed again from the released counts (p.Round).
 func Apply(t *Table, p Policy) (int, error) {
 	idx := map[string]int{}
@@ -247,6 +253,12 @@ func Apply(t *Table, p Policy) (int, error) {
 		groups[row.Group] = append(groups[row.Group], r)
 	}
 	sort.Strings(names)
+	links := map[string][]int{}
+	for r, row := range t.Rows {
+		if row.Link != "" {
+			links[row.Link] = append(links[row.Link], r)
+		}
+	}
 	for changed := true; changed; {
 		changed = false
 		for _, g := range names {
@@ -288,6 +300,15 @@ func Apply(t *Table, p Policy) (int, error) {
 				num, den := idx[col.From[0]], idx[col.From[1]]
 				if t.Rows[r].Cells[num].Suppressed || t.Rows[r].Cells[den].Suppressed {
 					changed = hide(r, c) || changed
+				}
+			}
+		}
+		for _, rows := range links {
+			for c := range t.Columns {
+				if slices.ContainsFunc(rows, func(r int) bool { return t.Rows[r].Cells[c].Suppressed }) {
+					for _, r := range rows {
+						changed = hide(r, c) || changed
+					}
 				}
 			}
 		}

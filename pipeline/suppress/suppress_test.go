@@ -332,3 +332,34 @@ func TestRoundedReleaseLeavesNoSmallCount(t *testing.T) {
 	}
 	t.Logf("%d of 20000 tables leak without complementary suppression", leaksWithout)
 }
+
+// TestLinkedTotalsAreHiddenAlike: all 50 episodes, 17 of them completed, grouped two
+// ways (by sex: 9 of 12, 8 of 12 and 0 of 26; by payer: 14 of 30 and 3 of 20), each
+// grouping with its own copy of the total. The first grouping must hide its total's
+// 17 (the hidden members' complements, 24 - 17, would give 7 away); the second would
+// show it, and a figure shown in one copy is not hidden in the other. Linked, the
+// copies are hidden alike.
+func TestLinkedTotalsAreHiddenAlike(t *testing.T) {
+	for _, link := range []bool{false, true} {
+		tab := kpiTable([][][2]float64{{{9, 12}, {8, 12}, {0, 26}}, {{14, 30}, {3, 20}}})
+		totals := []int{3, 6}
+		if link {
+			for _, r := range totals {
+				tab.Rows[r].Link = "all episodes"
+			}
+		}
+		if _, err := Apply(tab, exact); err != nil {
+			t.Fatal(err)
+		}
+		a, b := shown(tab, totals[0], 1), shown(tab, totals[1], 1)
+		switch {
+		case link && (a || b):
+			t.Errorf("linked: the total's numerator shown in one copy (%v, %v); want it hidden in both", a, b)
+		case !link && a == b:
+			t.Errorf("unlinked: both copies shown %v; the example must show the two groupings differ", a)
+		}
+		if d := Derivable(tab); link && len(d) != 0 {
+			t.Errorf("linked: derivable %v", d)
+		}
+	}
+}

@@ -137,8 +137,12 @@ var (
 	lastNames  = []string{"Garcia", "Smith", "Johnson", "Nguyen", "Okafor", "Brown", "Patel", "Miller", "Lopez", "Davis"}
 )
 
-// payerGapStream seeds the draws of the planted payer gap apart from the rest.
-const payerGapStream = 0x9e3779b97f4a7c15
+// payerGapStream seeds the draws of the planted payer gap apart from the rest, and
+// payerStream the payer.
+const (
+	payerGapStream = 0x9e3779b97f4a7c15
+	payerStream    = 0x2545f4914f6cdd1d
+)
 
 // udsPanel is the set of screens run for a primary substance.
 func udsPanel(substance string) []string {
@@ -175,11 +179,20 @@ func (g *gen) patient(i int) {
 	birthYear := 1970 + firstAdmit/365 - age
 	pid := fmt.Sprintf("MRN%07d", 1000003+i*7)
 	u := r.NormFloat64() // how engaged this person tends to be
+	// The payer, drawn from a stream of its own before the episodes, so that the
+	// payer gap in completion (Effects.CompletionRatioMedicaid) is known when an
+	// episode ends and everything drawn after that (the follow-up contacts, the
+	// satisfaction survey) follows the discharge reason the export gives.
+	payer := payers[pick(rand.New(rand.NewPCG(g.cfg.Seed^payerStream, uint64(i))), payerW)]
+	var gap *rand.Rand
+	if payer == "medicaid" {
+		gap = rand.New(rand.NewPCG(g.cfg.Seed^payerGapStream, uint64(i)))
+	}
 
 	var eps []*episode
 	admit := firstAdmit
 	for k := 0; k < 3 && admit <= g.cutoff-3; k++ {
-		e := g.episode(r, i, k, prog, admit, u)
+		e := g.episode(r, i, k, prog, admit, u, gap)
 		eps = append(eps, e)
 		if e.discharge < 0 {
 			break
@@ -200,17 +213,8 @@ func (g *gen) patient(i int) {
 		}
 	}
 	dropCollidingFollowUps(eps)
-	patient := []string{pid, strconv.Itoa(birthYear), sexes[pick(r, sexW)], races[pick(r, raceW)], eths[pick(r, ethW)], payers[pick(r, payerW)]}
-	if patient[5] == "medicaid" {
-		// The payer gap in completion (Effects.CompletionRatioMedicaid), drawn from a
-		// stream of its own so that every other draw stays as it was.
-		gap := rand.New(rand.NewPCG(g.cfg.Seed^payerGapStream, uint64(i)))
-		for _, e := range eps {
-			if e.reason == "completed" && gap.Float64() >= plantedEffects().CompletionRatioMedicaid {
-				e.reason = "transferred"
-			}
-		}
-	}
+	patient := []string{pid, strconv.Itoa(birthYear), sexes[pick(r, sexW)], races[pick(r, raceW)], eths[pick(r, ethW)], payer}
+	pick(r, payerW) // the draw the payer once took from this stream, kept so that the draws after it stay as they were
 	name := firstNames[r.IntN(len(firstNames))] + " " + lastNames[r.IntN(len(lastNames))]
 	phone := fmt.Sprintf("555-%03d-%04d", r.IntN(1000), r.IntN(10000))
 	g.write(i, pid, patient, name, phone, eps)
@@ -245,7 +249,7 @@ func dropCollidingFollowUps(eps []*episode) {
 }
 
 // episode simulates one admission from day admit.
-func (g *gen) episode(r *rand.Rand, i, k int, prog program, admit int, u float64) *episode {
+func (g *gen) episode(r *rand.Rand, i, k int, prog program, admit int, u float64, gap *rand.Rand) *episode {
 	e := &episode{
 		id: fmt.Sprintf("EP%07d%d", i, k), prog: prog, admit: admit, discharge: -1,
 		substance: substances[pick(r, substW)], referral: referrals[pick(r, referralW)],
@@ -405,6 +409,11 @@ days:
 	if endDay >= 0 {
 		e.discharge = admit + endDay
 		e.reason = endReason
+		if e.reason == "completed" && gap != nil && gap.Float64() >= fx.CompletionRatioMedicaid {
+			// The payer gap: a Medicaid episode that reaches its planned length is
+			// stepped down elsewhere (transferred) instead of discharged as completed.
+			e.reason = "transferred"
+		}
 		if e.discharge > g.cutoff {
 			e.discharge, e.reason = -1, ""
 		}

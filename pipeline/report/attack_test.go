@@ -170,12 +170,12 @@ type published struct {
 	rows   [][]string
 }
 
-// withoutMedians is the set with the cells of median columns (a length of stay in
-// days) blanked: a median is neither a count nor a sum, so no total of medians,
-// difference of medians or median beside a count in its row says anything of a count.
-// Read as counts they would only give false alarms (all programs' median minus the
-// programs' shown medians).
-func (s releasedSet) withoutMedians() releasedSet {
+// withoutStatistics is the set with the cells of the columns of statistics of values
+// blanked (a median length of stay, quartiles of days to care, a mean score): such a
+// figure is neither a count nor a sum, so no total, difference or neighbour in its row
+// says anything of a count. Read as counts (4 days shows as 4) they would only give
+// false alarms. The columns are known by their headers, as a reader knows them.
+func (s releasedSet) withoutStatistics() releasedSet {
 	out := s
 	out.tables = nil
 	for _, p := range s.tables {
@@ -184,7 +184,7 @@ func (s releasedSet) withoutMedians() releasedSet {
 		for _, r := range p.rows {
 			r = slices.Clone(r)
 			for c := range r {
-				if c < len(p.header) && strings.Contains(strings.ToLower(p.header[c]), "median") {
+				if c < len(p.header) && statistic.MatchString(p.header[c]) {
 					r[c] = ""
 				}
 			}
@@ -194,6 +194,8 @@ func (s releasedSet) withoutMedians() releasedSet {
 	}
 	return out
 }
+
+var statistic = regexp.MustCompile(`(?i)median|quartile|\bmean\b`)
 
 // releasedSet is everything the external reports of one database publish.
 type releasedSet struct {
@@ -430,7 +432,7 @@ func (s releasedSet) attack() []string {
 		blo, bhi := s.span(b)
 		return alo - bhi, ahi - blo
 	}
-	s = s.withoutMedians()
+	s = s.withoutStatistics()
 	for _, p := range s.tables {
 		cols := len(p.header)
 		for c := 0; c < cols; c++ {

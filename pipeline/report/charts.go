@@ -269,7 +269,8 @@ func pChart(c *charts.Line, r Result, col map[string]int, val func(int, string) 
 	}
 	c.XAxisList = []opts.XAxis{{Type: "category", Data: xs}}
 	c.YAxisList = []opts.YAxis{pct}
-	c.Legend = opts.Legend{Data: names, Top: "5", Selected: selected}
+	// One scrolling row: the measures are many, and a legend of several rows would cover the plot.
+	c.Legend = opts.Legend{Type: "scroll", Data: names, Top: "5", Left: "10", Right: "10", Selected: selected}
 }
 
 // trendPoint is a trend point's name (what its tooltip says: the measure, quarter,

@@ -34,8 +34,8 @@ func sheetOrder(t *testing.T, xlsx []byte) []string {
 // and that --sections board leaves the appendix out of both.
 func TestBoardPagesComeFirst(t *testing.T) {
 	db := sampleDB(t)
-	board := []string{"01_kpis", "02_trends", "04_dose_response", "06_funnel", "08_attendance", "09_symptoms", "11_equity", "12_run_charts"}
-	boardSheets := []string{"Summary", "Measures summary", "Trends", "Dose response", "Funnel", "Attendance", "Symptoms", "Equity", "Run charts", "Measures"}
+	board := []string{"01_kpis", "02_trends", "04_dose_response", "06_funnel", "08_attendance", "09_symptoms", "11_equity", "14_more_measures", "15_days_and_scores", "16_run_charts"}
+	boardSheets := []string{"Summary", "Measures summary", "Trends", "Dose response", "Funnel", "Attendance", "Symptoms", "Equity", "More measures", "Days and scores", "Run charts", "Measures"}
 	appendixSheets := []string{"Methods", "Retention curves", "Models", "Data quality", "Rejects", "Data quality history", "Data dictionary"}
 	tests := []struct {
 		sections     string

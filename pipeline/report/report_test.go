@@ -2,7 +2,9 @@ package report
 
 import (
 	"context"
+	"fmt"
 	"html"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -449,6 +451,66 @@ func TestLengthOfStay(t *testing.T) {
 		}
 		if want := `<div class="v">` + cellText(median(xs), Column{}, false) + ` days</div>`; !strings.Contains(page, want) {
 			t.Errorf("%s: the page lacks the tile's value %s", prog, want)
+		}
+	}
+}
+
+// TestDaysAndScoresMatchTheirModel: the section of days to care and satisfaction
+// scores, summed over the report's window from kpi_values, gives for a whole quarter
+// the quartiles and mean of the quarterly model kpi_distributions; and the follow-up
+// tiles put each outcome right after the share reached, under the words that say an
+// outcome among those reached is not one of everyone discharged.
+func TestDaysAndScoresMatchTheirModel(t *testing.T) {
+	db := sampleDB(t)
+	html, _, rep := render(t, db, Options{Period: "2026Q3"})
+	var sec *Result
+	for i, s := range rep.Sections {
+		if s.File == "15_days_and_scores.yaml" {
+			sec = &rep.Sections[i]
+		}
+	}
+	if sec == nil {
+		t.Fatal("no section of days to care and satisfaction scores")
+	}
+	if len(sec.Rows) != 3 {
+		t.Fatalf("%d rows, want days to admission, days to the first session and the CSQ-8 score", len(sec.Rows))
+	}
+	names := map[string]string{} // label to name
+	for _, term := range vocabulary() {
+		names[term.Label] = term.Name
+	}
+	for _, row := range sec.Rows {
+		var want [6]float64
+		if err := db.QueryRow(`SELECT n, n_missing, p25, median, p75, mean FROM kpi_distributions
+			WHERE program_id = 'ALL' AND period = '2026Q3' AND measure = ?`, names[fmt.Sprint(row[0])]).Scan(&want[0], &want[1], &want[2], &want[3], &want[4], &want[5]); err != nil {
+			t.Fatalf("%v: %v", row[0], err)
+		}
+		for j := range want {
+			got, _ := number(row[j+1])
+			if math.Abs(got-want[j]) > 1e-9*math.Max(1, math.Abs(want[j])) {
+				t.Errorf("%v, %s: %v in the report, %v in kpi_distributions", row[0], sec.Columns[j+1].Name, got, want[j])
+			}
+		}
+	}
+	page := string(html)
+	start := strings.Index(page, "<h2>Access, symptoms, satisfaction and follow-up after discharge</h2>")
+	if start < 0 {
+		t.Fatal("no section of access, symptoms, satisfaction and follow-up")
+	}
+	section := page[start:]
+	section = section[:strings.Index(section, "</section>")]
+	if !strings.Contains(section, "An outcome among those reached is not an outcome of everyone discharged") {
+		t.Error("the follow-up section does not say that an outcome among those reached is not one of everyone discharged")
+	}
+	for _, n := range []string{"30", "90", "180"} {
+		reached := strings.Index(section, `<div class="l">`+label("followup_contact_"+n)+`</div>`)
+		abstinent := strings.Index(section, `<div class="l">`+label("followup_abstinent_"+n)+`</div>`)
+		if reached < 0 && abstinent < 0 && n == "180" {
+			continue // nobody discharged in the sample's 2026Q2 or 2026Q3 is due yet
+		}
+		next := strings.Index(section[reached+1:], `<div class="l">`) + reached + 1
+		if reached < 0 || abstinent != next {
+			t.Errorf("%s days: the abstinence tile (at %d) does not follow the share reached (at %d)", n, abstinent, reached)
 		}
 	}
 }

@@ -225,6 +225,12 @@ func (rep *Report) summarize() {
 		cover += " These are the board's pages only: the appendix (methods, models, retention curves, data quality) is left out, and the full report (--sections all) has it."
 	}
 	rep.Summary = append(rep.Summary, cover)
+	for _, x := range rep.Measures {
+		if n, ok := number(x.Numerator); ok && x.Measure == "census" && !x.NumeratorHidden && n < smallN {
+			rep.Summary = append(rep.Summary, fmt.Sprintf("Only %.0f episodes were in care in this period: a rate over so few moves a lot with one episode, so read the intervals, not the points. "+
+				"report programs lists the periods with data (report --period).", n))
+		}
+	}
 	pct := func(v any) string { f, _ := number(v); return fmt.Sprintf("%.1f%%", 100*f) }
 	var better, worse, same, met, missed, unclear []string
 	for _, x := range rep.Measures {

@@ -328,10 +328,19 @@ func TestSummarySaysWhatTheReportCovers(t *testing.T) {
 		t.Fatal(err)
 	}
 	text := strings.Join(rep.Summary, "\n")
-	for _, want := range []string{"Riverside Evening IOP, 2026Q3, compared with 2026Q2, with data to 2026-09-30", "internal audience", "No targets were given"} {
+	// P02 had 21 episodes in care in 2026Q3: too few for its rates to mean much alone.
+	for _, want := range []string{"Riverside Evening IOP, 2026Q3, compared with 2026Q2, with data to 2026-09-30", "internal audience", "No targets were given",
+		"Only 21 episodes were in care in this period"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("summary lacks %q:\n%s", want, text)
 		}
+	}
+	all, err := Build(context.Background(), sampleDB(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if text := strings.Join(all.Summary, "\n"); strings.Contains(text, "Only ") {
+		t.Errorf("the network's 82 episodes in care are called few:\n%s", text)
 	}
 }
 

@@ -273,7 +273,15 @@ func (rep *Report) summarize() {
 	if len(worse) > 0 {
 		rep.Summary = append(rep.Summary, "Worse than the prior period, beyond chance: "+list(worse)+".")
 	}
-	if len(same) > 0 {
+	switch {
+	case len(same) > 6:
+		// A long list of what did not change buries what did.
+		others := ""
+		if len(better)+len(worse) > 0 {
+			others = "other "
+		}
+		rep.Summary = append(rep.Summary, fmt.Sprintf("No change that chance would not explain in the %s%d measures with a prior period (the Measures sheet lists them).", others, len(same)))
+	case len(same) > 0:
 		rep.Summary = append(rep.Summary, "No change that chance would not explain: "+list(same)+".")
 	}
 	if len(met)+len(missed)+len(unclear) > 0 {

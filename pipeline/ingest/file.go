@@ -73,8 +73,13 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	if err := r.dateMacros(ctx, f); err != nil {
 		return fr, err
 	}
-	if err := r.pseudonymize(ctx, f, cols); err != nil {
-		return fr, err
+	if f.Table.Model != "" {
+		// Only a table's own model joins the pseudonym table (a lookup by original
+		// identifier is a lookup by pseudonym): the canonical staging models read
+		// identifiers already keyed, and listing them would cost a pass over the rows.
+		if err := r.pseudonymize(ctx, f, cols); err != nil {
+			return fr, err
+		}
 	}
 	if err := r.mapSource(ctx, f); err != nil {
 		return fr, err
@@ -513,11 +518,20 @@ func (r *run) mapSource(ctx context.Context, f File) error {
 		return fmt.Errorf("profile %s, table %s: the model returned %d rows (%d distinct lines) for %d source rows; it must return one row per source row",
 			r.prof.Name, f.Table.Source, rows, lines, source)
 	}
-	var sel []string
-	for _, c := range f.Entity.Columns {
-		sel = append(sel, fmt.Sprintf("nullif(trim(CAST(%s AS VARCHAR)), '') AS %s", quoteIdent(c.Name), quoteIdent(c.Name)))
+	// The canonical staging models take the identifier columns of raw as pseudonyms.
+	// A model's identifier is kept only when it is one the file's keyed columns gave
+	// (a row of pseudo), so that a model that passes an original through, or makes one
+	// up, stores nothing of it.
+	var sel, joins []string
+	for i, c := range f.Entity.Columns {
+		v := fmt.Sprintf("nullif(trim(CAST(m.%s AS VARCHAR)), '')", quoteIdent(c.Name))
+		if c.Pseudonym != "" {
+			joins = append(joins, fmt.Sprintf("LEFT JOIN pseudo k%d ON k%d.kind = %s AND k%d.id = %s", i, i, quoteString(c.Pseudonym), i, v))
+			v = fmt.Sprintf("k%d.key", i)
+		}
+		sel = append(sel, v+" AS "+quoteIdent(c.Name))
 	}
-	if err := r.exec(ctx, "map "+f.Name(), "CREATE TEMP VIEW raw AS SELECT line, "+strings.Join(sel, ", ")+" FROM mapped"); err != nil {
+	if err := r.exec(ctx, "map "+f.Name(), "CREATE TEMP VIEW raw AS SELECT m.line, "+strings.Join(sel, ", ")+" FROM mapped m "+strings.Join(joins, " ")); err != nil {
 		return fmt.Errorf("profile %s, table %s: the model must return every column of %s: %w", r.prof.Name, f.Table.Source, f.Entity.Name, err)
 	}
 	return nil

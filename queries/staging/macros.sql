@@ -7,7 +7,8 @@
 -- whole CSV parse.
 
 -- The view raw that a staging model reads has every value trimmed already, with
--- empty values as NULL, so the checks below test for NULL and never trim again.
+-- empty values as NULL, so the checks below test for NULL and never trim again. Its
+-- identifier columns (patient_id, clinician_id) hold pseudonyms, never originals.
 
 -- problem is one reason a row cannot be loaded; it becomes a row of rejects. Its
 -- four fields (column, value, reason, message) are separated by chr(31); the value

@@ -3,8 +3,9 @@
 // resident memory, DuckDB's own read_csv of the same files into plain tables (the
 // raw-engine baseline), the load, the model rebuild, the report of all programs and
 // of one program, and the incremental load of the last week's export with its model
-// rebuild. It prints one Markdown table. scripts/bench.sh builds the binaries and runs
-// it; see BENCHMARKS.md.
+// rebuild; with --pandas, also the analyst's pandas script on the same files. It prints
+// one Markdown table and, per size, the ratios the speed goals are stated in.
+// scripts/bench.sh builds the binaries and runs it; see BENCHMARKS.md.
 package main
 
 import (
@@ -48,6 +49,18 @@ type config struct {
 	threads     int
 	program     string
 	keep        bool
+	pandas      string // the analyst's script (scripts/pandas_baseline.py); empty: not run
+	python      string
+}
+
+// ratios are the figures of one size that the speed goals are stated in.
+type ratios struct {
+	sessions                    int64
+	pipeline                    float64 // load + rebuild + report, seconds
+	pandas                      float64 // the pandas script, seconds; 0 when not run
+	pandasRSS                   int64
+	load, readCSV, rebuild      float64
+	loadRSS, rebuildRSS, repRSS int64
 }
 
 func run(args []string, stdout, stderr io.Writer) error {
@@ -66,6 +79,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl.IntVar(&c.threads, "threads", 0, "DuckDB threads of every step (default: one per core)")
 	fl.StringVar(&c.program, "program", "P01", "program of the single-program report")
 	fl.BoolVar(&c.keep, "keep", false, "keep the exports and databases")
+	fl.StringVar(&c.pandas, "pandas", "", "the analyst's pandas `script` to time on the same files (scripts/pandas_baseline.py); empty: not run")
+	fl.StringVar(&c.python, "python", "/usr/bin/python3", "the `python` that runs --pandas (it needs pandas and openpyxl)")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -100,18 +115,26 @@ func run(args []string, stdout, stderr io.Writer) error {
 		runtime.NumCPU(), memTotal(), runtime.GOOS, runtime.GOARCH, runtime.Version(), c.memoryLimit, threadsText(c.threads), c.reps)
 	fmt.Fprintln(stdout, "| sessions | step | rows | wall s | rows/s | peak RSS | vs read_csv |")
 	fmt.Fprintln(stdout, "|---:|---|---:|---:|---:|---:|---:|")
-	var pipeline []float64
+	var all []ratios
 	for _, n := range c.sizes {
-		total, err := one(c, self, n, stdout, stderr)
+		r, err := one(c, self, n, stdout, stderr)
 		if err != nil {
 			return err
 		}
-		pipeline = append(pipeline, total)
+		all = append(all, r)
 	}
 	fmt.Fprintln(stdout)
-	for i := 1; i < len(c.sizes); i++ {
+	for _, r := range all {
+		fmt.Fprintf(stdout, "At %d sessions: load / read_csv %.2fx (%.2f s / %.2f s); model rebuild %.2f s", r.sessions, r.load/r.readCSV, r.load, r.readCSV, r.rebuild)
+		if r.pandas > 0 {
+			fmt.Fprintf(stdout, "; etl + report / pandas %.2fx (%.2f s / %.2f s; pandas peak %s, etl peak %s)",
+				r.pipeline/r.pandas, r.pipeline, r.pandas, mib(r.pandasRSS), mib(max(r.loadRSS, r.rebuildRSS, r.repRSS)))
+		}
+		fmt.Fprintln(stdout, ".")
+	}
+	for i := 1; i < len(all); i++ {
 		fmt.Fprintf(stdout, "Load + rebuild + report at %d sessions / at %d: %.2fx for %.1fx the data.\n",
-			c.sizes[i], c.sizes[i-1], pipeline[i]/pipeline[i-1], float64(c.sizes[i])/float64(c.sizes[i-1]))
+			c.sizes[i], c.sizes[i-1], all[i].pipeline/all[i-1].pipeline, float64(c.sizes[i])/float64(c.sizes[i-1]))
 	}
 	return nil
 }
@@ -123,12 +146,12 @@ func threadsText(n int) string {
 	return strconv.Itoa(n)
 }
 
-// one measures one dataset size and prints its rows; it returns the time of load,
-// rebuild and report together.
-func one(c config, self string, n int, stdout, stderr io.Writer) (float64, error) {
+// one measures one dataset size and prints its rows; it returns its ratios, among
+// them the time of load, rebuild and report together.
+func one(c config, self string, n int, stdout, stderr io.Writer) (ratios, error) {
 	dir := filepath.Join(c.dir, strconv.Itoa(n))
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, err
+		return ratios{}, err
 	}
 	if !c.keep {
 		defer os.RemoveAll(dir)
@@ -137,7 +160,7 @@ func one(c config, self string, n int, stdout, stderr io.Writer) (float64, error
 	start := time.Now()
 	truth, err := generate.Generate(context.Background(), generate.Config{Patients: max(1, n/sessionsPerPatient), Seed: 1, Weekly: true}, data)
 	if err != nil {
-		return 0, err
+		return ratios{}, err
 	}
 	fmt.Fprintf(stderr, "bench: generated %d sessions in %.0f s\n", truth.Core["sessions"], time.Since(start).Seconds())
 	base, weekly := filepath.Join(data, "base"), filepath.Join(data, "weekly")
@@ -155,7 +178,7 @@ func one(c config, self string, n int, stdout, stderr io.Writer) (float64, error
 	slices.Sort(files)
 	key := filepath.Join(dir, "site.key")
 	if _, err := pseudo.Create(key); err != nil {
-		return 0, err
+		return ratios{}, err
 	}
 	db := filepath.Join(dir, "outcomes.duckdb")
 	spill := filepath.Join(dir, "spill")
@@ -170,14 +193,14 @@ func one(c config, self string, n int, stdout, stderr io.Writer) (float64, error
 		rawDB := filepath.Join(dir, "raw.duckdb")
 		m, err := measure(env, self, append([]string{"read_csv", "--memory-limit", c.memoryLimit, "--threads", strconv.Itoa(c.threads), rawDB}, files...)...)
 		if err != nil {
-			return 0, err
+			return ratios{}, err
 		}
 		raw = append(raw, m)
 		os.Remove(rawDB)
 		os.Remove(db)
 		m, err = measure(env, etl, append([]string{"--db", db, "--key-file", key, "--progress", "never", "--no-models"}, append(duck, base)...)...)
 		if err != nil {
-			return 0, err
+			return ratios{}, err
 		}
 		load = append(load, m)
 	}
@@ -200,7 +223,7 @@ func one(c config, self string, n int, stdout, stderr io.Writer) (float64, error
 		for i := 0; i < c.reps; i++ {
 			m, err := measure(env, bin, s.args...)
 			if err != nil {
-				return 0, err
+				return ratios{}, err
 			}
 			ms = append(ms, m)
 		}
@@ -212,14 +235,24 @@ func one(c config, self string, n int, stdout, stderr io.Writer) (float64, error
 	for i := 0; i < c.reps; i++ {
 		work := filepath.Join(dir, "weekly.duckdb")
 		if err := store.CopyFile(db, work); err != nil {
-			return 0, err
+			return ratios{}, err
 		}
 		m, err := measure(env, etl, append([]string{"--db", work, "--key-file", key, "--progress", "never"}, append(duck, weekly)...)...)
 		if err != nil {
-			return 0, err
+			return ratios{}, err
 		}
 		inc = append(inc, m)
 		os.Remove(work)
+	}
+	// The analyst's script reads the same files and writes its workbook beside the
+	// report's.
+	var pd []measured
+	for i := 0; c.pandas != "" && i < c.reps; i++ {
+		m, err := measure(nil, c.python, c.pandas, base, filepath.Join(dir, "pandas.xlsx"))
+		if err != nil {
+			return ratios{}, err
+		}
+		pd = append(pd, m)
 	}
 	r, l, inc1 := median(raw), median(load), median(inc)
 	row := func(step string, rows int64, m measured, vs string) {
@@ -250,7 +283,14 @@ func one(c config, self string, n int, stdout, stderr io.Writer) (float64, error
 	}
 	row(fmt.Sprintf("weekly export + rebuild (%.1f%% of rows)", 100*float64(weeklyRows)/float64(baseRows)), weeklyRows, inc1,
 		fmt.Sprintf("%.3fx load + rebuild", inc1.wall.Seconds()/full))
-	return pipeline, nil
+	out := ratios{sessions: truth.Core["sessions"], pipeline: pipeline, load: l.wall.Seconds(), readCSV: r.wall.Seconds(),
+		rebuild: times["model rebuild"].wall.Seconds(), loadRSS: l.rss, rebuildRSS: times["model rebuild"].rss, repRSS: times["report, all programs"].rss}
+	if len(pd) > 0 {
+		p := median(pd)
+		row("pandas + openpyxl script (baseline)", baseRows, p, fmt.Sprintf("%.2fx load + rebuild + report", p.wall.Seconds()/pipeline))
+		out.pandas, out.pandasRSS = p.wall.Seconds(), p.rss
+	}
+	return out, nil
 }
 
 // measured is one run of a process: wall time and peak resident memory.

@@ -210,7 +210,7 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
 	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}, exports: map[string]*export{},
-		keys: &keyer{key: key.Key, cache: map[[2]string]string{}}}
+		keys: &keyer{key: key.Key}}
 	defer r.closeExports()
 	if err := registerPseudonym(conn, r.keys); err != nil {
 		return false, "", err

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -26,35 +27,42 @@ const maxCached = 1 << 20
 
 // keyer keys identifiers under the site key, remembering the pseudonyms of the
 // identifiers it has met: a file names the same patient on many rows. DuckDB calls it
-// from several threads at once.
+// from several threads at once, for every row read, so a pseudonym met before is
+// found without a lock (sync.Map: written once, read many times).
 type keyer struct {
 	key   pseudo.Key
-	mu    sync.Mutex
-	cache map[[2]string]string
+	cache sync.Map // [2]string{kind, id} -> pseudonym
+	n     atomic.Int64
 }
 
 // keyed returns the pseudonym of an identifier of the given kind, or nil for one that
 // is empty once trimmed. Trimming drops the Unicode space separators at either end,
 // as DuckDB's trim does for the other columns.
 func (k *keyer) keyed(kind, id string) any {
-	id = strings.TrimFunc(id, func(r rune) bool { return unicode.Is(unicode.Zs, r) })
+	id = trimZs(id)
 	if id == "" {
 		return nil
 	}
 	ck := [2]string{kind, id}
-	k.mu.Lock()
-	p, ok := k.cache[ck]
-	k.mu.Unlock()
-	if ok {
+	if p, ok := k.cache.Load(ck); ok {
 		return p
 	}
-	p = k.key.Pseudonym(kind, id)
-	k.mu.Lock()
-	if len(k.cache) < maxCached {
-		k.cache[ck] = p
+	p := k.key.Pseudonym(kind, id)
+	if k.n.Load() < maxCached {
+		if _, had := k.cache.LoadOrStore(ck, p); !had {
+			k.n.Add(1)
+		}
 	}
-	k.mu.Unlock()
 	return p
+}
+
+// trimZs drops the Unicode space separators (Zs) at either end of s. An identifier
+// that begins and ends with a printable ASCII byte other than the space has none.
+func trimZs(s string) string {
+	if n := len(s); n > 0 && s[0] > ' ' && s[0] < 0x80 && s[n-1] > ' ' && s[n-1] < 0x80 {
+		return s
+	}
+	return strings.TrimFunc(s, func(r rune) bool { return unicode.Is(unicode.Zs, r) })
 }
 
 // keyed keys an identifier of a sheet cell (readSheet).

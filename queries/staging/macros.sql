@@ -7,7 +7,8 @@
 -- whole CSV parse.
 
 -- The view raw that a staging model reads has every value trimmed already, with
--- empty values as NULL, so the checks below test for NULL and never trim again.
+-- empty values as NULL, so the checks below test for NULL and never trim again. Its
+-- identifier columns (patient_id, clinician_id) hold pseudonyms, never originals.
 
 -- problem is one reason a row cannot be loaded; it becomes a row of rejects. Its
 -- four fields (column, value, reason, message) are separated by chr(31); the value
@@ -37,10 +38,12 @@ CREATE OR REPLACE TEMP MACRO is_num(v) AS regexp_full_match(v, '[+-]?([0-9]+(\.[
 -- or a digits-only pattern such as '%d%m%y', is never taken for a serial; a day-count
 -- column reads numbers as day counts only. The loader defines iso_date(v) and
 -- check_date(col, v) over it for each file, with that file's format; the staging
--- models call those two. The canonical form is checked by position (cheaper than a
--- pattern) and read by DuckDB's cast (several times cheaper than strptime); the cast
--- alone would accept a trailing time or note, and even a letter in place of a digit
--- (2000-01-1A), so the date must also print back as the text.
+-- models call those two. The canonical form is read by DuckDB's cast (several times
+-- cheaper than strptime), which alone would accept a trailing time or note, and even a
+-- letter in place of a digit (2000-01-1A): so the text must be four, two and two digits
+-- between dashes, and its years 1900-2100 are a range of such texts. A date that does
+-- not exist (2001-02-29) fails the cast. (This costs half of printing the date back and
+-- comparing, which it replaced.)
 CREATE OR REPLACE TEMP MACRO serial_date(v, base) AS
     CASE WHEN regexp_full_match(v, '[0-9]{1,6}(\.[0-9]*)?')
               AND year(base + CAST(floor(CAST(v AS DOUBLE)) AS INTEGER)) BETWEEN 1901 AND 2100
@@ -53,9 +56,8 @@ CREATE OR REPLACE TEMP MACRO parse_date(v, fmt, anchor, serial_base) AS
                   THEN anchor + CAST(v AS INTEGER) END
         ELSE coalesce(
             CASE WHEN fmt = '%Y-%m-%d'
-                 THEN CASE WHEN length(v) = 10 AND v[5] = '-' AND v[8] = '-'
-                                AND year(try_cast(v AS DATE)) BETWEEN 1900 AND 2100
-                                AND CAST(try_cast(v AS DATE) AS VARCHAR) = v
+                 THEN CASE WHEN v BETWEEN '1900-01-01' AND '2100-12-31'
+                                AND regexp_full_match(v, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
                            THEN try_cast(v AS DATE) END
                  ELSE CASE WHEN year(try_strptime(v, fmt)) BETWEEN 1900 AND 2100
                            THEN CAST(try_strptime(v, fmt) AS DATE) END

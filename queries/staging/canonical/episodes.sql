@@ -3,7 +3,7 @@
 SELECT
     r.line,
     r.episode_id AS episode_id,
-    pk.key AS patient_key,
+    r.patient_id AS patient_key,
     r.program_id AS program_id,
     iso_date(r.admit_date) AS admit_date,
     iso_date(r.discharge_date) AS discharge_date,
@@ -38,16 +38,15 @@ SELECT
         CASE WHEN iso_date(r.referral_date) > iso_date(r.admit_date)
              THEN problem('referral_date', r.referral_date, 'referral_after_admission',
                           'referral_date is after admit_date; correct one of them in the export, or leave referral_date empty') END,
-        CASE WHEN pk.key IS NOT NULL AND pt.patient_key IS NULL
-             THEN problem('patient_id', pk.key, 'unknown_patient',
+        CASE WHEN r.patient_id IS NOT NULL AND pt.patient_key IS NULL
+             THEN problem('patient_id', r.patient_id, 'unknown_patient',
                           'no patient with this patient_id has been loaded; include the patient in patients.csv') END,
         CASE WHEN r.program_id IS NOT NULL AND pg.program_id IS NULL
              THEN problem('program_id', r.program_id, 'unknown_program',
                           'no program with this program_id has been loaded; include it in programs.csv') END
     ) AS problems
 FROM raw r
-LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
-LEFT JOIN patients pt ON pt.patient_key = pk.key
+LEFT JOIN patients pt ON pt.patient_key = r.patient_id
 LEFT JOIN programs pg ON pg.program_id = r.program_id
 LEFT JOIN codes dr ON dr.domain = 'discharge_reason' AND lower(dr.code) = lower(r.discharge_reason)
 LEFT JOIN codes ps ON ps.domain = 'primary_substance' AND lower(ps.code) = lower(r.primary_substance)

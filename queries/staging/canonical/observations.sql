@@ -7,17 +7,15 @@ WITH o AS (
         r.*,
         r.episode_id AS eid,
         iso_date(r.obs_date) AS odate,
-        pk.key AS pkey
+        r.patient_id AS pkey
     FROM raw r
-    LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
 ),
 -- Only rows without an episode_id are linked; the filter comes first.
 linked AS (
     SELECT r.line, min(e.episode_id) AS episode_id, count(*) AS candidates
     FROM (SELECT line, patient_id, obs_date FROM raw WHERE episode_id IS NULL) r
-    JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
     JOIN episodes e
-      ON e.patient_key = pk.key
+      ON e.patient_key = r.patient_id
      AND iso_date(r.obs_date) BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
     GROUP BY r.line
 )

@@ -1,8 +1,10 @@
--- patients: the canonical patients.csv onto the patients table. The patient id is
--- replaced by its pseudonym (temp table pseudo) and never leaves this query.
+-- patients: the canonical patients.csv onto the patients table. The patient id in raw
+-- is already its pseudonym: it was keyed as the file was read (or, for a table with a
+-- model of its own, looked up in the temp table pseudo by the view raw), so the
+-- original never reaches this query.
 SELECT
     r.line,
-    pk.key AS patient_key,
+    r.patient_id AS patient_key,
     -- Ages of 90 and over become 90+ (README, Privacy): the birth year of a person
     -- 90 or older in the year of the load is stored as 90 years before that year. The
     -- year is load_day()'s, the run's clock in UTC, never the machine's local date.
@@ -21,7 +23,6 @@ SELECT
         check_code('payer', 'payer', r.payer, py.code)
     ) AS problems
 FROM raw r
-LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
 LEFT JOIN codes sx ON sx.domain = 'sex' AND lower(sx.code) = lower(r.sex)
 LEFT JOIN codes rc ON rc.domain = 'race' AND lower(rc.code) = lower(r.race)
 LEFT JOIN codes et ON et.domain = 'ethnicity' AND lower(et.code) = lower(r.ethnicity)

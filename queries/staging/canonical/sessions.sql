@@ -6,20 +6,17 @@ WITH s AS (
         r.*,
         r.episode_id AS eid,
         iso_date(r.session_date) AS sdate,
-        pk.key AS pkey,
-        ck.key AS ckey
+        r.patient_id AS pkey,
+        r.clinician_id AS ckey
     FROM raw r
-    LEFT JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
-    LEFT JOIN pseudo ck ON ck.kind = 'clinician' AND ck.id = r.clinician_id
 ),
 -- Only rows without an episode_id are linked; the filter comes first so that the
 -- rows that name their episode (usually all of them) cost nothing here.
 linked AS (
     SELECT r.line, min(e.episode_id) AS episode_id, count(*) AS candidates
     FROM (SELECT line, patient_id, session_date FROM raw WHERE episode_id IS NULL) r
-    JOIN pseudo pk ON pk.kind = 'patient' AND pk.id = r.patient_id
     JOIN episodes e
-      ON e.patient_key = pk.key
+      ON e.patient_key = r.patient_id
      AND iso_date(r.session_date) BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
     GROUP BY r.line
 )

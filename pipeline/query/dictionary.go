@@ -20,10 +20,10 @@ func layers() []struct {
 		name   string
 		tables []string
 	}{
-		{"Ledger", []string{"load_runs", "load_files", "rejects", "site_key", "schema_migrations"}},
+		{"Ledger", []string{"load_runs", "load_files", "rejects", "dq_history", "site_key", "schema_migrations"}},
 		{"Vocabulary", []string{"codes", "measures"}},
 		{"Core", []string{"programs", "patients", "episodes", "sessions", "observations"}},
-		{"Models", []string{"analysis_parameters", "model_builds", "model_pending", "episode_weeks", "relapse_events", "episode_outcomes", "episode_followups", "km_estimates", "logrank_tests", "model_estimates", "kpis", "kpi_distributions", "kpis_by_group"}},
+		{"Models", []string{"analysis_parameters", "model_builds", "model_pending", "episode_weeks", "relapse_events", "episode_outcomes", "episode_followups", "km_estimates", "logrank_tests", "model_estimates", "kpi_facts", "kpis", "kpi_values", "kpi_distributions", "kpis_by_group", "kpi_control"}},
 	}
 }
 
@@ -43,12 +43,17 @@ type Querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// Describe reads the comments of every table and column of the main schema.
+// Describe reads the comments of every table and view, and of their columns, of the
+// main schema (a view's name says so in its description).
 func Describe(ctx context.Context, db Querier) (map[string]TableDoc, error) {
 	docs := map[string]TableDoc{}
 	rows, err := db.QueryContext(ctx, `
-		SELECT t.table_name, coalesce(t.comment, ''), c.column_name, c.data_type, coalesce(c.comment, '')
-		FROM duckdb_tables() t
+		WITH t AS (
+		    SELECT database_name, schema_name, table_name, coalesce(comment, '') AS comment FROM duckdb_tables()
+		    UNION ALL
+		    SELECT database_name, schema_name, view_name, '(A view.) ' || coalesce(comment, '') FROM duckdb_views() WHERE NOT internal)
+		SELECT t.table_name, t.comment, c.column_name, c.data_type, coalesce(c.comment, '')
+		FROM t
 		JOIN duckdb_columns() c USING (database_name, schema_name, table_name)
 		WHERE t.database_name = current_database() AND t.schema_name = 'main'
 		ORDER BY t.table_name, c.column_index`)

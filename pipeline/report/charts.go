@@ -56,21 +56,7 @@ func chartOptions(r Result) map[string]any {
 	var boxes []int // series drawn as error bars, by index (see withBoxWidth)
 	switch ch.Type {
 	case "line", "km":
-		var names []string
-		rows := map[string][]int{}
-		var xs []string
-		seenX := map[string]bool{}
-		for i := range r.Rows {
-			s := fmt.Sprint(r.Rows[i][col[ch.Series]])
-			if _, ok := rows[s]; !ok {
-				names = append(names, s)
-			}
-			rows[s] = append(rows[s], i)
-			if k := fmt.Sprint(val(i, ch.X)); !seenX[k] {
-				seenX[k] = true
-				xs = append(xs, k)
-			}
-		}
+		names, rows, xs := bySeries(r, col, func(i int) string { return fmt.Sprint(val(i, ch.X)) })
 		if ch.Type == "line" {
 			sort.Strings(xs) // quarters, 2025Q4 before 2026Q1
 		}
@@ -220,20 +206,7 @@ const pChartShown = 3
 // the first pChartShown measures are shown at first.
 func pChart(c *charts.Line, r Result, col map[string]int, val func(int, string) any, pct opts.YAxis) {
 	ch := r.Chart
-	var names, xs []string
-	rows := map[string][]int{}
-	seenX := map[string]bool{}
-	for i := range r.Rows {
-		s := fmt.Sprint(r.Rows[i][col[ch.Series]])
-		if _, ok := rows[s]; !ok {
-			names = append(names, s)
-		}
-		rows[s] = append(rows[s], i)
-		if k := fmt.Sprint(r.Rows[i][col[ch.X]]); !seenX[k] {
-			seenX[k] = true
-			xs = append(xs, k)
-		}
-	}
+	names, rows, xs := bySeries(r, col, func(i int) string { return fmt.Sprint(r.Rows[i][col[ch.X]]) })
 	sort.Strings(xs) // quarters, 2025Q4 before 2026Q1
 	selected := map[string]bool{}
 	for k, n := range names {
@@ -271,6 +244,26 @@ func pChart(c *charts.Line, r Result, col map[string]int, val func(int, string) 
 	c.YAxisList = []opts.YAxis{pct}
 	// One scrolling row: the measures are many, and a legend of several rows would cover the plot.
 	c.Legend = opts.Legend{Type: "scroll", Data: names, Top: "5", Left: "10", Right: "10", Selected: selected}
+}
+
+// bySeries groups a section's rows by its chart's series: the series in the order
+// they first appear, the rows of each, and the distinct x values (x(i) of row i) in
+// the order they first appear.
+func bySeries(r Result, col map[string]int, x func(i int) string) (names []string, rows map[string][]int, xs []string) {
+	rows = map[string][]int{}
+	seenX := map[string]bool{}
+	for i := range r.Rows {
+		s := fmt.Sprint(r.Rows[i][col[r.Chart.Series]])
+		if _, ok := rows[s]; !ok {
+			names = append(names, s)
+		}
+		rows[s] = append(rows[s], i)
+		if k := x(i); !seenX[k] {
+			seenX[k] = true
+			xs = append(xs, k)
+		}
+	}
+	return names, rows, xs
 }
 
 // trendPoint is a trend point's name (what its tooltip says: the measure, quarter,

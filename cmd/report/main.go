@@ -63,6 +63,9 @@ func usage(w io.Writer) {
   report dictionary [--db FILE] [--out FILE]   every table and column with its description, as Markdown
   report extract --out DIR [--format parquet|arrow|csv] [--date-offsets]
                                                de-identified analysis tables with a README
+  report export --out DIR [--format parquet] [--partition-by program_id|quarter|patient_bucket:N]
+                                               the canonical tables as stored (pseudonymized) and the
+                                               parameters, as Hive-partitioned Parquet with manifest.json
 `)
 }
 
@@ -81,6 +84,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return runDictionary(ctx, args[1:], stdout, stderr)
 	case "extract":
 		return runExtract(ctx, args[1:], stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], stdout, stderr)
 	}
 	usage(stderr)
 	return errUsage

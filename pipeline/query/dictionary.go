@@ -23,7 +23,7 @@ func layers() []struct {
 		{"Ledger", []string{"load_runs", "load_files", "rejects", "dq_history", "site_key", "schema_migrations"}},
 		{"Vocabulary", []string{"codes", "measures"}},
 		{"Core", []string{"programs", "patients", "episodes", "sessions", "observations"}},
-		{"Models", []string{"analysis_parameters", "model_builds", "model_pending", "episode_weeks", "relapse_events", "episode_outcomes", "episode_followups", "km_estimates", "logrank_tests", "model_estimates", "kpi_facts", "kpis", "kpi_values", "kpi_distributions", "kpis_by_group", "kpi_control"}},
+		{"Models", []string{"analysis_parameters", "model_builds", "model_pending", "episode_weeks", "relapse_events", "episode_outcomes", "episode_followups", "km_estimates", "logrank_tests", "model_estimates", "kpi_facts", "kpi_quarter_facts", "kpis", "kpi_values", "kpi_distributions", "kpis_by_group", "kpi_control"}},
 	}
 }
 

@@ -91,3 +91,28 @@ WHERE s.session_date BETWEEN o.admit_date AND least(coalesce(o.discharge_date, o
 
 COMMENT ON VIEW kpi_facts IS 'The facts the measures of kpis are summed from: one row per episode (per session for attendance) and measure, dated by the day that places it in a period. Sum num and den over any window of fact_date for that window''s measure; retention rows hold the simple share, which kpis and the report replace by the Kaplan-Meier estimate.';
 COMMENT ON COLUMN kpi_facts.episode_id IS 'The episode the fact belongs to (for attendance_rate, the session''s episode), so that a fact can be broken down by the episode''s patient (kpis_by_group).';
+
+-- kpi_quarter_facts: the facts of kpi_facts placed in their calendar quarter (q, its
+-- first day), with the census of each quarter (every episode active at any time in it)
+-- as facts of its own: what kpis sums by program and kpis_by_group by group.
+CREATE OR REPLACE VIEW kpi_quarter_facts AS
+WITH quarters AS (
+    SELECT unnest(generate_series(
+        (SELECT date_trunc('quarter', min(admit_date)) FROM episode_outcomes),
+        date_trunc('quarter', param_date('cutoff')),
+        INTERVAL 3 MONTH))::DATE AS q
+)
+SELECT program_id, CAST(date_trunc('quarter', fact_date) AS DATE) AS q, measure, num, den, episode_id FROM kpi_facts
+UNION ALL
+SELECT o.program_id, quarters.q, 'census', 1, NULL, o.episode_id
+FROM episode_outcomes o JOIN quarters
+  ON o.admit_date < quarters.q + INTERVAL 3 MONTH
+ AND coalesce(o.discharge_date, param_date('cutoff')) >= quarters.q;
+
+COMMENT ON VIEW kpi_quarter_facts IS 'The facts of kpi_facts by calendar quarter (q: its first day), with the census of each quarter (one row per episode active at any time in it): what kpis and kpis_by_group sum.';
+COMMENT ON COLUMN kpi_quarter_facts.program_id IS 'Program of the episode.';
+COMMENT ON COLUMN kpi_quarter_facts.q IS 'First day of the calendar quarter the fact falls in.';
+COMMENT ON COLUMN kpi_quarter_facts.measure IS 'The measure (kpis.measure), census included.';
+COMMENT ON COLUMN kpi_quarter_facts.num IS 'The fact''s part of the numerator (of the count, for a count).';
+COMMENT ON COLUMN kpi_quarter_facts.den IS 'The fact''s part of the denominator; null for a count.';
+COMMENT ON COLUMN kpi_quarter_facts.episode_id IS 'The episode the fact is of.';

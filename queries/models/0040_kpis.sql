@@ -3,22 +3,8 @@
 -- kpi_facts (0035) summed by quarter, and the census. A report for any other window of
 -- dates sums the same facts over it.
 CREATE OR REPLACE TABLE kpis AS
-WITH o AS (
-    SELECT * FROM episode_outcomes
-),
-quarters AS (
-    SELECT unnest(generate_series(
-        (SELECT date_trunc('quarter', min(admit_date)) FROM o),
-        date_trunc('quarter', param_date('cutoff')),
-        INTERVAL 3 MONTH))::DATE AS q
-),
-facts AS (
-    SELECT program_id, CAST(date_trunc('quarter', fact_date) AS DATE) AS q, measure, num, den FROM kpi_facts
-    UNION ALL
-    SELECT o.program_id, quarters.q, 'census', 1, NULL
-    FROM o JOIN quarters
-      ON o.admit_date < quarters.q + INTERVAL 3 MONTH
-     AND coalesce(o.discharge_date, param_date('cutoff')) >= quarters.q
+WITH facts AS (
+    SELECT program_id, q, measure, num, den FROM kpi_quarter_facts
 ),
 k AS (
     SELECT

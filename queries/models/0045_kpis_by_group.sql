@@ -30,19 +30,8 @@ levels AS (
     UNION
     SELECT DISTINCT attribute, value FROM attrs
 ),
-quarters AS (
-    SELECT unnest(generate_series(
-        (SELECT date_trunc('quarter', min(admit_date)) FROM o),
-        date_trunc('quarter', param_date('cutoff')),
-        INTERVAL 3 MONTH))::DATE AS q
-),
 facts AS (
-    SELECT program_id, CAST(date_trunc('quarter', fact_date) AS DATE) AS q, measure, num, den, episode_id FROM kpi_facts
-    UNION ALL
-    SELECT o.program_id, quarters.q, 'census', 1, NULL, o.episode_id
-    FROM o JOIN quarters
-      ON o.admit_date < quarters.q + INTERVAL 3 MONTH
-     AND coalesce(o.discharge_date, param_date('cutoff')) >= quarters.q
+    SELECT * FROM kpi_quarter_facts
 ),
 sums AS (
     SELECT

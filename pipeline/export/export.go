@@ -116,10 +116,20 @@ func Run(ctx context.Context, db *store.DB, opt Options) (*Manifest, error) {
 		return nil, fmt.Errorf("make a folder beside %s: %w", opt.Dir, err)
 	}
 	defer os.RemoveAll(tmp) // gone once renamed; otherwise nothing half-written stays
+	docs, err := query.Describe(ctx, db)
+	if err != nil {
+		return nil, err
+	}
 	man := &Manifest{Version: pipeline.Version, PartitionBy: opt.PartitionBy}
 	for _, t := range tables() {
-		e, err := writeTable(ctx, db, tmp, t, kind, buckets)
-		if err != nil {
+		e := TableEntry{Name: t.name}
+		for _, c := range docs[t.name].Columns {
+			e.Columns = append(e.Columns, Column{Name: c.Name, Type: c.Type})
+		}
+		if len(e.Columns) == 0 {
+			return nil, fmt.Errorf("the database has no table %s: load exports with etl first", t.name)
+		}
+		if err := writeTable(ctx, db, tmp, t, kind, buckets, &e); err != nil {
 			return nil, fmt.Errorf("export %s: %w", t.name, err)
 		}
 		man.Tables = append(man.Tables, e)
@@ -137,25 +147,8 @@ func Run(ctx context.Context, db *store.DB, opt Options) (*Manifest, error) {
 	return man, nil
 }
 
-func writeTable(ctx context.Context, db *store.DB, dir string, t table, kind string, buckets int) (TableEntry, error) {
-	e := TableEntry{Name: t.name}
-	cols, err := db.QueryContext(ctx, `SELECT column_name, data_type FROM duckdb_columns()
-		WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ? ORDER BY column_index`, t.name)
-	if err != nil {
-		return e, err
-	}
-	for cols.Next() {
-		var c Column
-		if err := cols.Scan(&c.Name, &c.Type); err != nil {
-			cols.Close()
-			return e, err
-		}
-		e.Columns = append(e.Columns, c)
-	}
-	cols.Close()
-	if len(e.Columns) == 0 {
-		return e, fmt.Errorf("the database has no table %s: load exports with etl first", t.name)
-	}
+// writeTable writes the files of one table into dir and records them in e.
+func writeTable(ctx context.Context, db *store.DB, dir string, t table, kind string, buckets int, e *TableEntry) error {
 	expr := t.parts[kind]
 	if kind == "patient_bucket" && expr != "" {
 		expr = fmt.Sprintf(expr, buckets)
@@ -166,13 +159,13 @@ func writeTable(ctx context.Context, db *store.DB, dir string, t table, kind str
 		values = nil
 		rows, err := db.QueryContext(ctx, `SELECT DISTINCT `+expr+` AS v FROM `+t.name+` t ORDER BY v NULLS LAST`)
 		if err != nil {
-			return e, err
+			return err
 		}
 		for rows.Next() {
 			var v *string
 			if err := rows.Scan(&v); err != nil {
 				rows.Close()
-				return e, err
+				return err
 			}
 			values = append(values, v)
 		}
@@ -182,22 +175,19 @@ func writeTable(ctx context.Context, db *store.DB, dir string, t table, kind str
 	for _, v := range values {
 		rel := t.name
 		where := ""
-		var args []any
 		if expr != "" {
-			name := kind
 			if v == nil {
-				rel = filepath.Join(rel, name+"="+NullPartition)
+				rel = filepath.Join(rel, kind+"="+NullPartition)
 				where = " WHERE " + expr + " IS NULL"
 			} else if *v == "" {
-				return e, fmt.Errorf("an empty %s: a partition needs a value", kind)
+				return fmt.Errorf("an empty %s: a partition needs a value", kind)
 			} else {
-				rel = filepath.Join(rel, name+"="+escape(*v))
-				where = " WHERE " + expr + " = ?"
-				args = append(args, *v)
+				rel = filepath.Join(rel, kind+"="+escape(*v))
+				where = " WHERE " + expr + " = '" + strings.ReplaceAll(*v, "'", "''") + "'"
 			}
 		}
 		if err := os.MkdirAll(filepath.Join(dir, rel), 0o700); err != nil {
-			return e, err
+			return err
 		}
 		rel = filepath.Join(rel, "part-0.parquet")
 		// A partition column the table has is in the folder's name, not in the file:
@@ -207,13 +197,13 @@ func writeTable(ctx context.Context, db *store.DB, dir string, t table, kind str
 			sel = "* EXCLUDE (" + kind + ")"
 		}
 		sqlText := `SELECT ` + sel + ` FROM ` + t.name + ` t` + where + ` ORDER BY ` + t.order
-		n, err := query.Run(ctx, db, bind(sqlText, args), query.Options{Format: "parquet", Out: filepath.Join(dir, rel)})
+		n, err := query.Run(ctx, db, sqlText, query.Options{Format: "parquet", Out: filepath.Join(dir, rel)})
 		if err != nil {
-			return e, err
+			return err
 		}
 		h, err := hashFile(filepath.Join(dir, rel))
 		if err != nil {
-			return e, err
+			return err
 		}
 		e.Rows += n
 		e.Files = append(e.Files, File{Path: filepath.ToSlash(rel), Rows: n, SHA256: h})
@@ -221,17 +211,7 @@ func writeTable(ctx context.Context, db *store.DB, dir string, t table, kind str
 	}
 	sort.Slice(e.Files, func(a, b int) bool { return e.Files[a].Path < e.Files[b].Path })
 	e.Checksum = hex.EncodeToString(sum.Sum(nil))
-	return e, nil
-}
-
-// bind puts a text parameter into a statement as a quoted literal: query.Run takes a
-// statement, not parameters.
-func bind(sqlText string, args []any) string {
-	for _, a := range args {
-		lit := "'" + strings.ReplaceAll(fmt.Sprint(a), "'", "''") + "'"
-		sqlText = strings.Replace(sqlText, "?", lit, 1)
-	}
-	return sqlText
+	return nil
 }
 
 // escape makes a partition value safe as a folder name the way Hive does: every byte

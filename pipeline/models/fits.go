@@ -194,35 +194,10 @@ func survival(ctx context.Context, conn *sql.Conn, p Params, eps []episode) erro
 // 0 or 1), and the funnel limits follow it. When no episode of the cohort was followed
 // to day N, the rate and its limits are null: nobody observed it.
 func retentionKPIs(ctx context.Context, conn *sql.Conn, eps []episode) error {
-	type key struct {
-		program, period string
-		n               int
-	}
-	groups := map[key][]int{}
-	for i, e := range eps {
-		for _, n := range []int{30, 60, 90} {
-			if e.observable >= n {
-				groups[key{e.program, e.period, n}] = append(groups[key{e.program, e.period, n}], i)
-				groups[key{"ALL", e.period, n}] = append(groups[key{"ALL", e.period, n}], i)
-			}
-		}
-	}
 	// One UPDATE from a list of values: an UPDATE per group scans kpis each time.
-	var values []string
-	var args []any
-	for k, idx := range groups {
-		var ts []float64
-		var evs []bool
-		for _, i := range idx {
-			ts, evs = append(ts, eps[i].retention), append(evs, eps[i].dropout)
-		}
-		through, rate, lower, upper := RetentionEstimate(ts, evs, k.n)
-		values = append(values, "(?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::INTEGER, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE)")
-		args = append(args, k.program, k.period, fmt.Sprintf("retention_%d", k.n), through, len(idx), rate, lower, upper)
-	}
-	if len(values) > 0 {
+	if values, args := retentionRows(eps, func(*episode) string { return "" }); len(values) > 0 {
 		if _, err := conn.ExecContext(ctx, `UPDATE kpis SET numerator = v.numerator, denominator = v.denominator, rate = v.rate, lower = v.lower, upper = v.upper
-			FROM (VALUES `+strings.Join(values, ", ")+`) v(program_id, period, measure, numerator, denominator, rate, lower, upper)
+			FROM (VALUES `+strings.Join(values, ", ")+`) v(program_id, period, value, measure, numerator, denominator, rate, lower, upper)
 			WHERE kpis.program_id = v.program_id AND kpis.period = v.period AND kpis.measure = v.measure`, args...); err != nil {
 			return err
 		}
@@ -268,35 +243,8 @@ func (e *episode) group(attribute string) string {
 // and for ALL. A group with no episode in the cohort keeps its empty row. One
 // attribute at a time, so that memory holds one index per episode and cohort.
 func retentionByGroup(ctx context.Context, conn *sql.Conn, eps []episode) error {
-	type key struct {
-		program, period, value string
-		n                      int
-	}
 	for _, attribute := range groupAttributes() {
-		groups := map[key][]int{}
-		for i := range eps {
-			e := &eps[i]
-			g := e.group(attribute)
-			for _, n := range []int{30, 60, 90} {
-				if e.observable >= n {
-					for _, prog := range []string{e.program, "ALL"} {
-						k := key{prog, e.period, g, n}
-						groups[k] = append(groups[k], i)
-					}
-				}
-			}
-		}
-		var values []string
-		var args []any
-		for k, idx := range groups {
-			ts, evs := make([]float64, len(idx)), make([]bool, len(idx))
-			for j, i := range idx {
-				ts[j], evs[j] = eps[i].retention, eps[i].dropout
-			}
-			through, rate, lower, upper := RetentionEstimate(ts, evs, k.n)
-			values = append(values, "(?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::INTEGER, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE)")
-			args = append(args, k.program, k.period, k.value, fmt.Sprintf("retention_%d", k.n), through, len(idx), rate, lower, upper)
-		}
+		values, args := retentionRows(eps, func(e *episode) string { return e.group(attribute) })
 		if len(values) == 0 {
 			continue
 		}
@@ -308,6 +256,41 @@ func retentionByGroup(ctx context.Context, conn *sql.Conn, eps []episode) error 
 		}
 	}
 	return nil
+}
+
+// retentionRows estimates N-day retention (N = 30, 60, 90) for every group of episodes
+// that share a program (and ALL), a quarter of admission and a class (class(e): a
+// group of an attribute, or "" for none), among those admitted at least N days before
+// the cutoff; each group is one row of VALUES (program, period, class, measure,
+// numerator, denominator, rate, lower, upper) with its arguments.
+func retentionRows(eps []episode, class func(e *episode) string) (values []string, args []any) {
+	type key struct {
+		program, period, value string
+		n                      int
+	}
+	groups := map[key][]int{}
+	for i := range eps {
+		e := &eps[i]
+		c := class(e)
+		for _, n := range []int{30, 60, 90} {
+			if e.observable >= n {
+				for _, prog := range []string{e.program, "ALL"} {
+					k := key{prog, e.period, c, n}
+					groups[k] = append(groups[k], i)
+				}
+			}
+		}
+	}
+	for k, idx := range groups {
+		ts, evs := make([]float64, len(idx)), make([]bool, len(idx))
+		for j, i := range idx {
+			ts[j], evs[j] = eps[i].retention, eps[i].dropout
+		}
+		through, rate, lower, upper := RetentionEstimate(ts, evs, k.n)
+		values = append(values, "(?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::INTEGER, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE)")
+		args = append(args, k.program, k.period, k.value, fmt.Sprintf("retention_%d", k.n), through, len(idx), rate, lower, upper)
+	}
+	return values, args
 }
 
 // RetentionEstimate is N-day retention over a cohort of episodes, given each one's

@@ -841,6 +841,19 @@ func measuresSection() Section {
 		}}
 }
 
+// figureColumns are the columns of a row of measuresSection that hold a measure's
+// figure and its prior period's: the rate, a count's numerator, or a length of stay's
+// median days.
+func figureColumns(measure string) (at, prior int) {
+	switch {
+	case isCount(measure):
+		return 1, 6
+	case isDays(measure):
+		return 9, 10
+	}
+	return 3, 8
+}
+
 func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Options, programs []string, pol *suppress.Policy) error {
 	var targets Targets
 	if opt.Targets != "" {
@@ -868,14 +881,8 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 			return fmt.Errorf("measures of the network: %w", err)
 		}
 		for i, r := range all.Rows {
-			h := all.Hidden[i]
-			f := figure{r[3], h[3]}
-			if isCount(fmt.Sprint(r[0])) {
-				f = figure{r[1], h[1]}
-			} else if isDays(fmt.Sprint(r[0])) {
-				f = figure{r[9], h[9]}
-			}
-			network[fmt.Sprint(r[0])] = f
+			at, _ := figureColumns(fmt.Sprint(r[0]))
+			network[fmt.Sprint(r[0])] = figure{r[at], all.Hidden[i][at]}
 		}
 	}
 	defs := definitions()
@@ -883,13 +890,11 @@ func (rep *Report) measures(ctx context.Context, db querier, p Period, opt Optio
 		h := res.Hidden[i]
 		m := Measure{Measure: fmt.Sprint(r[0]), Numerator: r[1], Denominator: r[2], Rate: r[3], Lower: r[4], Upper: r[5], Prior: r[8],
 			Hidden: h[3] || h[4] || h[5], NumeratorHidden: h[1], DenominatorHidden: h[2], PriorHidden: h[8]}
-		switch {
-		case isCount(m.Measure):
-			// A count's prior figure is the prior period's count.
-			m.Prior, m.PriorHidden = r[6], h[6]
-		case isDays(m.Measure):
+		at, prior := figureColumns(m.Measure)
+		m.Prior, m.PriorHidden = r[prior], h[prior]
+		if isDays(m.Measure) {
 			// A median in days: it takes the place of the rate, and is hidden with its count.
-			m.Rate, m.Hidden, m.Prior, m.PriorHidden = r[9], h[9], r[10], h[10]
+			m.Rate, m.Hidden = r[at], h[at]
 		}
 		m.Definition = defs[m.Measure]
 		if f, ok := network[m.Measure]; ok {

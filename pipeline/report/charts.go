@@ -45,7 +45,7 @@ func chartOptions(r Result) map[string]any {
 		}
 		return nil
 	}
-	// A share from 0 to 1, labelled in per cent by the page (see withPercent).
+	// A share from 0 to 1, labelled in per cent by the page (see withYAxes).
 	pct := opts.YAxis{Type: "value", Min: 0, Max: 1}
 	c := charts.NewLine()
 	c.SetGlobalOptions(
@@ -192,7 +192,7 @@ func chartOptions(r Result) map[string]any {
 	default:
 		return nil
 	}
-	return withLabelLines(withPercent(withLogBase(withBoxWidth(c.JSON(), boxes))))
+	return withYAxes(withLogBase(withBoxWidth(c.JSON(), boxes)))
 }
 
 // pChartShown is how many measures a p-chart shows at first; the legend shows the
@@ -385,7 +385,7 @@ func forest(c *charts.Line, r Result, col map[string]int, val func(int, string) 
 			Min: math.Pow(2, math.Floor(math.Log2(lo))), Max: math.Pow(2, math.Ceil(math.Log2(hi))),
 			AxisLabel: &opts.AxisLabel{Show: opts.Bool(true)}, AxisTick: &opts.AxisTick{Show: opts.Bool(true)}})
 		// Long model names break into lines within the room left of the grid (see
-		// withLabelLines).
+		// withYAxes).
 		c.YAxisList = append(c.YAxisList, opts.YAxis{Type: "category", Data: cats, Inverse: opts.Bool(true), GridIndex: k,
 			AxisLabel: &opts.AxisLabel{Show: opts.Bool(true), Interval: "0", Width: 215, Overflow: "break"}})
 		*boxes = append(*boxes, len(c.MultiSeries))
@@ -508,18 +508,31 @@ type logAxis struct {
 
 // withLogBase puts every log x axis of an option in base 2.
 func withLogBase(opt map[string]any) map[string]any {
-	xs, ok := opt["xAxis"].([]opts.XAxis)
-	if !ok || !slices.ContainsFunc(xs, func(x opts.XAxis) bool { return x.Type == "log" }) {
+	return replaceAxes(opt, "xAxis", func(x opts.XAxis) (any, bool) {
+		return logAxis{XAxis: x, LogBase: 2}, x.Type == "log"
+	})
+}
+
+// replaceAxes replaces each axis under key ("xAxis" or "yAxis") of an option for
+// which replace says so by what it gives (an axis with the fields go-echarts lacks),
+// and leaves the option as it was when it replaces none, so that the next rewrite
+// still finds go-echarts' own axes.
+func replaceAxes[A any](opt map[string]any, key string, replace func(A) (any, bool)) map[string]any {
+	axes, ok := opt[key].([]A)
+	if !ok {
 		return opt
 	}
-	axes := make([]any, len(xs))
-	for i, x := range xs {
-		axes[i] = x
-		if x.Type == "log" {
-			axes[i] = logAxis{XAxis: x, LogBase: 2}
+	out := make([]any, len(axes))
+	replaced := false
+	for i, a := range axes {
+		out[i] = a
+		if r, ok := replace(a); ok {
+			out[i], replaced = r, true
 		}
 	}
-	opt["xAxis"] = axes
+	if replaced {
+		opt[key] = out
+	}
 	return opt
 }
 
@@ -531,22 +544,18 @@ type percentAxis struct {
 	Percent bool `json:"percent"`
 }
 
-// withPercent marks every y axis of shares (from 0 to 1) of an option as a percent axis.
-func withPercent(opt map[string]any) map[string]any {
-	share := func(y opts.YAxis) bool { return y.Type == "value" && y.Min == 0 && y.Max == 1 }
-	ys, ok := opt["yAxis"].([]opts.YAxis)
-	if !ok || !slices.ContainsFunc(ys, share) {
-		return opt
-	}
-	axes := make([]any, len(ys))
-	for i, y := range ys {
-		axes[i] = y
-		if share(y) {
-			axes[i] = percentAxis{YAxis: y, Percent: true}
+// withYAxes marks every y axis of shares (from 0 to 1) of an option as a percent
+// axis, and gives every y axis whose labels break into lines a numeric line height.
+func withYAxes(opt map[string]any) map[string]any {
+	return replaceAxes(opt, "yAxis", func(y opts.YAxis) (any, bool) {
+		switch l := y.AxisLabel; {
+		case y.Type == "value" && y.Min == 0 && y.Max == 1:
+			return percentAxis{YAxis: y, Percent: true}, true
+		case l != nil && l.Overflow == "break":
+			return lineAxis{YAxis: y, AxisLabel: lineLabel{Show: true, Width: l.Width, Overflow: l.Overflow, LineHeight: 13}}, true
 		}
-	}
-	opt["yAxis"] = axes
-	return opt
+		return nil, false
+	})
 }
 
 // lineLabel is an axis label that breaks into lines: go-echarts' opts.AxisLabel
@@ -565,21 +574,4 @@ type lineLabel struct {
 type lineAxis struct {
 	opts.YAxis
 	AxisLabel lineLabel `json:"axisLabel"`
-}
-
-// withLabelLines gives every y axis whose labels break into lines a numeric line height.
-func withLabelLines(opt map[string]any) map[string]any {
-	ys, ok := opt["yAxis"].([]opts.YAxis)
-	if !ok || !slices.ContainsFunc(ys, func(y opts.YAxis) bool { return y.AxisLabel != nil && y.AxisLabel.Overflow == "break" }) {
-		return opt
-	}
-	axes := make([]any, len(ys))
-	for i, y := range ys {
-		axes[i] = y
-		if l := y.AxisLabel; l != nil && l.Overflow == "break" {
-			axes[i] = lineAxis{YAxis: y, AxisLabel: lineLabel{Show: true, Width: l.Width, Overflow: l.Overflow, LineHeight: 13}}
-		}
-	}
-	opt["yAxis"] = axes
-	return opt
 }

@@ -236,7 +236,9 @@ func TestUpdateLosesNoOtherChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("a client commits", func(t *testing.T) {
+	// withTable is a new database of one table, t, written by an update.
+	withTable := func(t *testing.T) Config {
+		t.Helper()
 		cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
 		if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
 			_, err := db.ExecContext(ctx, `CREATE TABLE t AS SELECT 1 AS v`)
@@ -244,6 +246,10 @@ func TestUpdateLosesNoOtherChange(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		return cfg
+	}
+	t.Run("a client commits", func(t *testing.T) {
+		cfg := withTable(t)
 		var committed bool
 		var clientOut []byte
 		kept, err := Update(ctx, cfg, func(db *DB) (bool, error) {
@@ -272,13 +278,7 @@ func TestUpdateLosesNoOtherChange(t *testing.T) {
 		}
 	})
 	t.Run("a client holds it open", func(t *testing.T) {
-		cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
-		if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
-			_, err := db.ExecContext(ctx, `CREATE TABLE t AS SELECT 1 AS v`)
-			return true, err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		cfg := withTable(t)
 		var stdin io.WriteCloser
 		var cmd *exec.Cmd
 		kept, err := Update(ctx, cfg, func(db *DB) (bool, error) {
@@ -311,13 +311,7 @@ func TestUpdateLosesNoOtherChange(t *testing.T) {
 		t.Log(err)
 	})
 	t.Run("a backup is restored", func(t *testing.T) {
-		cfg := Config{Path: filepath.Join(t.TempDir(), "x.duckdb")}
-		if _, err := Update(ctx, cfg, func(db *DB) (bool, error) {
-			_, err := db.ExecContext(ctx, `CREATE TABLE t AS SELECT 1 AS v`)
-			return true, err
-		}); err != nil {
-			t.Fatal(err)
-		}
+		cfg := withTable(t)
 		backup, err := os.ReadFile(cfg.Path)
 		if err != nil {
 			t.Fatal(err)

@@ -137,6 +137,12 @@ func chartOptions(r Result) map[string]any {
 			}
 		}
 		c.XAxisList = []opts.XAxis{{Type: "category", Data: cats}}
+		if ch.Series != "" {
+			// Many bars of several groupings: every bar named, the names slanted and
+			// cut to the room under the chart, so that none is left out for want of room.
+			c.XAxisList[0].AxisLabel = &opts.AxisLabel{Show: opts.Bool(true), Interval: "0", Rotate: 40, Width: 150, Overflow: "truncate", FontSize: 10}
+			c.GridList = []opts.Grid{{Left: "60", Right: "30", Top: "40", Bottom: "130"}}
+		}
 		c.YAxisList = []opts.YAxis{pct}
 		bar := charts.SingleSeries{Type: "bar", Data: bars, BarMaxWidth: "60"}
 		if total >= 0 {

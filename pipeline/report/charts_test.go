@@ -152,6 +152,17 @@ func TestChartsSayWhatTheyShow(t *testing.T) {
 		}
 	})
 
+	t.Run("every equity bar named", func(t *testing.T) {
+		opt := chart(t, "chart-11_equity")
+		x := list(opt["xAxis"])[0]
+		if label, _ := x["axisLabel"].(map[string]any); label["interval"] != "0" {
+			t.Errorf("the equity chart's axis labels %v: ECharts leaves out the names that do not fit unless every one is asked for", label)
+		}
+		if n := len(x["data"].([]any)); n < 20 {
+			t.Errorf("%d bars; the sample's groupings have more", n)
+		}
+	})
+
 	t.Run("heatmap scale fits the data", func(t *testing.T) {
 		opt := chart(t, "chart-08_attendance")
 		lo, hi := math.Inf(1), math.Inf(-1)

@@ -95,11 +95,16 @@ COMMENT ON COLUMN kpi_facts.episode_id IS 'The episode the fact belongs to (for 
 -- kpi_quarter_facts: the facts of kpi_facts placed in their calendar quarter (q, its
 -- first day), with the census of each quarter (every episode active at any time in it)
 -- as facts of its own: what kpis sums by program and kpis_by_group by group.
+-- Like kpi_facts, a view reads the cutoff from analysis_parameters itself: the macros
+-- exist only on the connection of a rebuild, and the view is read from any.
 CREATE OR REPLACE VIEW kpi_quarter_facts AS
-WITH quarters AS (
+WITH cutoff AS (
+    SELECT CAST(value AS DATE) AS d FROM analysis_parameters WHERE name = 'cutoff'
+),
+quarters AS (
     SELECT unnest(generate_series(
         (SELECT date_trunc('quarter', min(admit_date)) FROM episode_outcomes),
-        date_trunc('quarter', param_date('cutoff')),
+        date_trunc('quarter', (SELECT d FROM cutoff)),
         INTERVAL 3 MONTH))::DATE AS q
 )
 SELECT program_id, CAST(date_trunc('quarter', fact_date) AS DATE) AS q, measure, num, den, episode_id FROM kpi_facts
@@ -107,7 +112,7 @@ UNION ALL
 SELECT o.program_id, quarters.q, 'census', 1, NULL, o.episode_id
 FROM episode_outcomes o JOIN quarters
   ON o.admit_date < quarters.q + INTERVAL 3 MONTH
- AND coalesce(o.discharge_date, param_date('cutoff')) >= quarters.q;
+ AND coalesce(o.discharge_date, (SELECT d FROM cutoff)) >= quarters.q;
 
 COMMENT ON VIEW kpi_quarter_facts IS 'The facts of kpi_facts by calendar quarter (q: its first day), with the census of each quarter (one row per episode active at any time in it): what kpis and kpis_by_group sum.';
 COMMENT ON COLUMN kpi_quarter_facts.program_id IS 'Program of the episode.';

@@ -62,6 +62,17 @@ type Params struct {
 	// satisfied: 24, an average item answer of 3, the first positive answer of every
 	// item ("good", "mostly satisfied", "yes, generally").
 	SatisfiedMinScore int `yaml:"satisfied_min_score"`
+	// Spark says where etl models --engine spark runs the session-level models; it
+	// is not a parameter of the models (their results do not depend on it).
+	Spark SparkSettings `yaml:"spark"`
+}
+
+// SparkSettings are the Spark cluster of etl models --engine spark, in a parameter
+// file: the master URL, the spark-submit program and Spark settings (--conf).
+type SparkSettings struct {
+	Master string            `yaml:"master"`
+	Submit string            `yaml:"spark_submit"`
+	Conf   map[string]string `yaml:"conf"`
 }
 
 // DefaultParams are the parameters docs/methods.md describes as the defaults.
@@ -134,7 +145,7 @@ func (p Params) Validate() error {
 		}
 	}
 	for _, m := range p.RelapseSubstances {
-		if !strings.HasPrefix(m, "uds_") || m == "uds_specimen" {
+		if !strings.HasPrefix(m, "uds_") || m == "uds_specimen" || strings.Trim(m, "abcdefghijklmnopqrstuvwxyz0123456789_") != "" {
 			return fmt.Errorf("relapse_substances: %q is not a drug-screen result; name measures such as uds_opioids", m)
 		}
 	}

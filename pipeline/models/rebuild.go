@@ -43,15 +43,27 @@ type Summary struct {
 // models in order with the relapse sequences between them, then the fits. A database
 // with no episodes gets empty result tables.
 func Rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*Summary, error) {
-	return rebuild(ctx, conn, p, log, false)
+	return rebuild(ctx, conn, p, log, false, nil)
 }
 
 // RebuildAll is Rebuild that recomputes every episode, whatever changed.
 func RebuildAll(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger) (*Summary, error) {
-	return rebuild(ctx, conn, p, log, true)
+	return rebuild(ctx, conn, p, log, true, nil)
 }
 
-func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, force bool) (*Summary, error) {
+// PerEpisode computes the per-episode model tables of a rebuild (episode_weeks,
+// relapse_events and episode_outcomes, with their columns and comments as the DuckDB
+// models make them) on conn, from the model source src, in place of the DuckDB
+// models: another engine runs the session-level models and its rows are put here.
+type PerEpisode func(ctx context.Context, conn *sql.Conn, src Source) error
+
+// RebuildWith is RebuildAll with the per-episode models computed by run; the models
+// that read them (follow-up, the measures, the fits) run on conn as in Rebuild.
+func RebuildWith(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, run PerEpisode) (*Summary, error) {
+	return rebuild(ctx, conn, p, log, true, run)
+}
+
+func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, force bool, other PerEpisode) (*Summary, error) {
 	start := time.Now()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -76,7 +88,11 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 	}
 	s := &Summary{Cutoff: cutoff}
 	params := paramRows(p, cutoff)
-	sqlFiles := []string{"macros.sql", "0010_episode_weeks.sql", "0030_episode_outcomes.sql", "0031_episode_followups.sql",
+	// The session-level models are rendered with the parameters as literals; the
+	// others read them through the macros of macros.sql. The fingerprint is of the
+	// files as written: the parameters are compared on their own (planBuild).
+	src := Source{P: p, Cutoff: cutoff}
+	sqlFiles := []string{"macros.sql", WeeksModel, SequencesModel, OutcomesModel, "0031_episode_followups.sql",
 		"0035_kpi_facts.sql", "0036_kpi_values.sql", "0037_kpi_distributions.sql", "0040_kpis.sql",
 		"0045_kpis_by_group.sql", "0050_kpi_control.sql"}
 	sqlText := map[string]string{}
@@ -88,6 +104,13 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 		}
 		sqlText[f] = string(b)
 		fmt.Fprintf(fingerprint, "%s\x00%s\x00", f, b)
+	}
+	for _, f := range []string{WeeksModel, SequencesModel, OutcomesModel} {
+		text, err := src.Render(DuckDB, f)
+		if err != nil {
+			return nil, err
+		}
+		sqlText[f] = text
 	}
 	models := hex.EncodeToString(fingerprint.Sum(nil))
 	plan, err := planBuild(ctx, conn, params, p, models, force)
@@ -120,11 +143,16 @@ func rebuild(ctx context.Context, conn *sql.Conn, p Params, log *slog.Logger, fo
 		name string
 		fn   func() error
 	}{
-		{"episode_weeks", func() error { return runSQL("0010_episode_weeks.sql") }},
-		{"relapse_events", func() error { return relapseEvents(ctx, conn, plan.schema(), p.OutcomeWindowWeeks) }},
-		{"episode_outcomes", func() error { return runSQL("0030_episode_outcomes.sql") }},
+		{"episode_weeks", func() error { return runSQL(WeeksModel) }},
+		{"relapse_events", func() error {
+			return RelapseEvents(ctx, conn, plan.schema(), sqlText[SequencesModel], p.OutcomeWindowWeeks)
+		}},
+		{"episode_outcomes", func() error { return runSQL(OutcomesModel) }},
 	}
 	runPerEpisode := func() error {
+		if other != nil {
+			return step("per-episode models", func() error { return other(ctx, conn, src) })
+		}
 		for _, st := range perEpisode {
 			if err := step(st.name, st.fn); err != nil {
 				return err
@@ -208,21 +236,26 @@ func writeParams(ctx context.Context, conn *sql.Conn, rows [][3]string) error {
 	return nil
 }
 
-// relapseEvents fills relapse_events from the weekly symbols of every episode, read
-// up to week window (0: every week), with the week each episode without an event is
-// censored at (CensorWeek). The episodes go in batches of relapseBatch, in episode
-// order, so that memory stays bounded at any size: a batch is read whole, then its
-// events are appended (the connection cannot append while a query streams).
-func relapseEvents(ctx context.Context, conn *sql.Conn, schema string, window int) error {
+// RelapseEvents fills relapse_events (in schema) from the weekly sequences of every
+// episode: the rows of sequences, a query of episode_id, symbols and reports (the
+// model relapse_sequences, or its rows as another engine wrote them). Each sequence
+// is read up to week window (0: every week), and each episode without an event gets
+// the week it is censored at (CensorWeek). The episodes go in batches of
+// relapseBatch, in episode order, so that memory stays bounded at any size: a batch
+// is read whole, then its events are appended (the connection cannot append while a
+// query streams).
+func RelapseEvents(ctx context.Context, conn *sql.Conn, schema, sequences string, window int) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM relapse_events`); err != nil {
 		return err
 	}
+	q := Statements(sequences)
+	if len(q) != 1 {
+		return fmt.Errorf("relapse sequences: want one query, have %d", len(q))
+	}
 	if _, err := conn.ExecContext(ctx, `
 		CREATE OR REPLACE TEMP TABLE relapse_input AS
-		SELECT row_number() OVER (ORDER BY episode_id) AS n, episode_id,
-		       string_agg(uds_symbol, '' ORDER BY week) AS symbols,
-		       list(coalesce(self_report_use_days, -1) ORDER BY week) AS reports
-		FROM episode_weeks GROUP BY episode_id`); err != nil {
+		SELECT row_number() OVER (ORDER BY episode_id) AS n, episode_id, symbols, reports
+		FROM (`+q[0]+`)`); err != nil {
 		return err
 	}
 	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.relapse_input`)

@@ -1,25 +1,30 @@
 -- episode_weeks: one row per episode and treatment week (week w covers days
 -- 7(w-1)..7w-1 after admission), from week 1 to the week of discharge, or of the cutoff
--- while the episode is active. Reads the parameter cutoff.
-CREATE OR REPLACE TABLE episode_weeks AS
+-- while the episode is active. Reads the parameters cutoff, relapse_substances and
+-- screens_expected.
+--
+-- A session-level model: DuckDB and Spark both run this file. It is written in the SQL
+-- the two share; the calls in double braces write what each engine spells its own way
+-- (pipeline/models/source.go), and put the parameters in as literals.
+{{create "episode_weeks"}}
 WITH ep AS (
     SELECT e.episode_id, e.admit_date,
-           least(coalesce(e.discharge_date, param_date('cutoff')), param_date('cutoff')) AS end_date
+           least(coalesce(e.discharge_date, {{cutoff}}), {{cutoff}}) AS end_date
     FROM episodes e
-    WHERE e.admit_date <= param_date('cutoff')
+    WHERE e.admit_date <= {{cutoff}}
 ),
 weeks AS (
     SELECT ep.episode_id, ep.admit_date, ep.end_date,
-           unnest(generate_series(1, date_diff('day', ep.admit_date, ep.end_date) // 7 + 1)) AS week
+           {{series (printf "%s + 1" (div (days "ep.admit_date" "ep.end_date") 7))}} AS week
     FROM ep
 ),
 s AS (
     SELECT s.episode_id,
-           date_diff('day', ep.admit_date, s.session_date) // 7 + 1 AS week,
+           {{div (days "ep.admit_date" "s.session_date") 7}} + 1 AS week,
            count(*) AS scheduled,
            count(*) FILTER (WHERE s.status = 'attended') AS attended,
            count(*) FILTER (WHERE s.status IN ('attended', 'no_show', 'cancelled_by_patient')) AS expected,
-           coalesce(sum(s.minutes) FILTER (WHERE s.status = 'attended'), 0) / 60.0 AS hours,
+           coalesce(sum(s.minutes) FILTER (WHERE s.status = 'attended'), 0) / {{double 60}} AS hours,
            count(*) FILTER (WHERE s.status = 'attended' AND s.session_type = 'individual') AS individual,
            count(*) FILTER (WHERE s.status = 'attended' AND s.session_type = 'group') AS "group",
            count(*) FILTER (WHERE s.status = 'attended' AND s.session_type = 'family') AS family,
@@ -31,7 +36,7 @@ s AS (
     FROM sessions s
     JOIN ep USING (episode_id)
     WHERE s.session_date BETWEEN ep.admit_date AND ep.end_date
-    GROUP BY ALL
+    GROUP BY s.episode_id, week
 ),
 -- A specimen is the screens of one episode on one day. Its results are those of the
 -- relapse substances (parameter relapse_substances; by default all but buprenorphine
@@ -39,15 +44,15 @@ s AS (
 -- collected with no positive result among them is negative.
 specimens AS (
     SELECT o.episode_id,
-           date_diff('day', ep.admit_date, o.obs_date) // 7 + 1 AS week,
+           {{div (days "ep.admit_date" "o.obs_date") 7}} + 1 AS week,
            o.obs_date,
-           count(*) FILTER (WHERE relapse_substance(o.measure) OR (o.measure = 'uds_specimen' AND o.value = 'collected')) AS results,
-           count(*) FILTER (WHERE relapse_substance(o.measure) AND o.value = 'positive') AS positives,
+           count(*) FILTER (WHERE {{relapseSubstance "o.measure"}} OR (o.measure = 'uds_specimen' AND o.value = 'collected')) AS results,
+           count(*) FILTER (WHERE {{relapseSubstance "o.measure"}} AND o.value = 'positive') AS positives,
            count(*) FILTER (WHERE o.measure = 'uds_specimen' AND o.value = 'missing') AS missing
     FROM observations o
     JOIN ep USING (episode_id)
     WHERE o.measure LIKE 'uds%' AND o.obs_date BETWEEN ep.admit_date AND ep.end_date
-    GROUP BY ALL
+    GROUP BY o.episode_id, week, o.obs_date
 ),
 u AS (
     SELECT episode_id, week,
@@ -55,21 +60,21 @@ u AS (
            count(*) FILTER (WHERE results > 0 AND positives = 0) AS negative_specimens,
            count(*) FILTER (WHERE results = 0 AND missing > 0) AS missing_specimens
     FROM specimens
-    GROUP BY ALL
+    GROUP BY episode_id, week
 ),
 sr AS (
     SELECT o.episode_id,
-           date_diff('day', ep.admit_date, o.obs_date) // 7 + 1 AS week,
+           {{div (days "ep.admit_date" "o.obs_date") 7}} + 1 AS week,
            max(o.value_num) AS self_report_use_days
     FROM observations o
     JOIN ep USING (episode_id)
     WHERE o.measure = 'self_report_use_days' AND o.obs_date BETWEEN ep.admit_date AND ep.end_date
-    GROUP BY ALL
+    GROUP BY o.episode_id, week
 )
 SELECT
     w.episode_id,
     w.week,
-    w.admit_date + INTERVAL ((w.week - 1) * 7) DAY AS week_start,
+    {{timestamp (addDays "w.admit_date" "(w.week - 1) * 7")}} AS week_start,
     coalesce(s.scheduled, 0) AS scheduled,
     coalesce(s.attended, 0) AS attended,
     coalesce(s.expected, 0) AS expected,
@@ -90,14 +95,14 @@ SELECT
          WHEN u.negative_specimens > 0 THEN '-'
          WHEN u.missing_specimens > 0 THEN 'o'
          -- a trial's weekly schedule: every week without a screen is missing
-         WHEN param('screens_expected') = 'weekly' THEN 'o'
+         WHEN {{weeklyScreens}} THEN 'o'
          ELSE '_' END AS uds_symbol,
     sr.self_report_use_days
 FROM weeks w
 LEFT JOIN s USING (episode_id, week)
 LEFT JOIN u USING (episode_id, week)
 LEFT JOIN sr USING (episode_id, week)
-ORDER BY w.episode_id, w.week;
+{{orderBy "w.episode_id, w.week"}};
 
 COMMENT ON TABLE episode_weeks IS 'One row per episode and treatment week (week w = days 7(w-1) to 7w-1 after admission), up to the week of discharge or of the cutoff.';
 COMMENT ON COLUMN episode_weeks.episode_id IS 'The episode (episodes.episode_id).';

@@ -1,20 +1,20 @@
 -- episode_outcomes: one row per episode admitted by the cutoff, with the measures of
 -- docs/methods.md. Reads episode_weeks, relapse_events and the parameters cutoff,
--- landmark_days, dose_band_edges/labels, hours_band_edges/labels, relapse_definition
--- and missing_policy (relapse_events already reads only the outcome window). The
--- access, symptom and satisfaction columns feed the measures of kpi_facts and
--- kpi_values (issue 16).
-CREATE OR REPLACE TABLE episode_outcomes AS
+-- landmark_days, dose_bands, hours_bands, relapse_definition and missing_policy
+-- (relapse_events already reads only the outcome window). The access, symptom and
+-- satisfaction columns feed the measures of kpi_facts and kpi_values.
+-- A session-level model: DuckDB and Spark both run this file (see 0010).
+{{create "episode_outcomes"}}
 WITH e AS (
     SELECT e.*,
-           least(coalesce(e.discharge_date, param_date('cutoff')), param_date('cutoff')) AS end_date,
-           e.discharge_date IS NOT NULL AND e.discharge_date <= param_date('cutoff') AS discharged
+           least(coalesce(e.discharge_date, {{cutoff}}), {{cutoff}}) AS end_date,
+           e.discharge_date IS NOT NULL AND e.discharge_date <= {{cutoff}} AS discharged
     FROM episodes e
-    WHERE e.admit_date <= param_date('cutoff')
+    WHERE e.admit_date <= {{cutoff}}
 ),
 s AS (
     SELECT s.episode_id,
-           date_diff('day', e.admit_date, s.session_date) AS day,
+           {{days "e.admit_date" "s.session_date"}} AS day,
            s.status = 'attended' AS attended,
            s.status IN ('attended', 'no_show', 'cancelled_by_patient') AS expected,
            s.minutes
@@ -27,12 +27,12 @@ sx AS (
            count(*) AS scheduled_sessions,
            count(*) FILTER (WHERE attended) AS attended_sessions,
            count(*) FILTER (WHERE expected) AS expected_sessions,
-           coalesce(sum(minutes) FILTER (WHERE attended), 0) / 60.0 AS attended_hours,
+           coalesce(sum(minutes) FILTER (WHERE attended), 0) / {{double 60}} AS attended_hours,
            max(day) FILTER (WHERE attended) AS last_attended_day,
            min(day) FILTER (WHERE attended) AS first_attended_day,
            min(day) FILTER (WHERE attended AND day <= 13) AS initiation_day,
-           count(*) FILTER (WHERE attended AND day < param_int('landmark_days')) AS landmark_attended,
-           coalesce(sum(minutes) FILTER (WHERE attended AND day < param_int('landmark_days')), 0) / 60.0 AS landmark_hours
+           count(*) FILTER (WHERE attended AND day < {{landmarkDays}}) AS landmark_attended,
+           coalesce(sum(minutes) FILTER (WHERE attended AND day < {{landmarkDays}}), 0) / {{double 60}} AS landmark_hours
     FROM s
     GROUP BY episode_id
 ),
@@ -44,31 +44,31 @@ engagement AS (
 ),
 scores AS (
     SELECT o.episode_id, o.measure,
-           arg_min(o.value_num, o.obs_date) FILTER (WHERE date_diff('day', e.admit_date, o.obs_date) BETWEEN 0 AND 14) AS baseline,
-           min(o.obs_date) FILTER (WHERE date_diff('day', e.admit_date, o.obs_date) BETWEEN 0 AND 14) AS baseline_date,
-           arg_max(o.value_num, o.obs_date) FILTER (WHERE o.obs_date BETWEEN e.admit_date AND e.end_date) AS last,
+           min_by(o.value_num, o.obs_date) FILTER (WHERE {{days "e.admit_date" "o.obs_date"}} BETWEEN 0 AND 14) AS baseline,
+           min(o.obs_date) FILTER (WHERE {{days "e.admit_date" "o.obs_date"}} BETWEEN 0 AND 14) AS baseline_date,
+           max_by(o.value_num, o.obs_date) FILTER (WHERE o.obs_date BETWEEN e.admit_date AND e.end_date) AS last,
            max(o.obs_date) FILTER (WHERE o.obs_date BETWEEN e.admit_date AND e.end_date) AS last_date,
            count(*) FILTER (WHERE o.obs_date BETWEEN e.admit_date AND e.end_date) AS n_scores
     FROM observations o
     JOIN e USING (episode_id)
     WHERE o.measure IN ('phq9', 'gad7')
-    GROUP BY ALL
+    GROUP BY o.episode_id, o.measure
 ),
 -- The CSQ-8 is often given at discharge or mailed soon after: the last score of the
 -- episode from admission to 30 days after discharge (or the cutoff) counts.
 satisfaction AS (
-    SELECT o.episode_id, arg_max(o.value_num, o.obs_date) AS csq8_score
+    SELECT o.episode_id, max_by(o.value_num, o.obs_date) AS csq8_score
     FROM observations o
     JOIN e USING (episode_id)
     WHERE o.measure = 'csq8'
       AND o.obs_date BETWEEN e.admit_date
-          AND least(CASE WHEN e.discharged THEN e.discharge_date + 30 ELSE param_date('cutoff') END, param_date('cutoff'))
+          AND least(CASE WHEN e.discharged THEN {{addDays "e.discharge_date" "30"}} ELSE {{cutoff}} END, {{cutoff}})
     GROUP BY o.episode_id
 ),
 readmit AS (
     SELECT a.episode_id,
-           bool_or(b.admit_date > a.discharge_date AND b.admit_date <= a.discharge_date + 30) AS within30,
-           bool_or(b.admit_date > a.discharge_date AND b.admit_date <= a.discharge_date + 90) AS within90
+           bool_or(b.admit_date > a.discharge_date AND b.admit_date <= {{addDays "a.discharge_date" "30"}}) AS within30,
+           bool_or(b.admit_date > a.discharge_date AND b.admit_date <= {{addDays "a.discharge_date" "90"}}) AS within90
     FROM e a
     JOIN episodes b ON b.patient_key = a.patient_key AND b.episode_id <> a.episode_id
     WHERE a.discharged
@@ -77,7 +77,7 @@ readmit AS (
 rel AS (
     SELECT episode_id, event, week, censor_week
     FROM relapse_events
-    WHERE definition = param('relapse_definition') AND missing_policy = param('missing_policy')
+    WHERE definition = {{relapseDefinition}} AND missing_policy = {{missingPolicy}}
 ),
 screen_dropout AS (
     SELECT episode_id, week FROM relapse_events WHERE definition = 'dropout_4_missing' AND event
@@ -87,26 +87,26 @@ base AS (
         e.episode_id, e.patient_key, e.program_id, e.admit_date,
         CASE WHEN e.discharged THEN e.discharge_date END AS discharge_date,
         CASE WHEN e.discharged THEN e.discharge_reason END AS discharge_reason,
-        date_diff('day', e.admit_date, e.end_date) AS los_days,
+        {{days "e.admit_date" "e.end_date"}} AS los_days,
         sx.last_attended_day,
         sx.first_attended_day,
-        date_diff('day', e.referral_date, e.admit_date) AS days_referral_to_admission,
+        {{days "e.referral_date" "e.admit_date"}} AS days_referral_to_admission,
         coalesce(sx.scheduled_sessions, 0) AS scheduled_sessions,
         coalesce(sx.attended_sessions, 0) AS attended_sessions,
         coalesce(sx.expected_sessions, 0) AS expected_sessions,
         coalesce(sx.attended_sessions, 0) / nullif(sx.expected_sessions, 0) AS attendance_rate,
-        coalesce(sx.attended_sessions, 0) / greatest(1, (date_diff('day', e.admit_date, e.end_date) + 1) / 7.0) AS sessions_per_week,
-        coalesce(sx.attended_hours, 0) / greatest(1, (date_diff('day', e.admit_date, e.end_date) + 1) / 7.0) AS hours_per_week,
-        coalesce(sx.landmark_attended, 0) / (param_int('landmark_days') / 7.0) AS landmark_sessions_per_week,
-        coalesce(sx.landmark_hours, 0) / (param_int('landmark_days') / 7.0) AS landmark_hours_per_week,
+        coalesce(sx.attended_sessions, 0) / greatest({{double 1}}, ({{days "e.admit_date" "e.end_date"}} + 1) / {{double 7}}) AS sessions_per_week,
+        coalesce(sx.attended_hours, 0) / greatest({{double 1}}, ({{days "e.admit_date" "e.end_date"}} + 1) / {{double 7}}) AS hours_per_week,
+        coalesce(sx.landmark_attended, 0) / ({{landmarkDays}} / {{double 7}}) AS landmark_sessions_per_week,
+        coalesce(sx.landmark_hours, 0) / ({{landmarkDays}} / {{double 7}}) AS landmark_hours_per_week,
         sx.initiation_day IS NOT NULL AS initiated,
         coalesce(g.further, 0) >= 2 AS engaged,
         e.discharged AND e.discharge_reason IN ('dropped_out', 'terminated') AS dropout_event,
         e.discharged, e.primary_substance, e.co_occurring, e.on_medication,
         rel.event AS relapse_event, rel.week AS relapse_week, rel.censor_week AS relapse_censor_week,
         sd.week AS screen_dropout_week,
-        CASE WHEN e.discharged AND e.discharge_date + 30 <= param_date('cutoff') THEN coalesce(r.within30, false) END AS readmit_30,
-        CASE WHEN e.discharged AND e.discharge_date + 90 <= param_date('cutoff') THEN coalesce(r.within90, false) END AS readmit_90,
+        CASE WHEN e.discharged AND {{addDays "e.discharge_date" "30"}} <= {{cutoff}} THEN coalesce(r.within30, false) END AS readmit_30,
+        CASE WHEN e.discharged AND {{addDays "e.discharge_date" "90"}} <= {{cutoff}} THEN coalesce(r.within90, false) END AS readmit_90,
         p9.baseline AS phq9_baseline,
         CASE WHEN p9.last_date > p9.baseline_date THEN p9.last END AS phq9_last,
         g7.baseline AS gad7_baseline,
@@ -127,12 +127,20 @@ base AS (
     LEFT JOIN patients pt ON pt.patient_key = e.patient_key
 )
 SELECT
-    b.* EXCLUDE (discharged, age_at_admission),
+    b.episode_id, b.patient_key, b.program_id, b.admit_date, b.discharge_date,
+    b.discharge_reason, b.los_days, b.last_attended_day, b.first_attended_day,
+    b.days_referral_to_admission, b.scheduled_sessions, b.attended_sessions,
+    b.expected_sessions, b.attendance_rate, b.sessions_per_week, b.hours_per_week,
+    b.landmark_sessions_per_week, b.landmark_hours_per_week, b.initiated, b.engaged,
+    b.dropout_event, b.primary_substance, b.co_occurring, b.on_medication, b.relapse_event,
+    b.relapse_week, b.relapse_censor_week, b.screen_dropout_week, b.readmit_30,
+    b.readmit_90, b.phq9_baseline, b.phq9_last, b.gad7_baseline, b.gad7_last,
+    b.phq9_scores, b.gad7_scores, b.csq8_score,
     CASE WHEN b.dropout_event THEN coalesce(b.last_attended_day, 0) END AS dropout_day,
     -- Retention time: to the last attended session; active episodes to the cutoff.
     CASE WHEN b.discharged THEN coalesce(b.last_attended_day, 0) ELSE b.los_days END AS retention_days,
-    band(b.landmark_sessions_per_week, param('dose_band_edges'), param('dose_band_labels')) AS dose_band,
-    band(b.landmark_hours_per_week, param('hours_band_edges'), param('hours_band_labels')) AS asam_band,
+    {{band "b.landmark_sessions_per_week" "dose"}} AS dose_band,
+    {{band "b.landmark_hours_per_week" "hours"}} AS asam_band,
     b.phq9_baseline - b.phq9_last >= 6 AS phq9_reliable_improvement,
     -- A drop of half needs a score to drop from: a baseline of 0 has no response.
     CASE WHEN b.phq9_baseline > 0 THEN b.phq9_last <= b.phq9_baseline / 2 END AS phq9_response,
@@ -140,8 +148,8 @@ SELECT
     b.gad7_baseline - b.gad7_last >= 4 AS gad7_reliable_improvement,
     CASE WHEN b.gad7_baseline > 0 THEN b.gad7_last <= b.gad7_baseline / 2 END AS gad7_response,
     CASE WHEN b.gad7_baseline >= 10 THEN b.gad7_last < 5 END AS gad7_remission,
-    b.admit_date + param_int('landmark_days') <= param_date('cutoff')
-        AND (CASE WHEN b.discharged THEN coalesce(b.last_attended_day, 0) ELSE b.los_days END) >= param_int('landmark_days')
+    {{addDays "b.admit_date" (printf "%d" landmarkDays)}} <= {{cutoff}}
+        AND (CASE WHEN b.discharged THEN coalesce(b.last_attended_day, 0) ELSE b.los_days END) >= {{landmarkDays}}
         AS in_landmark_cohort,
     CASE WHEN b.age_at_admission IS NULL THEN NULL
          WHEN b.age_at_admission < 18 THEN 'under 18'
@@ -151,7 +159,7 @@ SELECT
          WHEN b.age_at_admission < 65 THEN '50-64'
          ELSE '65+' END AS age_band
 FROM base b
-ORDER BY b.episode_id;
+{{orderBy "b.episode_id"}};
 
 COMMENT ON TABLE episode_outcomes IS 'One row per episode admitted by the cutoff, with its measures (docs/methods.md). Time is in days from admission (day 0).';
 COMMENT ON COLUMN episode_outcomes.episode_id IS 'The episode (episodes.episode_id).';

@@ -201,7 +201,7 @@ func writeTable(ctx context.Context, db *store.DB, dir string, t table, kind str
 		if err != nil {
 			return err
 		}
-		h, err := hashFile(filepath.Join(dir, rel))
+		h, err := HashFile(filepath.Join(dir, rel))
 		if err != nil {
 			return err
 		}
@@ -229,7 +229,8 @@ func escape(v string) string {
 	return b.String()
 }
 
-func hashFile(path string) (string, error) {
+// HashFile is the SHA-256 of a file, in hex, as the manifest gives it.
+func HashFile(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err

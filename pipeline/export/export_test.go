@@ -64,7 +64,7 @@ func TestExportReadsBackAsTheTables(t *testing.T) {
 				var sum int64
 				for _, f := range tb.Files {
 					sum += f.Rows
-					h, err := hashFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+					h, err := HashFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
 					if err != nil || h != f.SHA256 {
 						t.Errorf("%s: %s hashes to %s, the manifest says %s (%v)", tb.Name, f.Path, h, f.SHA256, err)
 					}

@@ -356,7 +356,9 @@ func build(ctx context.Context, db querier, opt Options) (*Report, error) {
 	}
 	var cutoff, asOf sql.NullString
 	if err := db.QueryRowContext(ctx, `SELECT (SELECT value FROM analysis_parameters WHERE name = 'cutoff'),
-		(SELECT strftime(max(finished_at), '%Y-%m-%dT%H:%M:%SZ') FROM load_runs)`).Scan(&cutoff, &asOf); err != nil {
+		-- A database of results built from an export (etl models --engine spark) has
+		-- no loads of its own: its data are as of its model build.
+		strftime(coalesce((SELECT max(finished_at) FROM load_runs), (SELECT max(built_at) FROM model_builds)), '%Y-%m-%dT%H:%M:%SZ')`).Scan(&cutoff, &asOf); err != nil {
 		return nil, fmt.Errorf("read the models: %w; load exports with etl first (it builds the models)", err)
 	}
 	if !cutoff.Valid {

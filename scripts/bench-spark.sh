@@ -65,7 +65,7 @@ sampled() {
 	echo "$(echo "$end - $start" | bc) $peak"
 }
 
-gib() { echo "scale=2; $1 / 1048576" | bc; }
+gib() { printf '%.2f' "$(echo "$1 / 1048576" | bc -l)"; }
 
 echo "| sessions | DuckDB models | DuckDB peak | export | Spark models (2 workers) | Spark peak (all JVMs) | Spark / DuckDB |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"

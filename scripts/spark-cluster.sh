@@ -35,6 +35,20 @@ group_members() {
   ps -eo pid=,pgid= | awk -v g="$1" '$2 == g { print $1 }'
 }
 
+# wait_groups N GROUP...: waits up to N times 0.2 s until no process of the groups is left.
+wait_groups() {
+  local tries=$1 i pid alive
+  shift
+  for ((i = 0; i < tries; i++)); do
+    alive=0
+    for pid in "$@"; do
+      [ -n "$(group_members "$pid")" ] && alive=1
+    done
+    [ $alive -eq 0 ] && return 0
+    sleep 0.2
+  done
+}
+
 stop_cluster() {
   local pidfile=$dir/pids pid p i alive
   [ -f "$pidfile" ] || return 0
@@ -52,28 +66,14 @@ stop_cluster() {
     fi
   done
   # Up to 10 s for the JVMs to run their shutdown hooks, then SIGKILL what is left.
-  for ((i = 0; i < 50; i++)); do
-    alive=0
-    for pid in ${groups[@]+"${groups[@]}"}; do
-      [ -n "$(group_members "$pid")" ] && alive=1
-    done
-    [ $alive -eq 0 ] && break
-    sleep 0.2
-  done
+  wait_groups 50 ${groups[@]+"${groups[@]}"}
   for pid in ${groups[@]+"${groups[@]}"}; do
     for p in $(group_members "$pid"); do
       echo "spark-cluster: process $p (group $pid) did not exit on SIGTERM; killing it" >&2
       kill -KILL "$p" 2>/dev/null || true
     done
   done
-  for ((i = 0; i < 25; i++)); do
-    alive=0
-    for pid in ${groups[@]+"${groups[@]}"}; do
-      [ -n "$(group_members "$pid")" ] && alive=1
-    done
-    [ $alive -eq 0 ] && break
-    sleep 0.2
-  done
+  wait_groups 25 ${groups[@]+"${groups[@]}"}
   rm -f "$pidfile" "$dir/master"
 }
 

@@ -194,13 +194,15 @@ func survival(ctx context.Context, conn *sql.Conn, p Params, eps []episode) erro
 // 0 or 1), and the funnel limits follow it. When no episode of the cohort was followed
 // to day N, the rate and its limits are null: nobody observed it.
 func retentionKPIs(ctx context.Context, conn *sql.Conn, eps []episode) error {
-	// One UPDATE from a list of values: an UPDATE per group scans kpis each time.
-	if values, args := retentionRows(eps, func(*episode) string { return "" }); len(values) > 0 {
-		if _, err := conn.ExecContext(ctx, `UPDATE kpis SET numerator = v.numerator, denominator = v.denominator, rate = v.rate, lower = v.lower, upper = v.upper
-			FROM (VALUES `+strings.Join(values, ", ")+`) v(program_id, period, value, measure, numerator, denominator, rate, lower, upper)
-			WHERE kpis.program_id = v.program_id AND kpis.period = v.period AND kpis.measure = v.measure`, args...); err != nil {
-			return err
-		}
+	// One UPDATE from a table of the estimates: an UPDATE per group scans kpis each
+	// time.
+	if err := stageRetention(ctx, conn, retentionRows(eps, func(*episode) string { return "" })); err != nil {
+		return err
+	}
+	if _, err := conn.ExecContext(ctx, `UPDATE kpis SET numerator = v.numerator, denominator = v.denominator, rate = v.rate, lower = v.lower, upper = v.upper
+		FROM temp.retention_rows v
+		WHERE kpis.program_id = v.program_id AND kpis.period = v.period AND kpis.measure = v.measure`); err != nil {
+		return err
 	}
 	_, err := conn.ExecContext(ctx, `
 		UPDATE kpis SET
@@ -244,26 +246,36 @@ func (e *episode) group(attribute string) string {
 // attribute at a time, so that memory holds one index per episode and cohort.
 func retentionByGroup(ctx context.Context, conn *sql.Conn, eps []episode) error {
 	for _, attribute := range groupAttributes() {
-		values, args := retentionRows(eps, func(e *episode) string { return e.group(attribute) })
-		if len(values) == 0 {
-			continue
+		if err := stageRetention(ctx, conn, retentionRows(eps, func(e *episode) string { return e.group(attribute) })); err != nil {
+			return fmt.Errorf("retention by %s: %w", attribute, err)
 		}
 		if _, err := conn.ExecContext(ctx, `UPDATE kpis_by_group g SET numerator = v.numerator, denominator = v.denominator, rate = v.rate, lower = v.lower, upper = v.upper
-			FROM (VALUES `+strings.Join(values, ", ")+`) v(program_id, period, value, measure, numerator, denominator, rate, lower, upper)
+			FROM temp.retention_rows v
 			WHERE g.attribute = ? AND g.program_id = v.program_id AND g.period = v.period AND g.value = v.value AND g.measure = v.measure`,
-			append(args, attribute)...); err != nil {
+			attribute); err != nil {
 			return fmt.Errorf("retention by %s: %w", attribute, err)
 		}
 	}
 	return nil
 }
 
+// stageRetention puts the rows of retentionRows in the temporary table
+// retention_rows, through the Appender: as one statement's VALUES with nine
+// parameters a row, DuckDB took longer to bind the list than to apply it.
+func stageRetention(ctx context.Context, conn *sql.Conn, rows [][]any) error {
+	if _, err := conn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE retention_rows (program_id VARCHAR, period VARCHAR,
+		value VARCHAR, measure VARCHAR, numerator INTEGER, denominator INTEGER, rate DOUBLE, lower DOUBLE, upper DOUBLE)`); err != nil {
+		return err
+	}
+	return appendRowsTo(conn, "temp", "main", "retention_rows", rows)
+}
+
 // retentionRows estimates N-day retention (N = 30, 60, 90) for every group of episodes
 // that share a program (and ALL), a quarter of admission and a class (class(e): a
 // group of an attribute, or "" for none), among those admitted at least N days before
-// the cutoff; each group is one row of VALUES (program, period, class, measure,
-// numerator, denominator, rate, lower, upper) with its arguments.
-func retentionRows(eps []episode, class func(e *episode) string) (values []string, args []any) {
+// the cutoff; each group is one row (program, period, class, measure, numerator,
+// denominator, rate, lower, upper).
+func retentionRows(eps []episode, class func(e *episode) string) (rows [][]any) {
 	type key struct {
 		program, period, value string
 		n                      int
@@ -287,10 +299,9 @@ func retentionRows(eps []episode, class func(e *episode) string) (values []strin
 			ts[j], evs[j] = eps[i].retention, eps[i].dropout
 		}
 		through, rate, lower, upper := RetentionEstimate(ts, evs, k.n)
-		values = append(values, "(?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::VARCHAR, ?::INTEGER, ?::INTEGER, ?::DOUBLE, ?::DOUBLE, ?::DOUBLE)")
-		args = append(args, k.program, k.period, k.value, fmt.Sprintf("retention_%d", k.n), through, len(idx), rate, lower, upper)
+		rows = append(rows, []any{k.program, k.period, k.value, fmt.Sprintf("retention_%d", k.n), int32(through), int32(len(idx)), rate, lower, upper})
 	}
-	return values, args
+	return rows
 }
 
 // RetentionEstimate is N-day retention over a cohort of episodes, given each one's

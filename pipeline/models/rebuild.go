@@ -337,8 +337,14 @@ const relapseBatch = 20_000
 // is many times faster than an INSERT per row. Values must have the columns' Go types
 // (int32 for INTEGER, float64 for DOUBLE, nil for NULL).
 func appendRows(conn *sql.Conn, schema, table string, rows [][]any) error {
+	return appendRowsTo(conn, "", schema, table, rows)
+}
+
+// appendRowsTo is appendRows into a table of a catalog ("temp" for a temporary
+// table, whose schema is main).
+func appendRowsTo(conn *sql.Conn, catalog, schema, table string, rows [][]any) error {
 	return conn.Raw(func(dc any) error {
-		a, err := duckdb.NewAppender(dc.(driver.Conn), "", schema, table)
+		a, err := duckdb.NewAppender(dc.(driver.Conn), catalog, schema, table)
 		if err != nil {
 			return err
 		}

@@ -179,6 +179,7 @@ func runModels(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return fmt.Errorf("--input, --out and --master are for --engine spark; the DuckDB models run on the database of --db")
 		}
 	case "spark":
+		so.DuckDB = sc
 		return runSparkModels(ctx, so, p, verbose, stdout, stderr)
 	default:
 		return fmt.Errorf("--engine %q: use duckdb or spark", engine)

@@ -58,6 +58,9 @@ type Options struct {
 	// Progress, when set, gets a line for each step as it starts and ends.
 	Progress io.Writer
 	Log      *slog.Logger
+	// DuckDB sets the memory limit, spill folder and threads of the results
+	// database (its Path is ignored: the database is DatabaseFile in Out).
+	DuckDB store.Config
 }
 
 // DatabaseFile is the name of the DuckDB file of the results in the out folder.
@@ -176,7 +179,9 @@ func sameColumns(a, b input) error {
 }
 
 func (r *runner) run(ctx context.Context) (*models.Summary, error) {
-	db, err := store.Open(ctx, store.Config{Path: filepath.Join(r.dir, DatabaseFile)})
+	cfg := r.opt.DuckDB
+	cfg.Path, cfg.ReadOnly = filepath.Join(r.dir, DatabaseFile), false
+	db, err := store.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,8 @@
 package ingest
 
 import (
-	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 	"strings"
 	"sync"
@@ -39,30 +39,21 @@ type keyer struct {
 // is empty once trimmed. Trimming drops the Unicode space separators at either end,
 // as DuckDB's trim does for the other columns.
 func (k *keyer) keyed(kind, id string) any {
-	if p, ok := k.pseudonym(kind, id); ok {
-		return p
-	}
-	return nil
-}
-
-// pseudonym returns the pseudonym of an identifier of the given kind, and false for
-// one that is empty once trimmed. kind and id may be borrowed from DuckDB's memory:
-// neither is kept, the cache stores copies of them.
-func (k *keyer) pseudonym(kind, id string) (string, bool) {
 	id = trimZs(id)
 	if id == "" {
-		return "", false
+		return nil
 	}
-	if p, ok := k.cache.Load([2]string{kind, id}); ok {
-		return p.(string), true
+	ck := [2]string{kind, id}
+	if p, ok := k.cache.Load(ck); ok {
+		return p
 	}
 	p := k.key.Pseudonym(kind, id)
 	if k.n.Load() < maxCached {
-		if _, had := k.cache.LoadOrStore([2]string{strings.Clone(kind), strings.Clone(id)}, p); !had {
+		if _, had := k.cache.LoadOrStore(ck, p); !had {
 			k.n.Add(1)
 		}
 	}
-	return p, true
+	return p
 }
 
 // trimZs drops the Unicode space separators (Zs) at either end of s. An identifier
@@ -88,63 +79,14 @@ func registerPseudonym(conn *sql.Conn, k *keyer) error {
 			InputTypeInfos: []duckdb.TypeInfo{varchar, varchar},
 			ResultTypeInfo: varchar,
 		},
-		executor: duckdb.ScalarFuncExecutor{ChunkContextExecutor: func(_ context.Context, chunk *duckdb.ChunkIteratorState) error {
-			return k.keyChunk(chunk)
+		executor: duckdb.ScalarFuncExecutor{RowExecutor: func(values []driver.Value) (any, error) {
+			kind, _ := values[0].(string)
+			id, _ := values[1].(string)
+			return k.keyed(kind, id), nil
 		}},
 	}
 	if err := duckdb.RegisterScalarUDF(conn, pseudonymFunc, f); err != nil {
 		return fmt.Errorf("register %s: %w", pseudonymFunc, err)
-	}
-	return nil
-}
-
-// keyChunk keys a chunk of rows of pseudonymFunc, reading the arguments in place
-// (DuckDB hands the function flat vectors, a constant kind included) and writing the
-// pseudonyms straight to the result. A row with a NULL argument, or an identifier
-// empty once trimmed, is NULL.
-func (k *keyer) keyChunk(chunk *duckdb.ChunkIteratorState) error {
-	in := chunk.GetInputChunk()
-	kindVec, err := in.GetVector(0)
-	if err != nil {
-		return err
-	}
-	idVec, err := in.GetVector(1)
-	if err != nil {
-		return err
-	}
-	kinds, err := duckdb.GetVectorView[string](kindVec)
-	if err != nil {
-		return err
-	}
-	ids, err := duckdb.GetVectorView[string](idVec)
-	if err != nil {
-		return err
-	}
-	out, err := duckdb.GetVectorWriter[string](chunk.GetResultVector())
-	if err != nil {
-		return err
-	}
-	for row := range in.GetSize() {
-		kind, kindOK, err := kinds.GetValueBorrowed(row)
-		if err != nil {
-			return err
-		}
-		id, idOK, err := ids.GetValueBorrowed(row)
-		if err != nil {
-			return err
-		}
-		p, ok := "", false
-		if kindOK && idOK {
-			p, ok = k.pseudonym(kind, id)
-		}
-		if !ok {
-			err = out.SetNull(row)
-		} else {
-			err = out.Set(row, p)
-		}
-		if err != nil {
-			return err
-		}
 	}
 	return nil
 }

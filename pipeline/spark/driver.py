@@ -26,10 +26,11 @@ def main():
             # The union of the table's parts (one an export), each with only the
             # columns the manifest names: a partition folder that is not a column of
             # the table (quarter, patient_bucket) is not one of the view's.
-            cols = ["`" + c + "`" for c in t["columns"]]
             df = None
             for i, p in enumerate(t["parts"]):
-                part = spark.read.option("basePath", p["base"]).parquet(*p["files"]).select(*cols)
+                part = spark.read.option("basePath", p["base"]).parquet(*p["files"])
+                if t.get("columns"):
+                    part = part.select(*["`" + c + "`" for c in t["columns"]])
                 part = part.withColumn("_part", F.lit(i))
                 df = part if df is None else df.unionByName(part)
             key = t.get("first_by")

@@ -277,8 +277,8 @@ func (r *runner) perEpisode(ctx context.Context, conn *sql.Conn, src models.Sour
 		quote(filepath.Join(events, "part-0.parquet"))+` (FORMAT parquet)`); err != nil {
 		return fmt.Errorf("write relapse_events: %w", err)
 	}
-	extra := []jobTable{{Name: "relapse_events", Parts: []jobPart{{Base: events, Files: []string{filepath.Join(events, "part-0.parquet")}}},
-		Columns: []string{"episode_id", "definition", "missing_policy", "event", "week", "censor_week"}}}
+	// No column list: the file holds the table's columns and nothing else.
+	extra := []jobTable{{Name: "relapse_events", Parts: []jobPart{{Base: events, Files: []string{filepath.Join(events, "part-0.parquet")}}}}}
 	if err := r.job(ctx, "episode outcomes", extra, []step{{"episode_outcomes", outcomes}}); err != nil {
 		return err
 	}
@@ -313,7 +313,7 @@ type step struct{ name, sql string }
 type jobTable struct {
 	Name    string    `json:"name"`
 	Parts   []jobPart `json:"parts"`
-	Columns []string  `json:"columns"`
+	Columns []string  `json:"columns,omitempty"` // empty: every column of the files
 	// FirstBy, when set, is a key of which only the first part's row is kept (a
 	// patient seen at several sites).
 	FirstBy string `json:"first_by,omitempty"`
@@ -381,8 +381,10 @@ func (r *runner) job(ctx context.Context, what string, extra []jobTable, steps [
 	if err := os.WriteFile(jobFile, b, 0o600); err != nil {
 		return err
 	}
-	if err := os.WriteFile(driverFile, driver, 0o600); err != nil {
-		return err
+	if r.jobs == 1 {
+		if err := os.WriteFile(driverFile, driver, 0o600); err != nil {
+			return err
+		}
 	}
 	logFile, err := os.OpenFile(filepath.Join(r.dir, "spark.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {

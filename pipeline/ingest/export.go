@@ -9,8 +9,8 @@ import (
 )
 
 // export is an export file held open from its hashing to the end of the run. The
-// loader hashes, counts and reads the bytes of this one open file (DuckDB reads it as
-// /dev/fd/N), never its name again: the name is taken literally (DuckDB would read
+// loader hashes, counts and reads the bytes of this one open file (DuckDB reads a
+// copy of them made as it reads, keyedcsv.go), never its name again: the name is taken literally (DuckDB would read
 // programs_[x].csv as a glob pattern), and a file renamed over the name during the
 // run does not change what is loaded, so the ledger's hash is of the bytes loaded.
 // A file written in place while it is read is caught by changed.
@@ -73,9 +73,6 @@ func openExport(p string) (*export, error) {
 
 // reader reads the open file from its start.
 func (e *export) reader() io.Reader { return io.NewSectionReader(e.f, 0, math.MaxInt64) }
-
-// duckPath is the name under which DuckDB reads the open file itself.
-func (e *export) duckPath() string { return fmt.Sprintf("/dev/fd/%d", e.f.Fd()) }
 
 // changed reports whether the open file was written since it was opened; with byName
 // (a workbook, which is read by its name) also whether another file took its name.

@@ -117,6 +117,17 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 		return fr, err
 	}
 
+	if r.unkeyed {
+		if err := r.exec(ctx, "record rejects of "+f.Name(), `
+		INSERT INTO rejects
+		SELECT ?, ?, ?, line, col, NULL, 'malformed_row',
+		       col || ' holds a quote, comma or line break, or is not UTF-8 text, so it cannot be read as an identifier (or a broken quote on a row above made the reader lose its place); correct the row in the export'
+		FROM temp.unkeyed
+		ORDER BY line`, r.id, fid, f.Name()); err != nil {
+			return fr, err
+		}
+	}
+
 	r.stage(f.Name(), size0, "writing")
 	counts, err := r.apply(ctx, f, fid)
 	if err != nil {
@@ -140,7 +151,8 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 
 // dropScratch drops the temp tables of a file, before the next one and at the end.
 func (r *run) dropScratch(ctx context.Context) error {
-	for _, t := range []string{"src", "stg", "rep", "matched", "pseudo", "shifts", "blank_lines", "csv_errors", "csv_scans", "mapped"} {
+	r.unkeyed = false
+	for _, t := range []string{"src", "stg", "rep", "matched", "pseudo", "shifts", "blank_lines", "csv_errors", "csv_scans", "mapped", "unkeyed"} {
 		if _, err := r.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t); err != nil {
 			return fmt.Errorf("drop scratch table %s: %w", t, err)
 		}
@@ -213,7 +225,7 @@ func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *Fi
 		if _, err := r.readSheet(ctx, f, header, at, cols); err != nil {
 			return nil, nil, err
 		}
-		return cols, nil, r.rawView(ctx, f, "SELECT line, * EXCLUDE (line) FROM src")
+		return cols, nil, r.rawView(ctx, f, "SELECT line, * EXCLUDE (line) FROM src", false)
 	}
 	e, err := r.open(f.Path)
 	if err != nil {
@@ -329,7 +341,7 @@ func csvSource(n, skip int) string {
 		fmt.Fprintf(&b, "'c%d': 'VARCHAR'", i)
 	}
 	return fmt.Sprintf(`read_csv($1, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', skip = %d,
-		columns = {%s}, store_rejects = true, rejects_table = 'csv_errors', rejects_scan = 'csv_scans')`, skip, b.String())
+		columns = {%s}, max_line_size = %d, store_rejects = true, rejects_table = 'csv_errors', rejects_scan = 'csv_scans')`, skip, b.String(), maxLine)
 }
 
 // trimmed is the SQL of a text value trimmed, NULL when empty. DuckDB's trim drops
@@ -343,15 +355,31 @@ func trimmed(v string) string {
 
 // rawView makes the view raw over rows that have a line and the table's columns:
 // every value trimmed, empty ones NULL, and codes the profile maps replaced by the
-// canonical ones. An identifier column holds pseudonyms, keyed as read (trimmed
-// first, NULL when empty), which need no trimming.
-func (r *run) rawView(ctx context.Context, f File, from string) error {
+// canonical ones. An identifier column holds pseudonyms, keyed as read. With check,
+// it may also hold text the copy of the file masked (keyedCSV.masked): such rows go
+// to the temp table unkeyed (line, column), to be refused, and not to raw.
+func (r *run) rawView(ctx context.Context, f File, from string, check bool) error {
+	if check {
+		var ids []string
+		for _, c := range f.Table.Columns {
+			if c.Pseudonym != "" {
+				v := trimmed("src." + quoteIdent(c.Name))
+				ids = append(ids, fmt.Sprintf("CASE WHEN %[1]s IS NOT NULL AND NOT regexp_full_match(%[1]s, '[0-9a-f]{32}') THEN %[2]s END", v, quoteString(c.Header)))
+			}
+		}
+		if len(ids) > 0 {
+			if err := r.exec(ctx, "check identifiers", fmt.Sprintf(
+				`CREATE TEMP TABLE unkeyed AS SELECT * FROM (SELECT line, coalesce(%s) AS col FROM (%s) src) WHERE col IS NOT NULL`,
+				strings.Join(ids, ", "), from)); err != nil {
+				return err
+			}
+			r.unkeyed = true
+			from = fmt.Sprintf(`SELECT * FROM (%s) src ANTI JOIN unkeyed u ON src.line = u.line`, from)
+		}
+	}
 	var values []string
 	for _, c := range f.Table.Columns {
 		v := trimmed("src." + quoteIdent(c.Name))
-		if c.Pseudonym != "" {
-			v = "src." + quoteIdent(c.Name)
-		}
 		if m := f.Table.Codes[c.Name]; len(m) > 0 {
 			keys := make([]string, 0, len(m))
 			for k := range m {
@@ -372,27 +400,39 @@ func (r *run) rawView(ctx context.Context, f File, from string) error {
 }
 
 // readCSV reads the file into the temp table src (one VARCHAR column per column of
-// the table; absent optional columns are NULL; columns the profile does not name are
-// never read into a table) and makes the view raw over it with each row's line
-// number.
+// the table; absent optional columns are NULL) and makes the view raw over it with
+// each row's line number. DuckDB reads a copy of the file in which identifiers are
+// already pseudonyms and the columns the profile does not name are masked
+// (keyedcsv.go): no original identifier, and nothing of an unread column, ever
+// enters DuckDB's memory, which it may spill to disk.
 func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, cols map[string]int, blanks *blankLines) error {
+	rules := make([]colRule, len(header))
+	kinds := make([]string, len(header))
 	var sel []string
 	for _, c := range f.Table.Columns {
 		i, ok := cols[c.Name]
-		switch {
-		case ok && c.Pseudonym != "":
-			// An identifier is keyed as it is read: the original never enters a table,
-			// which DuckDB could spill to disk.
-			sel = append(sel, fmt.Sprintf("%s(%s, c%d) AS %s", pseudonymFunc, quoteString(c.Pseudonym), i, quoteIdent(c.Name)))
-		case ok:
-			sel = append(sel, fmt.Sprintf("c%d AS %s", i, quoteIdent(c.Name)))
-		default:
+		if !ok {
 			sel = append(sel, "NULL::VARCHAR AS "+quoteIdent(c.Name))
+			continue
 		}
+		rules[i], kinds[i] = keepCol, c.Pseudonym
+		if c.Pseudonym != "" {
+			rules[i] = keyCol
+		}
+		sel = append(sel, fmt.Sprintf("c%d AS %s", i, quoteIdent(c.Name)))
 	}
-	if err := r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), e.duckPath()); err != nil {
+	cp, err := r.keyedCopy(e, rules, kinds, blanks.Leading)
+	if err != nil {
 		return err
 	}
+	err = r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), cp.path())
+	if cerr := cp.wait(); err == nil && cerr != nil {
+		return fmt.Errorf("read %s: %w", f.Path, cerr)
+	}
+	if err != nil {
+		return err
+	}
+	check := cp.unsure()
 	// A row's line is its position in src plus the lines up to the header and the
 	// lines before it that hold no row: malformed rows (csv_errors lists them by
 	// line) and empty lines (DuckDB skips them; blanks lists them).
@@ -402,7 +442,7 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	}
 	first := blanks.Leading + 2 // the line of the first data row
 	if bad == 0 && len(blanks.After) == 0 {
-		return r.rawView(ctx, f, fmt.Sprintf(`SELECT rowid + %d AS line, * FROM src`, first))
+		return r.rawView(ctx, f, fmt.Sprintf(`SELECT rowid + %d AS line, * FROM src`, first), check)
 	}
 	if err := r.exec(ctx, "note empty lines", `CREATE TEMP TABLE blank_lines AS SELECT unnest(?::BIGINT[]) AS line`, blanks.After); err != nil {
 		return err
@@ -417,7 +457,7 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	}
 	return r.rawView(ctx, f, fmt.Sprintf(`
 		SELECT src.rowid + %d + coalesce(s.shift, 0) AS line, src.*
-		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first))
+		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first), check)
 }
 
 // dateMacros makes iso_date and check_date, which the staging models call, read the
@@ -649,7 +689,15 @@ func (r *run) failFile(ctx context.Context, f File, fr FileResult, fid int, fail
 		return fr, fmt.Errorf("read %s: %w", f.Path, err)
 	}
 	if !counted && failed.ncols > 0 {
-		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(failed.ncols, failed.skip), e.duckPath())
+		// DuckDB counts the rows of a copy with every column masked.
+		cp, err := r.keyedCopy(e, make([]colRule, failed.ncols), make([]string, failed.ncols), failed.skip)
+		if err != nil {
+			return fr, err
+		}
+		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(failed.ncols, failed.skip), cp.path())
+		if cerr := cp.wait(); err == nil && cerr != nil {
+			return fr, fmt.Errorf("read %s: %w", f.Path, cerr)
+		}
 		if err == nil {
 			bad, err2 := r.count(ctx, `SELECT count(DISTINCT line) FROM csv_errors`)
 			if err2 == nil {

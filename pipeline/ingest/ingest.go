@@ -212,9 +212,6 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}, exports: map[string]*export{},
 		keys: &keyer{key: key.Key}}
 	defer r.closeExports()
-	if err := registerPseudonym(conn, r.keys); err != nil {
-		return false, "", err
-	}
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
 		return false, "", fmt.Errorf("next run id: %w", err)
 	}
@@ -399,6 +396,7 @@ type run struct {
 	id       int
 	lastFile int
 	shown    int64 // bytes of the current file shown as done
+	unkeyed  bool  // the temp table unkeyed holds the rows of the file to refuse (rawView)
 }
 
 func (r *run) exec(ctx context.Context, what, query string, args ...any) error {

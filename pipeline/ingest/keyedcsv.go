@@ -1,0 +1,399 @@
+package ingest
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"unicode/utf8"
+)
+
+// DuckDB never reads an export file itself. It reads a copy made as it reads, through
+// a pipe, in which every identifier is already its pseudonym and every column the
+// load does not read is blanked out. DuckDB keeps what it reads in buffers whose
+// memory it reuses without clearing, and under a memory limit it writes such memory
+// to its spill files: were the original file read, an original identifier could
+// reach the disk inside a spilled block of some other table. The copy keeps the
+// file's CSV structure byte for byte (quotes, commas, line ends), so DuckDB finds
+// the same rows, the same malformed rows and the same line numbers in it.
+
+// maxLine is the longest row, in bytes, that the CSV reader accepts (read_csv's
+// max_line_size); a field longer than that is in a row DuckDB refuses.
+const maxLine = 2 << 20
+
+// colRule says what the copy holds of a column.
+type colRule uint8
+
+const (
+	// maskCol: a column the load does not read (also a cell beyond the header).
+	// Every byte becomes x except the CSV's own (quote, comma, space, line ends)
+	// and bytes that are not UTF-8, so that DuckDB finds the same fields and the
+	// same malformed rows, and nothing of the text.
+	maskCol colRule = iota
+	// keepCol: a column the load reads, copied as it is.
+	keepCol
+	// keyCol: an identifier, replaced by its pseudonym (nothing when blank). A value
+	// DuckDB would refuse (a quote not closed, text after a closing quote, bytes that
+	// are not UTF-8, longer than a row may be) is masked instead, and its row is
+	// refused as before.
+	keyCol
+)
+
+// keyedCSV copies a CSV file under the rules of its columns.
+type keyedCSV struct {
+	rules []colRule // by position in the header
+	kinds []string  // the pseudonym kind of a keyCol column
+	keys  *keyer
+	skip  int64 // records copied as they are: the empty lines before the header, and the header
+
+	out    *bufio.Writer
+	st     csvState
+	rec    int64   // records begun so far, counting from 0
+	col    int     // the field's position in its record
+	rule   colRule // the field's rule
+	quoted bool    // the field began with a quote
+	direct bool    // the field is written as it is read, not held
+	field  []byte  // the field held so far, as it is in the file
+	pend   []byte  // the start of a character cut by the end of a read, not yet masked
+	bad    bool    // DuckDB refuses the record: the rest of it is masked
+
+	// masked counts the identifiers masked, and broken the records with text after
+	// a closing quote. After such a record DuckDB's reader may take up the rows
+	// again at another place than the copy does, and find masked text where an
+	// identifier should be: the view raw refuses such rows (rawView).
+	masked, broken int64
+}
+
+type csvState uint8
+
+const (
+	stStart  csvState = iota // at the start of a field
+	stBare                   // in a field that did not begin with a quote
+	stQuoted                 // inside quotes
+	stQuote                  // just after a quote inside quotes: an escaped quote or the end
+	stAfter                  // after a closing quote (only spaces may follow before the comma)
+	stCR                     // just after a carriage return that ended a record
+)
+
+// copyKeyed copies in to w under the rules.
+func (k *keyedCSV) copyKeyed(in io.Reader, w io.Writer) error {
+	k.out = bufio.NewWriterSize(w, 1<<20)
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := in.Read(buf)
+		k.feed(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	k.finish()
+	return k.out.Flush()
+}
+
+// begin starts a field.
+func (k *keyedCSV) begin(quoted bool) {
+	k.rule = maskCol
+	switch {
+	case k.bad:
+	case k.rec < k.skip:
+		k.rule = keepCol
+	case k.col < len(k.rules):
+		k.rule = k.rules[k.col]
+	}
+	k.quoted = quoted
+	// A field is held until its end only when what it becomes depends on all of it:
+	// an identifier, and a quoted value, which is masked if its quote never closes.
+	k.direct = k.rule == maskCol || (k.rule == keepCol && !quoted)
+	k.field = k.field[:0]
+}
+
+// add takes bytes of the current field.
+func (k *keyedCSV) add(p []byte) {
+	if k.direct {
+		k.write(p)
+		return
+	}
+	k.field = append(k.field, p...)
+	if len(k.field) > maxLine {
+		// Longer than any row DuckDB reads: its row is refused, and the rest of the
+		// field is masked as it comes.
+		k.rule, k.direct = maskCol, true
+		k.write(k.field)
+		k.field = k.field[:0]
+	}
+}
+
+// write writes bytes of the field under its rule, as they are or masked.
+func (k *keyedCSV) write(p []byte) {
+	if k.rule != maskCol {
+		k.out.Write(p)
+		return
+	}
+	if len(k.pend) > 0 {
+		p = append(k.pend, p...)
+		k.pend = nil
+	}
+	k.pend = k.mask(p)
+}
+
+// mask writes p masked and returns the start of a character cut at its end, if any,
+// to be masked with the bytes that follow.
+func (k *keyedCSV) mask(p []byte) []byte {
+	for i := 0; i < len(p); {
+		c := p[i]
+		switch {
+		case c == '"' || c == ',' || c == ' ' || c == '\r' || c == '\n':
+			k.out.WriteByte(c)
+			i++
+		case c < utf8.RuneSelf:
+			k.out.WriteByte('x')
+			i++
+		default:
+			if !utf8.FullRune(p[i:]) {
+				return append([]byte(nil), p[i:]...)
+			}
+			r, n := utf8.DecodeRune(p[i:])
+			if r == utf8.RuneError && n <= 1 {
+				k.out.WriteByte(c) // not UTF-8: kept, for DuckDB to refuse the row
+				i++
+				continue
+			}
+			for j := 0; j < n; j++ {
+				k.out.WriteByte('x')
+			}
+			i += n
+		}
+	}
+	return nil
+}
+
+// flushPend writes the bytes of a cut character left at the end of a field.
+func (k *keyedCSV) flushPend() {
+	if len(k.pend) > 0 {
+		k.out.Write(k.pend) // an incomplete character: not UTF-8
+		k.pend = nil
+	}
+}
+
+// end ends the field; bad says DuckDB refuses its row for it.
+func (k *keyedCSV) end(bad bool) {
+	if k.direct {
+		k.flushPend()
+		return
+	}
+	switch {
+	case bad:
+		if k.rule == keyCol {
+			k.masked++
+		}
+		k.rule = maskCol
+		k.write(k.field)
+		k.flushPend()
+	case k.rule == keepCol:
+		k.out.Write(k.field)
+	default:
+		k.keyField()
+	}
+	k.field = k.field[:0]
+}
+
+// keyField writes the identifier held in k.field: its text replaced by its
+// pseudonym, with its quotes and the spaces after them kept, so that the copy has
+// the file's structure. Text of blanks only is kept, for the view raw to read as
+// empty. An identifier that holds a quote, comma or line end, or bytes that are not
+// UTF-8, is masked: the view raw refuses its row (rawView), and DuckDB refuses a
+// row whose bytes are not UTF-8 in any case.
+func (k *keyedCSV) keyField() {
+	f := k.field
+	lead, trail := 0, 0
+	if k.quoted {
+		j := len(f) - 1
+		for j > 0 && f[j] == ' ' {
+			j--
+		}
+		lead, trail = 1, len(f)-j
+	}
+	v := f[lead : len(f)-trail]
+	if bytes.ContainsAny(v, "\",\r\n") || !utf8.Valid(v) {
+		k.masked++
+		k.rule = maskCol
+		k.write(f)
+		k.flushPend()
+		return
+	}
+	p := k.keys.keyed(k.kinds[k.col], string(v))
+	if p == nil {
+		k.out.Write(f)
+		return
+	}
+	k.out.Write(f[:lead])
+	k.out.WriteString(p.(string))
+	k.out.Write(f[len(f)-trail:])
+}
+
+// endRecord writes the line end c that ended a record.
+func (k *keyedCSV) endRecord(c byte) {
+	k.out.WriteByte(c)
+	k.rec++
+	k.col = 0
+	k.bad = false
+	k.st = stStart
+	if c == '\r' {
+		k.st = stCR
+	}
+}
+
+// feed copies the next bytes of the file.
+func (k *keyedCSV) feed(p []byte) {
+	for len(p) > 0 {
+		switch k.st {
+		case stCR:
+			if p[0] == '\n' {
+				k.out.WriteByte('\n')
+				p = p[1:]
+			}
+			k.st = stStart
+		case stStart:
+			if p[0] == '"' {
+				k.begin(true)
+				k.add(p[:1])
+				p = p[1:]
+				k.st = stQuoted
+			} else {
+				k.begin(false)
+				k.st = stBare
+			}
+		case stBare:
+			i := indexFieldEnd(p)
+			if i < 0 {
+				k.add(p)
+				return
+			}
+			k.add(p[:i])
+			k.end(false)
+			p = k.delimit(p, i)
+		case stQuoted:
+			i := indexQuote(p)
+			if i < 0 {
+				k.add(p)
+				return
+			}
+			k.add(p[:i+1])
+			p = p[i+1:]
+			k.st = stQuote
+		case stQuote:
+			if p[0] == '"' {
+				k.add(p[:1])
+				p = p[1:]
+				k.st = stQuoted
+			} else {
+				k.st = stAfter
+			}
+		case stAfter:
+			switch p[0] {
+			case ' ':
+				k.add(p[:1])
+				p = p[1:]
+			case ',', '\r', '\n':
+				k.end(false)
+				p = k.delimit(p, 0)
+			default:
+				// Text after the closing quote: DuckDB refuses the record, and reads
+				// on to the end of the field as if unquoted. The rest of the record
+				// is masked.
+				k.bad = true
+				k.broken++
+				if !k.direct {
+					k.rule, k.direct = maskCol, true
+					k.write(k.field)
+					k.field = k.field[:0]
+				}
+				k.st = stBare
+			}
+		}
+	}
+}
+
+// delimit writes the comma or line end at p[i] that ended a field, and returns what
+// follows it.
+func (k *keyedCSV) delimit(p []byte, i int) []byte {
+	c := p[i]
+	if c == ',' {
+		k.out.WriteByte(',')
+		k.col++
+		k.st = stStart
+	} else {
+		k.endRecord(c)
+	}
+	return p[i+1:]
+}
+
+// finish ends the file: a quote never closed leaves its field masked.
+func (k *keyedCSV) finish() {
+	switch k.st {
+	case stBare, stQuote, stAfter:
+		k.end(false)
+	case stQuoted:
+		k.end(true)
+	}
+}
+
+func indexFieldEnd(p []byte) int {
+	for i, c := range p {
+		if c == ',' || c == '\n' || c == '\r' {
+			return i
+		}
+	}
+	return -1
+}
+
+func indexQuote(p []byte) int {
+	for i, c := range p {
+		if c == '"' {
+			return i
+		}
+	}
+	return -1
+}
+
+// keyedPipe is a copy of an export file being made for DuckDB to read.
+type keyedPipe struct {
+	r    *os.File
+	k    *keyedCSV
+	done chan error
+}
+
+// keyedCopy starts copying the open file e under the rules of its columns, and
+// returns the copy, which DuckDB reads as path(). Call wait once DuckDB is done.
+func (r *run) keyedCopy(e *export, rules []colRule, kinds []string, skip int) (*keyedPipe, error) {
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", e.path, err)
+	}
+	k := &keyedCSV{rules: rules, kinds: kinds, keys: r.keys, skip: int64(skip) + 1}
+	p := &keyedPipe{r: pr, k: k, done: make(chan error, 1)}
+	go func() {
+		err := k.copyKeyed(e.reader(), pw)
+		pw.Close()
+		p.done <- err
+	}()
+	return p, nil
+}
+
+// path is the name under which DuckDB reads the copy.
+func (p *keyedPipe) path() string { return fmt.Sprintf("/dev/fd/%d", p.r.Fd()) }
+
+// wait closes the copy and returns what stopped it early, if anything: a read error
+// of the file, or DuckDB no longer reading (when DuckDB's own error says why).
+func (p *keyedPipe) wait() error {
+	p.r.Close()
+	return <-p.done
+}
+
+// unsure reports, once the copy is done, whether an identifier column of the copy may
+// hold text other than pseudonyms (keyedCSV.masked).
+func (p *keyedPipe) unsure() bool { return p.k.masked > 0 || p.k.broken > 0 }

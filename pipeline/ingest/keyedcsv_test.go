@@ -1,0 +1,319 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
+)
+
+// The copy DuckDB reads (keyedcsv.go) must be the file as DuckDB's reader sees it,
+// with identifiers keyed and unread columns masked: the same rows, the same
+// malformed rows at the same lines, the same values in the columns read. These tests
+// read each file twice with DuckDB, as it is and as copied, and compare.
+
+var keyedRules = []colRule{keyCol, keepCol, maskCol, keyCol}
+var keyedKinds = []string{"patient", "", "", "clinician"}
+
+type duckView struct {
+	failed bool // the reader gave up on the file
+	rows   [][4]sql.NullString
+	errs   []string // line and error type of each malformed row
+}
+
+func readWithDuckDB(t *testing.T, conn *sql.Conn, path string) duckView {
+	t.Helper()
+	ctx := context.Background()
+	for _, q := range []string{"DROP TABLE IF EXISTS temp.src", "DROP TABLE IF EXISTS temp.csv_errors", "DROP TABLE IF EXISTS temp.csv_scans"} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var v duckView
+	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE src AS SELECT * FROM "+csvSource(4, 0), path); err != nil {
+		v.failed = true
+		return v
+	}
+	rows, err := conn.QueryContext(ctx, `SELECT c0, c1, c2, c3 FROM src ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var r [4]sql.NullString
+		if err := rows.Scan(&r[0], &r[1], &r[2], &r[3]); err != nil {
+			t.Fatal(err)
+		}
+		v.rows = append(v.rows, r)
+	}
+	rows.Close()
+	rows, err = conn.QueryContext(ctx, `SELECT line, error_type FROM csv_errors ORDER BY line, error_type`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var line int64
+		var typ string
+		if err := rows.Scan(&line, &typ); err != nil {
+			t.Fatal(err)
+		}
+		v.errs = append(v.errs, fmt.Sprint(line, " ", typ))
+	}
+	rows.Close()
+	return v
+}
+
+func testKeyer(t *testing.T) *keyer {
+	t.Helper()
+	secret := make([]byte, 32)
+	for i := range secret {
+		secret[i] = byte(7*i + 3)
+	}
+	key, err := pseudo.New(secret, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &keyer{key: key}
+}
+
+// checkKeyedCopy compares DuckDB's reading of data with its reading of the copy, and
+// returns the copy.
+func checkKeyedCopy(t *testing.T, conn *sql.Conn, k *keyer, dir, name string, data []byte) []byte {
+	t.Helper()
+	var copied bytes.Buffer
+	kc := &keyedCSV{rules: keyedRules, kinds: keyedKinds, keys: k, skip: 1}
+	if err := kc.copyKeyed(bytes.NewReader(data), &copied); err != nil {
+		t.Fatal(err)
+	}
+	raw := filepath.Join(dir, name+".raw.csv")
+	cp := filepath.Join(dir, name+".copy.csv")
+	if err := os.WriteFile(raw, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cp, copied.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	want, got := readWithDuckDB(t, conn, raw), readWithDuckDB(t, conn, cp)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf("%s: "+format+"\nfile:\n%q\ncopy:\n%q", append(append([]any{name}, args...), data, copied.Bytes())...)
+	}
+	if want.failed != got.failed {
+		fail("DuckDB gave up on the file: %v; on the copy: %v", want.failed, got.failed)
+		return copied.Bytes()
+	}
+	if strings.Join(want.errs, "; ") != strings.Join(got.errs, "; ") {
+		fail("malformed rows %v, in the copy %v", want.errs, got.errs)
+	}
+	if len(want.rows) != len(got.rows) {
+		fail("%d rows, in the copy %d", len(want.rows), len(got.rows))
+		return copied.Bytes()
+	}
+	for i, w := range want.rows {
+		g := got.rows[i]
+		if kc.broken > 0 && refused(g) {
+			// After text following a closing quote DuckDB may take up the rows again
+			// elsewhere than the copy did; the copy masked the rest of that record,
+			// and a row read from masked text is refused (rawView), never loaded.
+			continue
+		}
+		for _, c := range []int{0, 3} {
+			switch {
+			case !w[c].Valid || trimZs(w[c].String) == "":
+				if g[c].Valid && trimZs(g[c].String) != "" {
+					fail("row %d, column %d: %q is blank, the copy holds %q", i, c, w[c].String, g[c].String)
+				}
+			case strings.ContainsAny(w[c].String, "\",\r\n") || !utf8.ValidString(w[c].String):
+				if isPseudonym(g[c].String) {
+					fail("row %d, column %d: %q cannot be keyed, the copy holds %q", i, c, w[c].String, g[c].String)
+				}
+			default:
+				if p := k.keyed(keyedKinds[c], w[c].String).(string); g[c].String != p {
+					fail("row %d, column %d: %q keys to %q, the copy holds %q", i, c, w[c].String, p, g[c].String)
+				}
+			}
+		}
+		if g[1] != w[1] {
+			fail("row %d: read column %q, in the copy %q", i, w[1].String, g[1].String)
+		}
+		if g[2].Valid != w[2].Valid || len(g[2].String) != len(w[2].String) || strings.Trim(g[2].String, "x\",\r\n ") != "" {
+			fail("row %d: unread column %q, in the copy %q (want it masked)", i, w[2].String, g[2].String)
+		}
+	}
+	return copied.Bytes()
+}
+
+// TestKeyedCopyReadsAsTheFile covers the ways a CSV field can be written, well and
+// badly, in an identifier column, a read column and an unread one.
+func TestKeyedCopyReadsAsTheFile(t *testing.T) {
+	conn := macroConn(t)
+	k := testKeyer(t)
+	dir := t.TempDir()
+	cases := map[string]string{
+		"plain":            "a,b,c,d\nP1,1,x,C1\nP2,2,y,C2\n",
+		"quoted":           "a,b,c,d\n\"P1\",\"1\",\"x\",\"C1\"\n",
+		"escaped":          "a,b,c,d\n\"a\"\"b\",\"c\"\"d\",\"e\"\"f\",C1\n",
+		"spaces":           "a,b,c,d\n P1 ,  1 , x ,\u00a0C1\u3000\n\" P2 \",2,y,\"\u2003\"\n",
+		"space after":      "a,b,c,d\n\"P1\" ,\"1\"  ,\"x\" ,\"C1\" \n",
+		"empty":            "a,b,c,d\n,,,\n\"\",\"\",\"\",\"\"\n",
+		"newline inside":   "a,b,c,d\n\"P\n1\",\"a\nb\",\"c\nd\",C1\nP2,2,y,C2\n",
+		"crlf inside":      "a,b,c,d\r\n\"P\r\n1\",1,x,C1\r\nP2,2,y,C2\r\n",
+		"cr endings":       "a,b,c,d\rP1,1,x,C1\rP2,2,y,C2\r",
+		"crlf endings":     "a,b,c,d\r\nP1,1,x,C1\r\nP2,2,y,C2\r\n",
+		"no last newline":  "a,b,c,d\nP1,1,x,C1\nP2,2,y,\"C2\"",
+		"mid quote":        "a,b,c,d\nab\"c,b\"c,x\"y,C\"1\nP2,2,y,C2\n",
+		"text after quote": "a,b,c,d\n\"P1\"x,1,x,C1\nP2,2,\"y\"z,C2\nP3,3,z,\"C3\"w\nP4,4,w,C4\n",
+		"unclosed id":      "a,b,c,d\nP1,1,x,C1\n\"P2,2,y,C2\nP3,3,z,C3\n",
+		"unclosed read":    "a,b,c,d\nP1,1,x,C1\nP2,\"2,y,C2\nP3,3,z,C3\n",
+		"unclosed later":   "a,b,c,d\nP1,1,x,C1\n\"P2,2,y\nP3,3,z\"q,C3\nP4,4,w,C4\n",
+		"bad quote then":   "a,b,c,d\n\"P1\"x,\"1\n2\",x,C1\nP2,2,y,C2\n",
+		"not utf8":         "a,b,c,d\nP\xff1,1,x,C1\nP2,\xfe,y,C2\nP3,3,\xfd,C3\nP4,4,w,C4\n",
+		"cut utf8":         "a,b,c,d\nZo\xc3,1,x,C1\nP2,2,\xc3,C2\n",
+		"unicode":          "a,b,c,d\nZoë,Ünï,çödé,日本\n",
+		"nul":              "a,b,c,d\nP\x001,1,x,C1\nP2,\x00,y,C2\nP3,3,\x00,C3\n",
+		"too few":          "a,b,c,d\nP1,1\nP2,2,y,C2\n",
+		"too many":         "a,b,c,d\nP1,1,x,C1,extra,more\nP2,2,y,C2\n",
+		"empty lines":      "a,b,c,d\n\nP1,1,x,C1\n\n\nP2,2,y,C2\n\n",
+		"quoted header":    "\"a\",\"b\",c,d\nP1,1,x,C1\n",
+		"bom":              "\ufeffa,b,c,d\nP1,1,x,C1\n",
+		"tab after quote":  "a,b,c,d\n\"P1\"\t,1,x,C1\nP2,2,y,C2\n",
+		"only header":      "a,b,c,d\n",
+		"long id":          "a,b,c,d\n" + strings.Repeat("P", 70000) + ",1,x,C1\nP2,2,y,C2\n",
+		"long quoted":      "a,b,c,d\n\"" + strings.Repeat("Q", 70000) + "\",1,\"" + strings.Repeat("é", 40000) + "\",C1\n",
+	}
+	for name, data := range cases {
+		copied := checkKeyedCopy(t, conn, k, dir, name, []byte(data))
+		for _, id := range []string{"P1", "P2", "C1", "C2", "Zoë", "日本"} {
+			if bytes.Contains(copied, []byte(id)) {
+				t.Errorf("%s: the copy holds %s:\n%q", name, id, copied)
+			}
+		}
+	}
+}
+
+// TestKeyedCopyOfRandomFiles compares DuckDB's reading of many files put together
+// from good and bad fields at random.
+func TestKeyedCopyOfRandomFiles(t *testing.T) {
+	conn := macroConn(t)
+	k := testKeyer(t)
+	dir := t.TempDir()
+	pieces := []string{
+		"P%d", "P%d", "P%d", "\"P%d\"", "\"P\"\"%d\"", "\"P,%d\"", "\"P\n%d\"", "\"P\r\n%d\"", " P%d ",
+		"P\"%d", "\"P%d\"x", "\"P%d\" ", "\"P%d", "", "\"\"", "Zoë%d", "P\xff%d", "\u00a0P%d", "P\x00%d",
+		"\"P%d\"\"", "\"\"\"P%d\"", "\"P%d\"\"x\"",
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	for f := 0; f < 300; f++ {
+		var b strings.Builder
+		end := []string{"\n", "\r\n", "\r"}[rng.IntN(3)]
+		b.WriteString("a,b,c,d" + end)
+		for r := 0; r < 12; r++ {
+			if rng.IntN(15) == 0 {
+				b.WriteString(end) // an empty line
+				continue
+			}
+			n := 4
+			if rng.IntN(8) == 0 {
+				n = 2 + rng.IntN(5)
+			}
+			for c := 0; c < n; c++ {
+				if c > 0 {
+					b.WriteByte(',')
+				}
+				p := pieces[0]
+				if rng.IntN(3) == 0 {
+					p = pieces[rng.IntN(len(pieces))]
+				}
+				if strings.Contains(p, "%d") {
+					p = fmt.Sprintf(p, rng.IntN(50))
+				}
+				b.WriteString(p)
+			}
+			b.WriteString(end)
+		}
+		checkKeyedCopy(t, conn, k, dir, fmt.Sprint("random", f), []byte(b.String()))
+		if t.Failed() {
+			return
+		}
+	}
+}
+
+// isPseudonym reports whether s has the form of a pseudonym.
+func isPseudonym(s string) bool {
+	if len(s) != 32 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// refused reports whether rawView refuses a row of the copy: an identifier that is
+// neither blank nor a pseudonym.
+func refused(r [4]sql.NullString) bool {
+	for _, c := range []int{0, 3} {
+		if v := trimZs(r[c].String); r[c].Valid && v != "" && !isPseudonym(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIdentifiersThatCannotBeKeyedInPlace loads rows whose identifier holds a comma,
+// a quote or a line break, and rows after a quote followed by text: each is refused
+// with its line, the rows around them load, the ledger balances, and no original
+// identifier is in the database.
+func TestIdentifiersThatCannotBeKeyedInPlace(t *testing.T) {
+	files := fixture()
+	files["sessions.csv"] = "session_id,episode_id,patient_id,session_date,start_time,session_type,status,minutes,clinician_id\n" +
+		"S1,E1,MRN-A1,2026-01-05,09:00,individual,attended,60,C1\n" +
+		"S2,E1,\"MRN,A1\",2026-01-07,09:00,group,attended,180,C1\n" + // line 3: a comma
+		"S3,E1,MRN-A1,2026-01-08,09:00,group,attended,180,\"C\"\"1\"\n" + // line 4: a quote
+		"S4,E1,MRN\"A1,2026-01-09,09:00,group,attended,180,C1\n" + // line 5: a quote, unquoted
+		"S5,E1,\"MRN\nA1\",2026-01-10,09:00,group,attended,180,C1\n" + // line 6: a line break
+		"S6,E1,\"MRN-A1\"x,2026-01-11,09:00,group,attended,180,C1\n" + // line 7: text after the quote
+		"S7,E1,\" MRN-A1 \",2026-01-12,09:00,group,attended,180,C1\n"
+	env := newEnv(t)
+	env.load(t, writeExport(t, files))
+	db := env.open(t)
+	var got []reject
+	for _, r := range rejects(t, db) {
+		if r.File == "sessions.csv" {
+			got = append(got, r)
+		}
+	}
+	want := []reject{
+		{"sessions.csv", 3, "patient_id", "malformed_row"},
+		{"sessions.csv", 4, "clinician_id", "malformed_row"},
+		{"sessions.csv", 5, "patient_id", "malformed_row"},
+		{"sessions.csv", 6, "patient_id", "malformed_row"},
+		{"sessions.csv", 7, "", "malformed_row"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rejects (-want +got):\n%s", diff)
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM sessions WHERE session_id IN ('S1', 'S7')`); n != 2 {
+		t.Errorf("%d of S1 and S7 loaded, want both", n)
+	}
+	if n := queryInt(t, db, `SELECT source_line FROM sessions WHERE session_id = 'S7'`); n != 8 {
+		t.Errorf("S7 recorded at line %d, want 8", n)
+	}
+	checkBalanced(t, db)
+	for _, id := range []string{"MRN,A1", "C\"1", "MRN\"A1", "MRN\nA1", "MRN-A1"} {
+		if n := queryInt(t, db, `SELECT count(*) FROM rejects WHERE strpos(coalesce(value, '') || coalesce(message, ''), ?) > 0`, id); n > 0 {
+			t.Errorf("rejects hold %q", id)
+		}
+	}
+}

@@ -54,6 +54,7 @@ type keyedCSV struct {
 	rule   colRule // the field's rule
 	quoted bool    // the field began with a quote
 	direct bool    // the field is written as it is read, not held
+	pass   bool    // the field is copied as it is
 	field  []byte  // the field held so far, as it is in the file
 	pend   []byte  // the start of a character cut by the end of a read, not yet masked
 	bad    bool    // DuckDB refuses the record: the rest of it is masked
@@ -63,6 +64,8 @@ type keyedCSV struct {
 	// again at another place than the copy does, and find masked text where an
 	// identifier should be: the view raw refuses such rows (rawView).
 	masked, broken int64
+
+	seen []map[string]string // by column: the pseudonyms of identifiers met
 }
 
 type csvState uint8
@@ -107,7 +110,10 @@ func (k *keyedCSV) begin(quoted bool) {
 	k.quoted = quoted
 	// A field is held until its end only when what it becomes depends on all of it:
 	// an identifier, and a quoted value, which is masked if its quote never closes.
-	k.direct = k.rule == maskCol || (k.rule == keepCol && !quoted)
+	// A masked field is written as it is read, and a field copied as it is passes
+	// in a run of such bytes (feed).
+	k.pass = k.rule == keepCol && !quoted
+	k.direct = k.rule == maskCol || k.pass
 	k.field = k.field[:0]
 }
 
@@ -218,26 +224,54 @@ func (k *keyedCSV) keyField() {
 		lead, trail = 1, len(f)-j
 	}
 	v := f[lead : len(f)-trail]
-	if bytes.ContainsAny(v, "\",\r\n") || !utf8.Valid(v) {
+	var p string
+	ok := false
+	if k.col < len(k.seen) {
+		p, ok = k.seen[k.col][string(v)]
+	}
+	if !ok {
+		p, ok = k.keyNew(v)
+	}
+	if !ok {
 		k.masked++
 		k.rule = maskCol
 		k.write(f)
 		k.flushPend()
 		return
 	}
-	p := k.keys.keyed(k.kinds[k.col], string(v))
-	if p == nil {
+	if p == "" {
 		k.out.Write(f)
 		return
 	}
 	k.out.Write(f[:lead])
-	k.out.WriteString(p.(string))
+	k.out.WriteString(p)
 	k.out.Write(f[len(f)-trail:])
 }
 
-// endRecord writes the line end c that ended a record.
+// keyNew returns the pseudonym of an identifier not met before in its column ("" for
+// a blank one), and false for one that cannot be keyed in place. The column remembers
+// it, up to maxCached identifiers.
+func (k *keyedCSV) keyNew(v []byte) (string, bool) {
+	if bytes.ContainsAny(v, "\",\r\n") || !utf8.Valid(v) {
+		return "", false
+	}
+	p, _ := k.keys.keyed(k.kinds[k.col], string(v)).(string)
+	if len(k.seen) <= k.col {
+		k.seen = append(k.seen, make([]map[string]string, k.col+1-len(k.seen))...)
+	}
+	seen := k.seen[k.col]
+	if seen == nil {
+		seen = map[string]string{}
+		k.seen[k.col] = seen
+	}
+	if len(seen) < maxCached {
+		seen[string(v)] = p
+	}
+	return p, true
+}
+
+// endRecord takes the line end c that ended a record.
 func (k *keyedCSV) endRecord(c byte) {
-	k.out.WriteByte(c)
 	k.rec++
 	k.col = 0
 	k.bad = false
@@ -247,60 +281,95 @@ func (k *keyedCSV) endRecord(c byte) {
 	}
 }
 
-// feed copies the next bytes of the file.
+// feed copies the next bytes of the file. The bytes of fields copied as they are, and
+// the commas and line ends, are written in runs: p[from:i] is such a run not yet
+// written, and from is -1 while a field that is held or masked is read.
 func (k *keyedCSV) feed(p []byte) {
-	for len(p) > 0 {
+	from := 0
+	if k.st != stStart && k.st != stCR && !k.pass {
+		from = -1 // in a field held or masked
+	}
+	flush := func(to int) {
+		if from >= 0 && to > from {
+			k.out.Write(p[from:to])
+		}
+		from = -1
+	}
+	take := func(a, b int) {
+		if !k.pass {
+			k.add(p[a:b])
+		}
+	}
+	// delimit ends the field at the comma or line end p[i].
+	delimit := func(i int) {
+		k.end(false)
+		if from < 0 {
+			from = i
+		}
+		if c := p[i]; c == ',' {
+			k.col++
+			k.st = stStart
+		} else {
+			k.endRecord(c)
+		}
+	}
+	for i := 0; i < len(p); {
 		switch k.st {
 		case stCR:
-			if p[0] == '\n' {
-				k.out.WriteByte('\n')
-				p = p[1:]
+			if p[i] == '\n' {
+				i++
 			}
 			k.st = stStart
 		case stStart:
-			if p[0] == '"' {
-				k.begin(true)
-				k.add(p[:1])
-				p = p[1:]
+			quoted := p[i] == '"'
+			k.begin(quoted)
+			if !k.pass {
+				flush(i)
+			}
+			if quoted {
+				take(i, i+1)
+				i++
 				k.st = stQuoted
 			} else {
-				k.begin(false)
 				k.st = stBare
 			}
 		case stBare:
-			i := indexFieldEnd(p)
-			if i < 0 {
-				k.add(p)
-				return
+			j := indexFieldEnd(p[i:])
+			if j < 0 {
+				take(i, len(p))
+				i = len(p)
+				continue
 			}
-			k.add(p[:i])
-			k.end(false)
-			p = k.delimit(p, i)
+			take(i, i+j)
+			i += j
+			delimit(i)
+			i++
 		case stQuoted:
-			i := indexQuote(p)
-			if i < 0 {
-				k.add(p)
-				return
+			j := indexQuote(p[i:])
+			if j < 0 {
+				take(i, len(p))
+				i = len(p)
+				continue
 			}
-			k.add(p[:i+1])
-			p = p[i+1:]
+			take(i, i+j+1)
+			i += j + 1
 			k.st = stQuote
 		case stQuote:
-			if p[0] == '"' {
-				k.add(p[:1])
-				p = p[1:]
+			if p[i] == '"' {
+				take(i, i+1)
+				i++
 				k.st = stQuoted
 			} else {
 				k.st = stAfter
 			}
 		case stAfter:
-			switch p[0] {
+			switch p[i] {
 			case ' ':
-				k.add(p[:1])
-				p = p[1:]
+				take(i, i+1)
+				i++
 			case ',', '\r', '\n':
-				k.end(false)
-				p = k.delimit(p, 0)
+				delimit(i)
+				i++
 			default:
 				// Text after the closing quote: DuckDB refuses the record, and reads
 				// on to the end of the field as if unquoted. The rest of the record
@@ -316,20 +385,9 @@ func (k *keyedCSV) feed(p []byte) {
 			}
 		}
 	}
-}
-
-// delimit writes the comma or line end at p[i] that ended a field, and returns what
-// follows it.
-func (k *keyedCSV) delimit(p []byte, i int) []byte {
-	c := p[i]
-	if c == ',' {
-		k.out.WriteByte(',')
-		k.col++
-		k.st = stStart
-	} else {
-		k.endRecord(c)
+	if from >= 0 {
+		flush(len(p))
 	}
-	return p[i+1:]
 }
 
 // finish ends the file: a quote never closed leaves its field masked.

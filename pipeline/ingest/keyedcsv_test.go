@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -93,6 +94,15 @@ func checkKeyedCopy(t *testing.T, conn *sql.Conn, k *keyer, dir, name string, da
 	kc := &keyedCSV{rules: keyedRules, kinds: keyedKinds, keys: k, skip: 1}
 	if err := kc.copyKeyed(bytes.NewReader(data), &copied); err != nil {
 		t.Fatal(err)
+	}
+	// Read a byte at a time, the copy is the same.
+	var bytewise bytes.Buffer
+	kb := &keyedCSV{rules: keyedRules, kinds: keyedKinds, keys: k, skip: 1}
+	if err := kb.copyKeyed(iotest.OneByteReader(bytes.NewReader(data)), &bytewise); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytewise.Bytes(), copied.Bytes()) {
+		t.Errorf("%s: read a byte at a time, the copy is\n%q\nnot\n%q", name, bytewise.Bytes(), copied.Bytes())
 	}
 	raw := filepath.Join(dir, name+".raw.csv")
 	cp := filepath.Join(dir, name+".copy.csv")

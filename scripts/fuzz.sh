@@ -14,6 +14,7 @@ targets=(
   "./pipeline/ingest FuzzCSVLoad 20"
   "./pipeline/ingest FuzzXLSXLoad 200"
   "./pipeline/ingest FuzzDates 500"
+  "./pipeline/ingest FuzzKeyedCopy 2000"
   "./pipeline/profile FuzzProfileYAML 20000"
   "./pipeline/report FuzzDashboardYAML 5000"
   "./pipeline/report FuzzTargetsYAML 2000"

@@ -73,7 +73,7 @@ func readWithDuckDB(t *testing.T, conn *sql.Conn, path string) duckView {
 	return v
 }
 
-func testKeyer(t *testing.T) *keyer {
+func testKeyer(t testing.TB) *keyer {
 	t.Helper()
 	secret := make([]byte, 32)
 	for i := range secret {
@@ -326,4 +326,17 @@ func TestIdentifiersThatCannotBeKeyedInPlace(t *testing.T) {
 			t.Errorf("rejects hold %q", id)
 		}
 	}
+}
+
+// FuzzKeyedCopy holds the copy to DuckDB's reading of the file for mutated rows under
+// the header a,b,c,d (identifier, read, unread, identifier).
+func FuzzKeyedCopy(f *testing.F) {
+	f.Add([]byte("P1,1,x,C1\n\"P\n2\",2,y,C2\n"))
+	f.Add([]byte("\"P1\"x,\"1\n2\",x,C1\r\nP2,2,y,C2\r\n"))
+	f.Add([]byte("\"P,1\", 1 ,\"x\"\"y\",\u00a0C1\nZoë,\xff,\x00,\"C2\nP3,3\n"))
+	k := testKeyer(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		conn := macroConn(t)
+		checkKeyedCopy(t, conn, k, t.TempDir(), "fuzz", append([]byte("a,b,c,d\n"), data...))
+	})
 }

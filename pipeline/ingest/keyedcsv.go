@@ -345,7 +345,7 @@ func (k *keyedCSV) feed(p []byte) {
 			delimit(i)
 			i++
 		case stQuoted:
-			j := indexQuote(p[i:])
+			j := bytes.IndexByte(p[i:], '"')
 			if j < 0 {
 				take(i, len(p))
 				i = len(p)
@@ -400,18 +400,10 @@ func (k *keyedCSV) finish() {
 	}
 }
 
+// indexFieldEnd returns the index of the first comma or line end in p, or -1.
 func indexFieldEnd(p []byte) int {
 	for i, c := range p {
 		if c == ',' || c == '\n' || c == '\r' {
-			return i
-		}
-	}
-	return -1
-}
-
-func indexQuote(p []byte) int {
-	for i, c := range p {
-		if c == '"' {
 			return i
 		}
 	}

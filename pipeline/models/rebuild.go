@@ -263,8 +263,9 @@ func RelapseEvents(ctx context.Context, conn *sql.Conn, schema, sequences string
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM temp.relapse_input`).Scan(&episodes); err != nil {
 		return err
 	}
+	out := make([]relapseEvent, 0, relapseBatch*16)
 	for from := int64(0); from < episodes; from += relapseBatch {
-		var out [][]any
+		out = out[:0]
 		rows, err := conn.QueryContext(ctx, `SELECT episode_id, symbols, reports FROM temp.relapse_input WHERE n > ? AND n <= ? ORDER BY n`,
 			from, from+relapseBatch)
 		if err != nil {
@@ -287,13 +288,7 @@ func RelapseEvents(ctx context.Context, conn *sql.Conn, schema, sequences string
 			// event adds a row: the week of the event, or without one the week it is
 			// censored at (null when it was never at risk).
 			event := func(def, policy string, happened bool, week, censor int) {
-				var w, c any
-				if happened {
-					w = int32(week)
-				} else if censor > 0 {
-					c = int32(censor)
-				}
-				out = append(out, []any{id, def, policy, happened, w, c})
+				out = append(out, relapseEvent{id, def, policy, happened, int32(week), int32(censor)})
 			}
 			w := DropoutWeek(symbols)
 			event("dropout_4_missing", "not_applicable", w > 0, w, DropoutCensorWeek(symbols))
@@ -322,11 +317,27 @@ func RelapseEvents(ctx context.Context, conn *sql.Conn, schema, sequences string
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if err := appendRows(conn, schema, "relapse_events", out); err != nil {
+		err = appendEach(conn, "", schema, "relapse_events", len(out), 6, func(i int, row []driver.Value) {
+			e := out[i]
+			row[0], row[1], row[2], row[3], row[4], row[5] = e.episode, e.def, e.policy, e.happened, nil, nil
+			if e.happened {
+				row[4] = e.week
+			} else if e.censor > 0 {
+				row[5] = e.censor
+			}
+		})
+		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// relapseEvent is a row of relapse_events.
+type relapseEvent struct {
+	episode, def, policy string
+	happened             bool
+	week, censor         int32
 }
 
 // relapseBatch is how many episodes relapseEvents holds at once (about 16 events
@@ -343,26 +354,34 @@ func appendRows(conn *sql.Conn, schema, table string, rows [][]any) error {
 // appendRowsTo is appendRows into a table of a catalog ("temp" for a temporary
 // table, whose schema is main).
 func appendRowsTo(conn *sql.Conn, catalog, schema, table string, rows [][]any) error {
+	width := 0
+	if len(rows) > 0 {
+		width = len(rows[0])
+	}
+	return appendEach(conn, catalog, schema, table, len(rows), width, func(i int, row []driver.Value) {
+		for j, v := range rows[i] {
+			row[j] = v
+		}
+	})
+}
+
+// appendEach appends n rows of width values to a table through the Appender, fill
+// writing the values of row i into the row it is given (the same slice each time, so
+// nothing is allocated per row).
+func appendEach(conn *sql.Conn, catalog, schema, table string, n, width int, fill func(i int, row []driver.Value)) error {
 	return conn.Raw(func(dc any) error {
 		a, err := duckdb.NewAppender(dc.(driver.Conn), catalog, schema, table)
 		if err != nil {
 			return err
 		}
-		for _, r := range rows {
-			if err := a.AppendRow(toDriver(r)...); err != nil {
+		row := make([]driver.Value, width)
+		for i := 0; i < n; i++ {
+			fill(i, row)
+			if err := a.AppendRow(row...); err != nil {
 				a.Close()
 				return fmt.Errorf("append to %s: %w", table, err)
 			}
 		}
 		return a.Close()
 	})
-}
-
-// toDriver converts the values of a row to the Appender's driver values.
-func toDriver(r []any) []driver.Value {
-	v := make([]driver.Value, len(r))
-	for i, x := range r {
-		v[i] = x
-	}
-	return v
 }

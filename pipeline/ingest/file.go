@@ -241,7 +241,8 @@ func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *Fi
 	}
 	if err := r.readCSV(ctx, f, e, header, cols, blanks); err != nil {
 		var de *duckdb.Error
-		if ctx.Err() != nil || !errors.As(err, &de) || de.Type != duckdb.ErrorTypeInvalidInput {
+		gaveUp := errors.Is(err, errLineEnds) || errors.As(err, &de) && de.Type == duckdb.ErrorTypeInvalidInput
+		if ctx.Err() != nil || !gaveUp {
 			return nil, nil, fmt.Errorf("read %s: %w", f.Path, err)
 		}
 		// DuckDB's reader gave up on the file as a whole: refuse this file alone,
@@ -355,16 +356,19 @@ func trimmed(v string) string {
 
 // rawView makes the view raw over rows that have a line and the table's columns:
 // every value trimmed, empty ones NULL, and codes the profile maps replaced by the
-// canonical ones. An identifier column holds pseudonyms, keyed as read. With check,
-// it may also hold text the copy of the file masked (keyedCSV.masked): such rows go
-// to the temp table unkeyed (line, column), to be refused, and not to raw.
+// canonical ones. An identifier column holds pseudonyms, keyed as read. With check
+// (a CSV file), it may also hold text the copy of the file masked (an identifier
+// that could not be keyed in place, or rows DuckDB's reader took up elsewhere than
+// the copy after a broken quote): such rows go to the temp table unkeyed (line,
+// column), to be refused, and not to raw.
 func (r *run) rawView(ctx context.Context, f File, from string, check bool) error {
 	if check {
+		// A pseudonym is 32 characters of 0-9a-f; a blank identifier is empty.
 		var ids []string
 		for _, c := range f.Table.Columns {
 			if c.Pseudonym != "" {
-				v := trimmed("src." + quoteIdent(c.Name))
-				ids = append(ids, fmt.Sprintf("CASE WHEN %[1]s IS NOT NULL AND NOT regexp_full_match(%[1]s, '[0-9a-f]{32}') THEN %[2]s END", v, quoteString(c.Header)))
+				ids = append(ids, fmt.Sprintf("CASE WHEN %[1]s <> '' AND NOT regexp_full_match(%[1]s, '[0-9a-f]{32}') THEN %[2]s END",
+					"src."+quoteIdent(c.Name), quoteString(c.Header)))
 			}
 		}
 		if len(ids) > 0 {
@@ -374,12 +378,21 @@ func (r *run) rawView(ctx context.Context, f File, from string, check bool) erro
 				return err
 			}
 			r.unkeyed = true
-			from = fmt.Sprintf(`SELECT * FROM (%s) src ANTI JOIN unkeyed u ON src.line = u.line`, from)
+			n, err := r.count(ctx, `SELECT count(*) FROM unkeyed`)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				from = fmt.Sprintf(`SELECT * FROM (%s) src ANTI JOIN unkeyed u ON src.line = u.line`, from)
+			}
 		}
 	}
 	var values []string
 	for _, c := range f.Table.Columns {
 		v := trimmed("src." + quoteIdent(c.Name))
+		if c.Pseudonym != "" {
+			v = "nullif(src." + quoteIdent(c.Name) + ", '')" // a pseudonym, or empty
+		}
 		if m := f.Table.Codes[c.Name]; len(m) > 0 {
 			keys := make([]string, 0, len(m))
 			for k := range m {
@@ -398,6 +411,10 @@ func (r *run) rawView(ctx context.Context, f File, from string, check bool) erro
 	}
 	return r.exec(ctx, "number lines", fmt.Sprintf("CREATE TEMP VIEW %s AS SELECT line, %s FROM (%s) src", f.Table.Reads(), strings.Join(values, ", "), from))
 }
+
+// errLineEnds says that the file's line ends change kind outside quotes, where
+// DuckDB's reader gives up on a file (keyedCSV.mixed).
+var errLineEnds = errors.New("the line ends change kind")
 
 // readCSV reads the file into the temp table src (one VARCHAR column per column of
 // the table; absent optional columns are NULL) and makes the view raw over it with
@@ -432,7 +449,9 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	if err != nil {
 		return err
 	}
-	check := cp.unsure()
+	if cp.mixed() {
+		return errLineEnds
+	}
 	// A row's line is its position in src plus the lines up to the header and the
 	// lines before it that hold no row: malformed rows (csv_errors lists them by
 	// line) and empty lines (DuckDB skips them; blanks lists them).
@@ -442,7 +461,7 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	}
 	first := blanks.Leading + 2 // the line of the first data row
 	if bad == 0 && len(blanks.After) == 0 {
-		return r.rawView(ctx, f, fmt.Sprintf(`SELECT rowid + %d AS line, * FROM src`, first), check)
+		return r.rawView(ctx, f, fmt.Sprintf(`SELECT rowid + %d AS line, * FROM src`, first), true)
 	}
 	if err := r.exec(ctx, "note empty lines", `CREATE TEMP TABLE blank_lines AS SELECT unnest(?::BIGINT[]) AS line`, blanks.After); err != nil {
 		return err
@@ -457,7 +476,7 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	}
 	return r.rawView(ctx, f, fmt.Sprintf(`
 		SELECT src.rowid + %d + coalesce(s.shift, 0) AS line, src.*
-		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first), check)
+		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first), true)
 }
 
 // dateMacros makes iso_date and check_date, which the staging models call, read the

@@ -2,25 +2,20 @@ package ingest
 
 import (
 	"strings"
-	"sync"
-	"sync/atomic"
 	"unicode"
 
 	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
 )
 
-// maxCached bounds the pseudonyms remembered during a run; past it, an identifier
-// is keyed again each time it is met.
+// maxCached bounds the pseudonyms a column of a file remembers (keyedCSV.seen); past
+// it, an identifier is keyed again each time it is met.
 const maxCached = 1 << 20
 
 // keyer keys identifiers under the site key, as a file is copied for DuckDB to read
-// (keyedcsv.go) or a sheet is read (readSheet), remembering the pseudonyms of the
-// identifiers it has met: a file names the same patient on many rows. A pseudonym
-// met before is found without a lock (sync.Map: written once, read many times).
+// (keyedcsv.go, which remembers the pseudonyms of each column) or a sheet is read
+// (readSheet).
 type keyer struct {
-	key   pseudo.Key
-	cache sync.Map // [2]string{kind, id} -> pseudonym
-	n     atomic.Int64
+	key pseudo.Key
 }
 
 // keyed returns the pseudonym of an identifier of the given kind, or nil for one that
@@ -31,17 +26,7 @@ func (k *keyer) keyed(kind, id string) any {
 	if id == "" {
 		return nil
 	}
-	ck := [2]string{kind, id}
-	if p, ok := k.cache.Load(ck); ok {
-		return p
-	}
-	p := k.key.Pseudonym(kind, id)
-	if k.n.Load() < maxCached {
-		if _, had := k.cache.LoadOrStore(ck, p); !had {
-			k.n.Add(1)
-		}
-	}
-	return p
+	return k.key.Pseudonym(kind, id)
 }
 
 // trimZs drops the Unicode space separators (Zs) at either end of s. An identifier

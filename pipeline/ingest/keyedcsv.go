@@ -19,7 +19,9 @@ import (
 // the same rows, the same malformed rows and the same line numbers in it.
 
 // maxLine is the longest row, in bytes, that the CSV reader accepts (read_csv's
-// max_line_size); a field longer than that is in a row DuckDB refuses.
+// max_line_size); a field longer than that is in a row DuckDB refuses. (A pseudonym
+// is 32 bytes, so a row within a few bytes of the limit may fit in the file and not
+// in the copy, or the other way round: such a row is refused, or loaded, whole.)
 const maxLine = 2 << 20
 
 // colRule says what the copy holds of a column.
@@ -59,51 +61,83 @@ type keyedCSV struct {
 	pend   []byte  // the start of a character cut by the end of a read, not yet masked
 	bad    bool    // DuckDB refuses the record: the rest of it is masked
 
-	// masked counts the identifiers masked, and broken the records with text after
-	// a closing quote. After such a record DuckDB's reader may take up the rows
-	// again at another place than the copy does, and find masked text where an
-	// identifier should be: the view raw refuses such rows (rawView).
-	masked, broken int64
+	// broken counts the records with text after a closing quote. After such a
+	// record DuckDB's reader may take up the rows again at another place than the
+	// copy does, and find masked text where an identifier should be: the view raw
+	// refuses such rows (rawView).
+	broken int64
 
 	seen []map[string]string // by column: the pseudonyms of identifiers met
+
+	nl    int  // the kind of the file's line ends, once one has ended a record
+	mixed bool // a line end of another kind ended a record: DuckDB gives up on the file
 }
 
 type csvState uint8
 
 const (
-	stStart  csvState = iota // at the start of a field
-	stBare                   // in a field that did not begin with a quote
-	stQuoted                 // inside quotes
-	stQuote                  // just after a quote inside quotes: an escaped quote or the end
-	stAfter                  // after a closing quote (only spaces may follow before the comma)
-	stCR                     // just after a carriage return that ended a record
+	stStart   csvState = iota // at the start of a field
+	stBare                    // in a field that did not begin with a quote
+	stQuoted                  // inside quotes
+	stQuote                   // just after a quote inside quotes: an escaped quote or the end
+	stAfter                   // after a closing quote (only spaces may follow before the comma)
+	stCR                      // just after a carriage return that ended a record
+	stSpace                   // after one space at the start of a field: a quote may open it still
+	stMaskAll                 // after a line end of another kind than the file's first: all masked
+)
+
+// The kinds of line end. DuckDB's reader takes the kind of the file's first line end
+// for the whole file, and gives up on a file with a line end of another kind outside
+// quotes.
+const (
+	nlUnknown = iota
+	nlLF
+	nlCRLF
+	nlCR
 )
 
 // copyKeyed copies in to w under the rules.
 func (k *keyedCSV) copyKeyed(in io.Reader, w io.Writer) error {
-	k.out = bufio.NewWriterSize(w, 1<<20)
+	sw := &stickyWriter{w: w}
+	k.out = bufio.NewWriterSize(sw, 1<<20)
 	buf := make([]byte, 1<<20)
-	for {
+	for sw.err == nil {
 		n, err := in.Read(buf)
 		k.feed(buf[:n])
 		if err == io.EOF {
-			break
+			k.finish()
+			return k.out.Flush()
 		}
 		if err != nil {
 			return err
 		}
 	}
-	k.finish()
-	return k.out.Flush()
+	return sw.err // DuckDB stopped reading: the rest is not copied
+}
+
+// stickyWriter keeps the first error of its writer.
+type stickyWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (s *stickyWriter) Write(p []byte) (int, error) {
+	if s.err != nil {
+		return 0, s.err
+	}
+	n, err := s.w.Write(p)
+	s.err = err
+	return n, err
 }
 
 // begin starts a field.
 func (k *keyedCSV) begin(quoted bool) {
 	k.rule = maskCol
 	switch {
-	case k.bad:
-	case k.rec < k.skip:
-		k.rule = keepCol
+	case k.bad, k.rec < k.skip:
+		// The header and the empty lines before it are masked too: DuckDB is given
+		// the column names, and a first line that is not a header at all (a title)
+		// may hold anything.
 	case k.col < len(k.rules):
 		k.rule = k.rules[k.col]
 	}
@@ -164,7 +198,9 @@ func (k *keyedCSV) mask(p []byte) []byte {
 			}
 			r, n := utf8.DecodeRune(p[i:])
 			if r == utf8.RuneError && n <= 1 {
-				k.out.WriteByte(c) // not UTF-8: kept, for DuckDB to refuse the row
+				// Not UTF-8: DuckDB refuses the row for it, and refuses it as well
+				// for the byte 0xFF, which says nothing of the text.
+				k.out.WriteByte(0xff)
 				i++
 				continue
 			}
@@ -177,12 +213,13 @@ func (k *keyedCSV) mask(p []byte) []byte {
 	return nil
 }
 
-// flushPend writes the bytes of a cut character left at the end of a field.
+// flushPend writes the bytes of a cut character left at the end of a field: an
+// incomplete character, not UTF-8, masked as such.
 func (k *keyedCSV) flushPend() {
-	if len(k.pend) > 0 {
-		k.out.Write(k.pend) // an incomplete character: not UTF-8
-		k.pend = nil
+	for range k.pend {
+		k.out.WriteByte(0xff)
 	}
+	k.pend = nil
 }
 
 // end ends the field; bad says DuckDB refuses its row for it.
@@ -194,7 +231,6 @@ func (k *keyedCSV) end(bad bool) {
 	switch {
 	case bad:
 		if k.rule == keyCol {
-			k.masked++
 		}
 		k.rule = maskCol
 		k.write(k.field)
@@ -208,9 +244,8 @@ func (k *keyedCSV) end(bad bool) {
 }
 
 // keyField writes the identifier held in k.field: its text replaced by its
-// pseudonym, with its quotes and the spaces after them kept, so that the copy has
-// the file's structure. Text of blanks only is kept, for the view raw to read as
-// empty. An identifier that holds a quote, comma or line end, or bytes that are not
+// pseudonym (by nothing when it is blank), with its quotes and the spaces around
+// them kept, so that the copy has the file's structure. An identifier that holds a quote, comma or line end, or bytes that are not
 // UTF-8, is masked: the view raw refuses its row (rawView), and DuckDB refuses a
 // row whose bytes are not UTF-8 in any case.
 func (k *keyedCSV) keyField() {
@@ -221,7 +256,7 @@ func (k *keyedCSV) keyField() {
 		for j > 0 && f[j] == ' ' {
 			j--
 		}
-		lead, trail = 1, len(f)-j
+		lead, trail = bytes.IndexByte(f, '"')+1, len(f)-j
 	}
 	v := f[lead : len(f)-trail]
 	var p string
@@ -233,14 +268,9 @@ func (k *keyedCSV) keyField() {
 		p, ok = k.keyNew(v)
 	}
 	if !ok {
-		k.masked++
 		k.rule = maskCol
 		k.write(f)
 		k.flushPend()
-		return
-	}
-	if p == "" {
-		k.out.Write(f)
 		return
 	}
 	k.out.Write(f[:lead])
@@ -270,15 +300,61 @@ func (k *keyedCSV) keyNew(v []byte) (string, bool) {
 	return p, true
 }
 
-// endRecord takes the line end c that ended a record.
+// endRecord takes the line end c that ended a record (a carriage return is known
+// for a CRLF or a CR alone at the next byte, stCR).
 func (k *keyedCSV) endRecord(c byte) {
 	k.rec++
 	k.col = 0
 	k.bad = false
 	k.st = stStart
-	if c == '\r' {
+	switch {
+	case c == '\r' && k.nl == nlLF:
+		k.foreign()
+	case c == '\r':
 		k.st = stCR
+	case k.nl == nlUnknown:
+		k.nl = nlLF
+	case k.nl != nlLF:
+		k.foreign()
 	}
+}
+
+// isEnd reports whether the line end byte c ends a record of this file (a carriage
+// return of a CRLF file if a line feed follows).
+func (k *keyedCSV) isEnd(c byte) bool {
+	switch k.nl {
+	case nlLF:
+		return c == '\n'
+	case nlCRLF, nlCR:
+		return c == '\r'
+	}
+	return true
+}
+
+// crEnds takes the byte after a carriage return that ended a record: whether it is a
+// CRLF (lf) or a CR alone.
+func (k *keyedCSV) crEnds(lf bool) {
+	kind := nlCR
+	if lf {
+		kind = nlCRLF
+	}
+	switch k.nl {
+	case nlUnknown:
+		k.nl = kind
+	case kind:
+	default:
+		k.foreign()
+		return
+	}
+	k.st = stStart
+}
+
+// foreign takes a line end of another kind than the file's: DuckDB's reader gives up
+// on the file there, and the rest of the copy is masked.
+func (k *keyedCSV) foreign() {
+	k.mixed = true
+	k.rule, k.direct, k.pass = maskCol, true, false
+	k.st = stMaskAll
 }
 
 // feed copies the next bytes of the file. The bytes of fields copied as they are, and
@@ -286,7 +362,7 @@ func (k *keyedCSV) endRecord(c byte) {
 // written, and from is -1 while a field that is held or masked is read.
 func (k *keyedCSV) feed(p []byte) {
 	from := 0
-	if k.st != stStart && k.st != stCR && !k.pass {
+	if k.st != stStart && k.st != stCR && !k.pass || k.st == stMaskAll {
 		from = -1 // in a field held or masked
 	}
 	flush := func(to int) {
@@ -316,28 +392,58 @@ func (k *keyedCSV) feed(p []byte) {
 	for i := 0; i < len(p); {
 		switch k.st {
 		case stCR:
-			if p[i] == '\n' {
+			lf := p[i] == '\n'
+			if lf {
 				i++
 			}
-			k.st = stStart
+			k.crEnds(lf)
+		case stMaskAll:
+			flush(i)
+			k.write(p[i:])
+			i = len(p)
 		case stStart:
 			quoted := p[i] == '"'
 			k.begin(quoted)
 			if !k.pass {
 				flush(i)
 			}
-			if quoted {
+			switch {
+			case quoted:
 				take(i, i+1)
 				i++
 				k.st = stQuoted
-			} else {
+			case p[i] == ' ':
+				take(i, i+1)
+				i++
+				k.st = stSpace
+			default:
 				k.st = stBare
 			}
+		case stSpace:
+			// DuckDB reads a field of one space and then a quote as quoted.
+			if p[i] != '"' {
+				k.st = stBare
+				continue
+			}
+			if k.pass {
+				k.pass, k.direct = false, false
+				flush(i)
+			}
+			k.quoted = true
+			take(i, i+1)
+			i++
+			k.st = stQuoted
 		case stBare:
 			j := indexFieldEnd(p[i:])
 			if j < 0 {
 				take(i, len(p))
 				i = len(p)
+				continue
+			}
+			if c := p[i+j]; c != ',' && k.bad && !k.isEnd(c) {
+				// In a record DuckDB refuses, a line end of another kind is text.
+				take(i, i+j+1)
+				i += j + 1
 				continue
 			}
 			take(i, i+j)
@@ -367,13 +473,20 @@ func (k *keyedCSV) feed(p []byte) {
 			case ' ':
 				take(i, i+1)
 				i++
-			case ',', '\r', '\n':
+			case ',':
 				delimit(i)
 				i++
+			case '\r', '\n':
+				if k.isEnd(p[i]) {
+					delimit(i)
+					i++
+					continue
+				}
+				fallthrough
 			default:
-				// Text after the closing quote: DuckDB refuses the record, and reads
-				// on to the end of the field as if unquoted. The rest of the record
-				// is masked.
+				// Text after the closing quote (a line end of another kind than the
+				// file's is text here): DuckDB refuses the record, and reads on to the
+				// end of the field as if unquoted. The rest of the record is masked.
 				k.bad = true
 				k.broken++
 				if !k.direct {
@@ -393,10 +506,14 @@ func (k *keyedCSV) feed(p []byte) {
 // finish ends the file: a quote never closed leaves its field masked.
 func (k *keyedCSV) finish() {
 	switch k.st {
-	case stBare, stQuote, stAfter:
+	case stBare, stSpace, stQuote, stAfter:
 		k.end(false)
 	case stQuoted:
 		k.end(true)
+	case stCR:
+		k.crEnds(false)
+	case stMaskAll:
+		k.flushPend()
 	}
 }
 
@@ -444,6 +561,6 @@ func (p *keyedPipe) wait() error {
 	return <-p.done
 }
 
-// unsure reports, once the copy is done, whether an identifier column of the copy may
-// hold text other than pseudonyms (keyedCSV.masked).
-func (p *keyedPipe) unsure() bool { return p.k.masked > 0 || p.k.broken > 0 }
+// mixed reports, once the copy is done, whether the file's line ends change kind
+// outside quotes, where DuckDB's reader gives up on it.
+func (p *keyedPipe) mixed() bool { return p.k.mixed }

@@ -199,10 +199,25 @@ func TestKeyedCopyReadsAsTheFile(t *testing.T) {
 		"only header":      "a,b,c,d\n",
 		"long id":          "a,b,c,d\n" + strings.Repeat("P", 70000) + ",1,x,C1\nP2,2,y,C2\n",
 		"long quoted":      "a,b,c,d\n\"" + strings.Repeat("Q", 70000) + "\",1,\"" + strings.Repeat("é", 40000) + "\",C1\n",
+		// One space and then a quote opens a quoted field; two spaces do not.
+		"space quote":       "a,b,c,d\nP1, \"a,b\",y,C1\n \"P2\",2, \"y\nSECRET,z\", \"C2\"\nP3,  \"a,b\",z,C3\n",
+		"space quote inner": "a,b,c,d\nP1,1, \"junk\nx,SECRET,y\",C1\n \"P,2\",2,y,C2\n",
+		// A line end of another kind than the first outside quotes: DuckDB gives up.
+		"cr in lf":       "a,b,c,d\nP1,1,x,\"x\"\r\"\nP2,2,\"y\rz\",C2\nP3,3,z,C3\n",
+		"cr then text":   "a,b,c,d\nP1,1,x,\"C1\"\rNOTE,SECRET\nP2,2,y,C2\n",
+		"lf in crlf":     "a,b,c,d\r\nP1,\"x\"\n\",\r\nP3,3,\"y\nz\",C3\r\n",
+		"lf in cr":       "a,b,c,d\rP1,1,\"x\"\n\"\rP2,2,y,C2\r,2,SECRET,\rP3,3,\"z\",C3\r",
+		"cr in a field":  "a,b,c,d\nP1,1,note\rmore,C1\nP2,2,y,C2\n",
+		"crlf in lf":     "a,b,c,d\nP1,1,x,C1\r\nP2,2,y,C2\n",
+		"cr cr lf":       "a,b,c,d\r\nP1,1,x,C1\r\r\nP2,2,y,C2\r\n",
+		"lone cr at end": "a,b,c,d\r\nP1,1,x,C1\r",
+		// Text in another encoding, and a first line that is not a header.
+		"cp1251": "a,b,c,d\n\xc8\xe2\xe0\xed\xee\xe2,1,\xcf\xf0\xe8\xec\xe5\xf7\xe0\xed\xe8\xe5,C1\n",
+		"title":  "Clients of MRN-X9,,,\nP1,1,x,C1\n",
 	}
 	for name, data := range cases {
 		copied := checkKeyedCopy(t, conn, k, dir, name, []byte(data))
-		for _, id := range []string{"P1", "P2", "C1", "C2", "Zoë", "日本"} {
+		for _, id := range []string{"P1", "P2", "P3", "C1", "C2", "C3", "Zoë", "日本", "SECRET", "MRN-X9", "\xc8\xe2\xe0", "\xcf\xf0\xe8"} {
 			if bytes.Contains(copied, []byte(id)) {
 				t.Errorf("%s: the copy holds %s:\n%q", name, id, copied)
 			}
@@ -220,6 +235,7 @@ func TestKeyedCopyOfRandomFiles(t *testing.T) {
 		"P%d", "P%d", "P%d", "\"P%d\"", "\"P\"\"%d\"", "\"P,%d\"", "\"P\n%d\"", "\"P\r\n%d\"", " P%d ",
 		"P\"%d", "\"P%d\"x", "\"P%d\" ", "\"P%d", "", "\"\"", "Zoë%d", "P\xff%d", "\u00a0P%d", "P\x00%d",
 		"\"P%d\"\"", "\"\"\"P%d\"", "\"P%d\"\"x\"",
+		" \"P,%d\"", " \"P\n%d\"", "  \"P%d\"", " P%d", "\"P%d\"\t",
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for f := 0; f < 300; f++ {
@@ -230,6 +246,9 @@ func TestKeyedCopyOfRandomFiles(t *testing.T) {
 			if rng.IntN(15) == 0 {
 				b.WriteString(end) // an empty line
 				continue
+			}
+			if rng.IntN(60) == 0 {
+				b.WriteString([]string{"\n", "\r\n", "\r"}[rng.IntN(3)]) // perhaps a line end of another kind
 			}
 			n := 4
 			if rng.IntN(8) == 0 {

@@ -359,3 +359,30 @@ func FuzzKeyedCopy(f *testing.F) {
 		checkKeyedCopy(t, conn, k, t.TempDir(), "fuzz", append([]byte("a,b,c,d\n"), data...))
 	})
 }
+
+// TestUnreadColumnsQuotedAfterASpace loads observations whose first, unread column
+// holds a quoted comma after one space, which DuckDB reads as a quoted field: the
+// rows load with their values in place, and no original identifier is stored.
+func TestUnreadColumnsQuotedAfterASpace(t *testing.T) {
+	files := fixture()
+	files["observations.csv"] = "note,x2,patient_id,episode_id,obs_date,measure,value,unit\n" +
+		" \"a,b\",junk,MRN-A1,E1,2026-01-05,phq9,14,points\n" +
+		"plain,junk,MRN-B2,E2,2026-02-02,gad7,9,points\n"
+	env := newEnv(t)
+	env.load(t, writeExport(t, files))
+	db := env.open(t)
+	for _, r := range rejects(t, db) {
+		if r.File == "observations.csv" {
+			t.Errorf("reject %+v", r)
+		}
+	}
+	if n := queryInt(t, db, `SELECT count(*) FROM observations WHERE value IN ('14', '9') OR value_num IN (14, 9)`); n != 2 {
+		t.Errorf("%d of the two observations loaded with their values", n)
+	}
+	for _, id := range []string{"MRN-A1", "MRN-B2"} {
+		if n := queryInt(t, db, `SELECT count(*) FROM rejects WHERE strpos(coalesce(value, ''), ?) > 0`, id); n > 0 {
+			t.Errorf("rejects hold %q", id)
+		}
+	}
+	checkBalanced(t, db)
+}

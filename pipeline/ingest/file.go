@@ -357,10 +357,11 @@ func trimmed(v string) string {
 // rawView makes the view raw over rows that have a line and the table's columns:
 // every value trimmed, empty ones NULL, and codes the profile maps replaced by the
 // canonical ones. An identifier column holds pseudonyms, keyed as read. With check
-// (a CSV file), it may also hold text the copy of the file masked (an identifier
-// that could not be keyed in place, or rows DuckDB's reader took up elsewhere than
-// the copy after a broken quote): such rows go to the temp table unkeyed (line,
-// column), to be refused, and not to raw.
+// (a CSV file with quoted fields or masked identifiers, keyedPipe.unsure), it may
+// also hold text the copy of the file masked (an identifier that could not be keyed
+// in place, or rows DuckDB's reader took up elsewhere than the copy after a broken
+// quote): such rows go to the temp table unkeyed (line, column), to be refused, and
+// not to raw.
 func (r *run) rawView(ctx context.Context, f File, from string, check bool) error {
 	if check {
 		// A pseudonym is 32 characters of 0-9a-f; a blank identifier is empty.
@@ -452,6 +453,7 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	if cp.mixed() {
 		return errLineEnds
 	}
+	check := cp.unsure()
 	// A row's line is its position in src plus the lines up to the header and the
 	// lines before it that hold no row: malformed rows (csv_errors lists them by
 	// line) and empty lines (DuckDB skips them; blanks lists them).
@@ -461,7 +463,7 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	}
 	first := blanks.Leading + 2 // the line of the first data row
 	if bad == 0 && len(blanks.After) == 0 {
-		return r.rawView(ctx, f, fmt.Sprintf(`SELECT rowid + %d AS line, * FROM src`, first), true)
+		return r.rawView(ctx, f, fmt.Sprintf(`SELECT rowid + %d AS line, * FROM src`, first), check)
 	}
 	if err := r.exec(ctx, "note empty lines", `CREATE TEMP TABLE blank_lines AS SELECT unnest(?::BIGINT[]) AS line`, blanks.After); err != nil {
 		return err
@@ -476,7 +478,7 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	}
 	return r.rawView(ctx, f, fmt.Sprintf(`
 		SELECT src.rowid + %d + coalesce(s.shift, 0) AS line, src.*
-		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first), true)
+		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first), check)
 }
 
 // dateMacros makes iso_date and check_date, which the staging models call, read the

@@ -64,8 +64,11 @@ type keyedCSV struct {
 	// broken counts the records with text after a closing quote. After such a
 	// record DuckDB's reader may take up the rows again at another place than the
 	// copy does, and find masked text where an identifier should be: the view raw
-	// refuses such rows (rawView).
-	broken int64
+	// refuses such rows (rawView). nquoted counts the quoted fields after the
+	// header, and masked the identifiers masked. A file with none of the three,
+	// whose lines end one way, is split on commas and line ends alone, by DuckDB as
+	// by the copy.
+	broken, nquoted, masked int64
 
 	seen []map[string]string // by column: the pseudonyms of identifiers met
 
@@ -142,6 +145,9 @@ func (k *keyedCSV) begin(quoted bool) {
 		k.rule = k.rules[k.col]
 	}
 	k.quoted = quoted
+	if quoted && k.rec >= k.skip {
+		k.nquoted++
+	}
 	// A field is held until its end only when what it becomes depends on all of it:
 	// an identifier, and a quoted value, which is masked if its quote never closes.
 	// A masked field is written as it is read, and a field copied as it is passes
@@ -231,6 +237,7 @@ func (k *keyedCSV) end(bad bool) {
 	switch {
 	case bad:
 		if k.rule == keyCol {
+			k.masked++
 		}
 		k.rule = maskCol
 		k.write(k.field)
@@ -268,6 +275,7 @@ func (k *keyedCSV) keyField() {
 		p, ok = k.keyNew(v)
 	}
 	if !ok {
+		k.masked++
 		k.rule = maskCol
 		k.write(f)
 		k.flushPend()
@@ -430,6 +438,7 @@ func (k *keyedCSV) feed(p []byte) {
 				flush(i)
 			}
 			k.quoted = true
+			k.nquoted++
 			take(i, i+1)
 			i++
 			k.st = stQuoted
@@ -560,6 +569,10 @@ func (p *keyedPipe) wait() error {
 	p.r.Close()
 	return <-p.done
 }
+
+// unsure reports, once the copy is done, whether DuckDB's reader may have split the
+// copy otherwise than the copy did, or found a masked identifier (keyedCSV.broken).
+func (p *keyedPipe) unsure() bool { return p.k.broken > 0 || p.k.nquoted > 0 || p.k.masked > 0 }
 
 // mixed reports, once the copy is done, whether the file's line ends change kind
 // outside quotes, where DuckDB's reader gives up on it.

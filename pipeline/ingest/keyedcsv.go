@@ -28,17 +28,17 @@ const maxLine = 2 << 20
 type colRule uint8
 
 const (
-	// maskCol: a column the load does not read (also a cell beyond the header).
-	// Every byte becomes x except the CSV's own (quote, comma, space, line ends)
-	// and bytes that are not UTF-8, so that DuckDB finds the same fields and the
-	// same malformed rows, and nothing of the text.
+	// maskCol: a column the load does not read (also a cell beyond the header, and
+	// the header itself). Every byte becomes x except the CSV's own (quote, comma,
+	// space, line ends), and a byte that is not UTF-8 becomes 0xFF, so that DuckDB
+	// finds the same fields and the same malformed rows, and nothing of the text.
 	maskCol colRule = iota
 	// keepCol: a column the load reads, copied as it is.
 	keepCol
 	// keyCol: an identifier, replaced by its pseudonym (nothing when blank). A value
 	// DuckDB would refuse (a quote not closed, text after a closing quote, bytes that
 	// are not UTF-8, longer than a row may be) is masked instead, and its row is
-	// refused as before.
+	// refused as before; so is one that cannot be replaced in place (keyField).
 	keyCol
 )
 
@@ -47,7 +47,7 @@ type keyedCSV struct {
 	rules []colRule // by position in the header
 	kinds []string  // the pseudonym kind of a keyCol column
 	keys  *keyer
-	skip  int64 // records copied as they are: the empty lines before the header, and the header
+	skip  int64 // records before the first row: the empty lines before the header, and the header
 
 	out    *bufio.Writer
 	st     csvState
@@ -252,9 +252,10 @@ func (k *keyedCSV) end(bad bool) {
 
 // keyField writes the identifier held in k.field: its text replaced by its
 // pseudonym (by nothing when it is blank), with its quotes and the spaces around
-// them kept, so that the copy has the file's structure. An identifier that holds a quote, comma or line end, or bytes that are not
-// UTF-8, is masked: the view raw refuses its row (rawView), and DuckDB refuses a
-// row whose bytes are not UTF-8 in any case.
+// them kept, so that the copy has the file's structure. An identifier that holds a
+// quote, comma or line end, or bytes that are not UTF-8, is masked: the view raw
+// refuses its row (rawView), and DuckDB refuses a row whose bytes are not UTF-8 in
+// any case.
 func (k *keyedCSV) keyField() {
 	f := k.field
 	lead, trail := 0, 0

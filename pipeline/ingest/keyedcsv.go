@@ -29,9 +29,10 @@ type colRule uint8
 
 const (
 	// maskCol: a column the load does not read (also a cell beyond the header, and
-	// the header itself). Every byte becomes x except the CSV's own (quote, comma,
-	// space, line ends), and a byte that is not UTF-8 becomes 0xFF, so that DuckDB
-	// finds the same fields and the same malformed rows, and nothing of the text.
+	// the header itself). Every ASCII byte becomes x except the CSV's own (quote,
+	// comma, space, line ends), a character of 2, 3 or 4 bytes becomes é, € or 𝑥,
+	// and a byte that is not UTF-8 becomes 0xFF, so that DuckDB finds the same fields
+	// and the same malformed rows, and nothing of the text.
 	maskCol colRule = iota
 	// keepCol: a column the load reads, copied as it is.
 	keepCol
@@ -210,14 +211,18 @@ func (k *keyedCSV) mask(p []byte) []byte {
 				i++
 				continue
 			}
-			for j := 0; j < n; j++ {
-				k.out.WriteByte('x')
-			}
+			// A character of n bytes becomes one of n bytes too: DuckDB's reader
+			// tells apart text of more than one byte a character in some malformed
+			// rows (it adds INVALID ENCODING to text after a closing quote).
+			k.out.WriteString(maskRunes[n])
 			i += n
 		}
 	}
 	return nil
 }
+
+// maskRunes are the characters that mask one of 2, 3 or 4 bytes: é, €, 𝑥.
+var maskRunes = [...]string{2: "\u00e9", 3: "\u20ac", 4: "\U0001d465"}
 
 // flushPend writes the bytes of a cut character left at the end of a field: an
 // incomplete character, not UTF-8, masked as such.

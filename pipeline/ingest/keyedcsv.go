@@ -287,6 +287,12 @@ func (k *keyedCSV) keyField() {
 		k.flushPend()
 		return
 	}
+	if p == "" && !k.quoted && len(f) > 0 {
+		// Blanks alone: an empty quoted field, not nothing, which on a line of its
+		// own would make an empty line, which DuckDB's reader skips.
+		k.out.WriteString(`""`)
+		return
+	}
 	k.out.Write(f[:lead])
 	k.out.WriteString(p)
 	k.out.Write(f[len(f)-trail:])

@@ -30,7 +30,7 @@ type colRule uint8
 const (
 	// maskCol: a column the load does not read (also a cell beyond the header, and
 	// the header itself). Every ASCII byte becomes x except the CSV's own (quote,
-	// comma, space, line ends), a character of 2, 3 or 4 bytes becomes é, € or 𝑥,
+	// comma, space, line ends) and NUL, a character of 2, 3 or 4 bytes becomes é, € or 𝑥,
 	// and a byte that is not UTF-8 becomes 0xFF, so that DuckDB finds the same fields
 	// and the same malformed rows, and nothing of the text.
 	maskCol colRule = iota
@@ -193,8 +193,8 @@ func (k *keyedCSV) mask(p []byte) []byte {
 	for i := 0; i < len(p); {
 		c := p[i]
 		switch {
-		case c == '"' || c == ',' || c == ' ' || c == '\r' || c == '\n':
-			k.out.WriteByte(c)
+		case c == '"' || c == ',' || c == ' ' || c == '\r' || c == '\n' || c == 0:
+			k.out.WriteByte(c) // the CSV's own bytes, and NUL, which DuckDB's reader treats apart
 			i++
 		case c < utf8.RuneSelf:
 			k.out.WriteByte('x')

@@ -10,9 +10,10 @@ import (
 
 // export is an export file held open from its hashing to the end of the run. The
 // loader hashes, counts and reads the bytes of this one open file (DuckDB reads a
-// copy of them made as it reads, keyedcsv.go), never its name again: the name is taken literally (DuckDB would read
-// programs_[x].csv as a glob pattern), and a file renamed over the name during the
-// run does not change what is loaded, so the ledger's hash is of the bytes loaded.
+// copy of them made as it reads, keyedcsv.go), never its name again: the name is
+// taken literally (DuckDB would read programs_[x].csv as a glob pattern), and a file
+// renamed over the name during the run does not change what is loaded, so the
+// ledger's hash is of the bytes loaded.
 // A file written in place while it is read is caught by changed.
 type export struct {
 	path string

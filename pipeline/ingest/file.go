@@ -357,7 +357,7 @@ func trimmed(v string) string {
 // rawView makes the view raw over rows that have a line and the table's columns:
 // every value trimmed, empty ones NULL, and codes the profile maps replaced by the
 // canonical ones. An identifier column holds pseudonyms, keyed as read. With check
-// (a CSV file with quoted fields or masked identifiers, keyedPipe.unsure), it may
+// (a CSV file with quoted fields or masked identifiers, keyedCSV.unsure), it may
 // also hold text the copy of the file masked (an identifier that could not be keyed
 // in place, or rows DuckDB's reader took up elsewhere than the copy after a broken
 // quote): such rows go to the temp table unkeyed (line, column), to be refused, and
@@ -439,21 +439,16 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 		}
 		sel = append(sel, fmt.Sprintf("c%d AS %s", i, quoteIdent(c.Name)))
 	}
-	cp, err := r.keyedCopy(e, rules, kinds, blanks.Leading)
+	k, err := r.readKeyed(e, rules, kinds, blanks.Leading, func(path string) error {
+		return r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), path)
+	})
 	if err != nil {
 		return err
 	}
-	err = r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), cp.path())
-	if cerr := cp.wait(); err == nil && cerr != nil {
-		return fmt.Errorf("read %s: %w", f.Path, cerr)
-	}
-	if err != nil {
-		return err
-	}
-	if cp.mixed() {
+	if k.mixed {
 		return errLineEnds
 	}
-	check := cp.unsure()
+	check := k.unsure()
 	// A row's line is its position in src plus the lines up to the header and the
 	// lines before it that hold no row: malformed rows (csv_errors lists them by
 	// line) and empty lines (DuckDB skips them; blanks lists them).
@@ -711,14 +706,11 @@ func (r *run) failFile(ctx context.Context, f File, fr FileResult, fid int, fail
 	}
 	if !counted && failed.ncols > 0 {
 		// DuckDB counts the rows of a copy with every column masked.
-		cp, err := r.keyedCopy(e, make([]colRule, failed.ncols), make([]string, failed.ncols), failed.skip)
-		if err != nil {
-			return fr, err
-		}
-		n, err := r.count(ctx, "SELECT count(*) FROM "+csvSource(failed.ncols, failed.skip), cp.path())
-		if cerr := cp.wait(); err == nil && cerr != nil {
-			return fr, fmt.Errorf("read %s: %w", f.Path, cerr)
-		}
+		var n int64
+		_, err := r.readKeyed(e, nil, nil, failed.skip, func(path string) (err error) {
+			n, err = r.count(ctx, "SELECT count(*) FROM "+csvSource(failed.ncols, failed.skip), path)
+			return err
+		})
 		if err == nil {
 			bad, err2 := r.count(ctx, `SELECT count(DISTINCT line) FROM csv_errors`)
 			if err2 == nil {

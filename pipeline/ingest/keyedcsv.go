@@ -56,7 +56,6 @@ type keyedCSV struct {
 	col    int     // the field's position in its record
 	rule   colRule // the field's rule
 	quoted bool    // the field began with a quote
-	direct bool    // the field is written as it is read, not held
 	pass   bool    // the field is copied as it is
 	field  []byte  // the field held so far, as it is in the file
 	pend   []byte  // the start of a character cut by the end of a read, not yet masked
@@ -71,7 +70,7 @@ type keyedCSV struct {
 	// by the copy.
 	broken, nquoted, masked int64
 
-	seen []map[string]string // by column: the pseudonyms of identifiers met
+	seen []map[string]string // by column: the pseudonyms of identifiers met (keyCol columns)
 
 	nl    int  // the kind of the file's line ends, once one has ended a record
 	mixed bool // a line end of another kind ended a record: DuckDB gives up on the file
@@ -99,6 +98,18 @@ const (
 	nlCRLF
 	nlCR
 )
+
+// newKeyedCSV makes the copier of a file with leading empty lines before its header,
+// under the rules of its columns (nil rules mask every column).
+func newKeyedCSV(rules []colRule, kinds []string, keys *keyer, leading int) *keyedCSV {
+	k := &keyedCSV{rules: rules, kinds: kinds, keys: keys, skip: int64(leading) + 1, seen: make([]map[string]string, len(rules))}
+	for i, r := range rules {
+		if r == keyCol {
+			k.seen[i] = map[string]string{}
+		}
+	}
+	return k
+}
 
 // copyKeyed copies in to w under the rules.
 func (k *keyedCSV) copyKeyed(in io.Reader, w io.Writer) error {
@@ -154,13 +165,15 @@ func (k *keyedCSV) begin(quoted bool) {
 	// A masked field is written as it is read, and a field copied as it is passes
 	// in a run of such bytes (feed).
 	k.pass = k.rule == keepCol && !quoted
-	k.direct = k.rule == maskCol || k.pass
 	k.field = k.field[:0]
 }
 
+// direct reports whether the field is written as it is read, not held.
+func (k *keyedCSV) direct() bool { return k.rule == maskCol || k.pass }
+
 // add takes bytes of the current field.
 func (k *keyedCSV) add(p []byte) {
-	if k.direct {
+	if k.direct() {
 		k.write(p)
 		return
 	}
@@ -168,7 +181,7 @@ func (k *keyedCSV) add(p []byte) {
 	if len(k.field) > maxLine {
 		// Longer than any row DuckDB reads: its row is refused, and the rest of the
 		// field is masked as it comes.
-		k.rule, k.direct = maskCol, true
+		k.rule = maskCol
 		k.write(k.field)
 		k.field = k.field[:0]
 	}
@@ -235,7 +248,7 @@ func (k *keyedCSV) flushPend() {
 
 // end ends the field; bad says DuckDB refuses its row for it.
 func (k *keyedCSV) end(bad bool) {
-	if k.direct {
+	if k.direct() {
 		k.flushPend()
 		return
 	}
@@ -272,11 +285,7 @@ func (k *keyedCSV) keyField() {
 		lead, trail = bytes.IndexByte(f, '"')+1, len(f)-j
 	}
 	v := f[lead : len(f)-trail]
-	var p string
-	ok := false
-	if k.col < len(k.seen) {
-		p, ok = k.seen[k.col][string(v)]
-	}
+	p, ok := k.seen[k.col][string(v)]
 	if !ok {
 		p, ok = k.keyNew(v)
 	}
@@ -306,15 +315,7 @@ func (k *keyedCSV) keyNew(v []byte) (string, bool) {
 		return "", false
 	}
 	p, _ := k.keys.keyed(k.kinds[k.col], string(v)).(string)
-	if len(k.seen) <= k.col {
-		k.seen = append(k.seen, make([]map[string]string, k.col+1-len(k.seen))...)
-	}
-	seen := k.seen[k.col]
-	if seen == nil {
-		seen = map[string]string{}
-		k.seen[k.col] = seen
-	}
-	if len(seen) < maxCached {
+	if seen := k.seen[k.col]; len(seen) < maxCached {
 		seen[string(v)] = p
 	}
 	return p, true
@@ -373,7 +374,7 @@ func (k *keyedCSV) crEnds(lf bool) {
 // on the file there, and the rest of the copy is masked.
 func (k *keyedCSV) foreign() {
 	k.mixed = true
-	k.rule, k.direct, k.pass = maskCol, true, false
+	k.rule, k.pass = maskCol, false
 	k.st = stMaskAll
 }
 
@@ -446,7 +447,7 @@ func (k *keyedCSV) feed(p []byte) {
 				continue
 			}
 			if k.pass {
-				k.pass, k.direct = false, false
+				k.pass = false
 				flush(i)
 			}
 			k.quoted = true
@@ -510,8 +511,8 @@ func (k *keyedCSV) feed(p []byte) {
 				// end of the field as if unquoted. The rest of the record is masked.
 				k.bad = true
 				k.broken++
-				if !k.direct {
-					k.rule, k.direct = maskCol, true
+				if !k.direct() {
+					k.rule = maskCol
 					k.write(k.field)
 					k.field = k.field[:0]
 				}
@@ -548,44 +549,32 @@ func indexFieldEnd(p []byte) int {
 	return -1
 }
 
-// keyedPipe is a copy of an export file being made for DuckDB to read.
-type keyedPipe struct {
-	r    *os.File
-	k    *keyedCSV
-	done chan error
-}
-
-// keyedCopy starts copying the open file e under the rules of its columns, and
-// returns the copy, which DuckDB reads as path(). Call wait once DuckDB is done.
-func (r *run) keyedCopy(e *export, rules []colRule, kinds []string, skip int) (*keyedPipe, error) {
+// readKeyed copies the open file e under the rules of its columns through a pipe,
+// which read gives DuckDB to read as path, and returns the copier, to be asked
+// whether the copy was unsure or mixed. An error of read (DuckDB's) is returned as
+// it is; one of the copy (reading the file) names the file.
+func (r *run) readKeyed(e *export, rules []colRule, kinds []string, leading int, read func(path string) error) (*keyedCSV, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", e.path, err)
 	}
-	k := &keyedCSV{rules: rules, kinds: kinds, keys: r.keys, skip: int64(skip) + 1}
-	p := &keyedPipe{r: pr, k: k, done: make(chan error, 1)}
+	k := newKeyedCSV(rules, kinds, r.keys, leading)
+	done := make(chan error, 1)
 	go func() {
 		err := k.copyKeyed(e.reader(), pw)
 		pw.Close()
-		p.done <- err
+		done <- err
 	}()
-	return p, nil
-}
-
-// path is the name under which DuckDB reads the copy.
-func (p *keyedPipe) path() string { return fmt.Sprintf("/dev/fd/%d", p.r.Fd()) }
-
-// wait closes the copy and returns what stopped it early, if anything: a read error
-// of the file, or DuckDB no longer reading (when DuckDB's own error says why).
-func (p *keyedPipe) wait() error {
-	p.r.Close()
-	return <-p.done
+	err = read(fmt.Sprintf("/dev/fd/%d", pr.Fd()))
+	// Closing the read end stops a copy DuckDB gave up on (keyedCSV.copyKeyed).
+	pr.Close()
+	cerr := <-done
+	if err == nil && cerr != nil {
+		err = fmt.Errorf("read %s: %w", e.path, cerr)
+	}
+	return k, err
 }
 
 // unsure reports, once the copy is done, whether DuckDB's reader may have split the
 // copy otherwise than the copy did, or found a masked identifier (keyedCSV.broken).
-func (p *keyedPipe) unsure() bool { return p.k.broken > 0 || p.k.nquoted > 0 || p.k.masked > 0 }
-
-// mixed reports, once the copy is done, whether the file's line ends change kind
-// outside quotes, where DuckDB's reader gives up on it.
-func (p *keyedPipe) mixed() bool { return p.k.mixed }
+func (k *keyedCSV) unsure() bool { return k.broken > 0 || k.nquoted > 0 || k.masked > 0 }

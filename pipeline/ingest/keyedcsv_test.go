@@ -91,13 +91,13 @@ func testKeyer(t testing.TB) *keyer {
 func checkKeyedCopy(t *testing.T, conn *sql.Conn, k *keyer, dir, name string, data []byte) []byte {
 	t.Helper()
 	var copied bytes.Buffer
-	kc := &keyedCSV{rules: keyedRules, kinds: keyedKinds, keys: k, skip: 1}
+	kc := newKeyedCSV(keyedRules, keyedKinds, k, 0)
 	if err := kc.copyKeyed(bytes.NewReader(data), &copied); err != nil {
 		t.Fatal(err)
 	}
 	// Read a byte at a time, the copy is the same.
 	var bytewise bytes.Buffer
-	kb := &keyedCSV{rules: keyedRules, kinds: keyedKinds, keys: k, skip: 1}
+	kb := newKeyedCSV(keyedRules, keyedKinds, k, 0)
 	if err := kb.copyKeyed(iotest.OneByteReader(bytes.NewReader(data)), &bytewise); err != nil {
 		t.Fatal(err)
 	}

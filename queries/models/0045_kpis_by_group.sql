@@ -11,16 +11,28 @@ CREATE OR REPLACE TABLE kpis_by_group AS
 WITH o AS (
     SELECT * FROM episode_outcomes
 ),
+-- Each episode's group in every attribute at once: the distinct combinations of
+-- groups are few, so the facts are summed by combination first (one pass over the
+-- facts, keyed by a small number), then by each attribute's group.
+episode_groups AS (
+    SELECT o.episode_id, coalesce(pt.sex, 'unknown') AS sex, coalesce(pt.race, 'unknown') AS race,
+           coalesce(pt.ethnicity, 'unknown') AS ethnicity, coalesce(pt.payer, 'unknown') AS payer,
+           coalesce(o.age_band, 'unknown') AS age_band
+    FROM o LEFT JOIN patients pt USING (patient_key)
+),
+combos AS (
+    SELECT row_number() OVER () AS combo, *
+    FROM (SELECT DISTINCT sex, race, ethnicity, payer, age_band FROM episode_groups)
+),
+episode_combo AS (
+    SELECT g.episode_id, c.combo FROM episode_groups g JOIN combos c USING (sex, race, ethnicity, payer, age_band)
+),
 attrs AS (
-    SELECT o.episode_id, 'sex' AS attribute, coalesce(pt.sex, 'unknown') AS value FROM o LEFT JOIN patients pt USING (patient_key)
-    UNION ALL
-    SELECT o.episode_id, 'race', coalesce(pt.race, 'unknown') FROM o LEFT JOIN patients pt USING (patient_key)
-    UNION ALL
-    SELECT o.episode_id, 'ethnicity', coalesce(pt.ethnicity, 'unknown') FROM o LEFT JOIN patients pt USING (patient_key)
-    UNION ALL
-    SELECT o.episode_id, 'payer', coalesce(pt.payer, 'unknown') FROM o LEFT JOIN patients pt USING (patient_key)
-    UNION ALL
-    SELECT o.episode_id, 'age_band', coalesce(o.age_band, 'unknown') FROM o
+    SELECT combo, 'sex' AS attribute, sex AS value FROM combos
+    UNION ALL SELECT combo, 'race', race FROM combos
+    UNION ALL SELECT combo, 'ethnicity', ethnicity FROM combos
+    UNION ALL SELECT combo, 'payer', payer FROM combos
+    UNION ALL SELECT combo, 'age_band', age_band FROM combos
 ),
 levels AS (
     SELECT domain AS attribute, code AS value FROM codes WHERE domain IN ('sex', 'race', 'ethnicity', 'payer')
@@ -31,7 +43,10 @@ levels AS (
     SELECT DISTINCT attribute, value FROM attrs
 ),
 facts AS (
-    SELECT * FROM kpi_quarter_facts
+    SELECT f.program_id, f.q, f.measure, e.combo, sum(f.num) AS num, sum(f.den) AS den
+    FROM kpi_quarter_facts f JOIN episode_combo e USING (episode_id)
+    WHERE f.q <= param_date('cutoff')
+    GROUP BY f.program_id, f.q, f.measure, e.combo
 ),
 sums AS (
     SELECT
@@ -40,8 +55,7 @@ sums AS (
         f.measure, a.attribute, a.value,
         sum(f.num) AS numerator,
         sum(f.den) AS denominator
-    FROM facts f JOIN attrs a USING (episode_id)
-    WHERE f.q <= param_date('cutoff')
+    FROM facts f JOIN attrs a USING (combo)
     GROUP BY GROUPING SETS ((f.program_id, f.q, f.measure, a.attribute, a.value), (f.q, f.measure, a.attribute, a.value))
 )
 SELECT

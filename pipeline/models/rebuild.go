@@ -243,7 +243,9 @@ func writeParams(ctx context.Context, conn *sql.Conn, rows [][3]string) error {
 // the week it is censored at (CensorWeek). The episodes go in batches of
 // relapseBatch, in episode order, so that memory stays bounded at any size: a batch
 // is read whole, then its events are appended (the connection cannot append while a
-// query streams).
+// query streams). The events are appended as numbers (the episode's place in the
+// input, the definition and policy as an index into relapseKinds), which costs a
+// fraction of appending their text; one INSERT then writes the rows with their text.
 func RelapseEvents(ctx context.Context, conn *sql.Conn, schema, sequences string, window int) error {
 	if _, err := conn.ExecContext(ctx, `DELETE FROM relapse_events`); err != nil {
 		return err
@@ -258,23 +260,31 @@ func RelapseEvents(ctx context.Context, conn *sql.Conn, schema, sequences string
 		FROM (`+q[0]+`)`); err != nil {
 		return err
 	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.relapse_input`)
+	cleanup := context.WithoutCancel(ctx)
+	defer conn.ExecContext(cleanup, `DROP TABLE IF EXISTS temp.relapse_input`)
+	if _, err := conn.ExecContext(ctx, `
+		CREATE OR REPLACE TEMP TABLE relapse_found (n BIGINT, kind INTEGER, event BOOLEAN, week INTEGER, censor_week INTEGER)`); err != nil {
+		return err
+	}
+	defer conn.ExecContext(cleanup, `DROP TABLE IF EXISTS temp.relapse_found`)
 	var episodes int64
 	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM temp.relapse_input`).Scan(&episodes); err != nil {
 		return err
 	}
-	out := make([]relapseEvent, 0, relapseBatch*16)
+	kinds := relapseKinds()
+	out := make([]relapseEvent, 0, relapseBatch*len(kinds))
 	for from := int64(0); from < episodes; from += relapseBatch {
 		out = out[:0]
-		rows, err := conn.QueryContext(ctx, `SELECT episode_id, symbols, reports FROM temp.relapse_input WHERE n > ? AND n <= ? ORDER BY n`,
+		rows, err := conn.QueryContext(ctx, `SELECT n, symbols, reports FROM temp.relapse_input WHERE n > ? AND n <= ? ORDER BY n`,
 			from, from+relapseBatch)
 		if err != nil {
 			return err
 		}
 		for rows.Next() {
-			var id, symbols string
+			var n int64
+			var symbols string
 			var reports []any
-			if err := rows.Scan(&id, &symbols, &reports); err != nil {
+			if err := rows.Scan(&n, &symbols, &reports); err != nil {
 				rows.Close()
 				return err
 			}
@@ -285,59 +295,84 @@ func RelapseEvents(ctx context.Context, conn *sql.Conn, schema, sequences string
 			if window > 0 && len(symbols) > window {
 				symbols, use = symbols[:window], use[:window]
 			}
-			// event adds a row: the week of the event, or without one the week it is
-			// censored at (null when it was never at risk).
-			event := func(def, policy string, happened bool, week, censor int) {
-				out = append(out, relapseEvent{id, def, policy, happened, int32(week), int32(censor)})
-			}
-			w := DropoutWeek(symbols)
-			event("dropout_4_missing", "not_applicable", w > 0, w, DropoutCensorWeek(symbols))
-			for _, policy := range Policies() {
-				for _, def := range Definitions() {
-					var happened bool
-					var week, censor int
-					if def == "self_report" {
-						happened, week = SelfReportRelapse(use)
-						censor = SelfReportCensorWeek(len(use))
-					} else {
-						happened, week, err = Relapse(symbols, def, policy)
-						if err == nil {
-							censor, err = CensorWeek(symbols, def, policy)
-						}
-						if err != nil {
-							rows.Close()
-							return err
-						}
+			for k, kind := range kinds {
+				var happened bool
+				var week, censor int
+				switch kind.def {
+				case "dropout_4_missing":
+					week = DropoutWeek(symbols)
+					happened, censor = week > 0, DropoutCensorWeek(symbols)
+				case "self_report":
+					happened, week = SelfReportRelapse(use)
+					censor = SelfReportCensorWeek(len(use))
+				default:
+					happened, week, err = Relapse(symbols, kind.def, kind.policy)
+					if err == nil {
+						censor, err = CensorWeek(symbols, kind.def, kind.policy)
 					}
-					event(def, policy, happened, week, censor)
+					if err != nil {
+						rows.Close()
+						return err
+					}
 				}
+				out = append(out, relapseEvent{n, int32(k), happened, int32(week), int32(censor)})
 			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		err = appendEach(conn, "", schema, "relapse_events", len(out), 6, func(i int, row []driver.Value) {
+		// The week of the event, or without one the week it is censored at (null
+		// when it was never at risk).
+		err = appendEach(conn, "temp", "main", "relapse_found", len(out), 5, func(i int, row []driver.Value) {
 			e := out[i]
-			row[0], row[1], row[2], row[3], row[4], row[5] = e.episode, e.def, e.policy, e.happened, nil, nil
+			row[0], row[1], row[2], row[3], row[4] = e.n, e.kind, e.happened, nil, nil
 			if e.happened {
-				row[4] = e.week
+				row[3] = e.week
 			} else if e.censor > 0 {
-				row[5] = e.censor
+				row[4] = e.censor
 			}
 		})
 		if err != nil {
 			return err
 		}
 	}
-	return nil
+	values := make([]string, len(kinds))
+	for k, kind := range kinds {
+		values[k] = fmt.Sprintf("(%d, %s, %s)", k, quote(kind.def), quote(kind.policy))
+	}
+	_, err := conn.ExecContext(ctx, `
+		INSERT INTO `+schema+`.relapse_events (episode_id, definition, missing_policy, event, week, censor_week)
+		SELECT i.episode_id, k.definition, k.missing_policy, f.event, f.week, f.censor_week
+		FROM temp.relapse_found f
+		JOIN temp.relapse_input i USING (n)
+		JOIN (VALUES `+strings.Join(values, ", ")+`) k(kind, definition, missing_policy) USING (kind)
+		ORDER BY f.n, f.kind`)
+	return err
 }
 
-// relapseEvent is a row of relapse_events.
+// relapseKind is a definition of relapse_events with its missing-test policy.
+type relapseKind struct{ def, policy string }
+
+// relapseKinds are the rows of relapse_events of each episode, in their order:
+// dropout by screens, then every definition under every policy.
+func relapseKinds() []relapseKind {
+	kinds := []relapseKind{{"dropout_4_missing", "not_applicable"}}
+	for _, policy := range Policies() {
+		for _, def := range Definitions() {
+			kinds = append(kinds, relapseKind{def, policy})
+		}
+	}
+	return kinds
+}
+
+// relapseEvent is a row of relapse_events: the episode's place in the input and the
+// index of its kind.
 type relapseEvent struct {
-	episode, def, policy string
-	happened             bool
-	week, censor         int32
+	n            int64
+	kind         int32
+	happened     bool
+	week, censor int32
 }
 
 // relapseBatch is how many episodes relapseEvents holds at once (about 16 events

@@ -11,6 +11,10 @@ import (
 // it, an identifier is keyed again each time it is met.
 const maxCached = 1 << 20
 
+// cacheProbe is the number of new identifiers after which a column of a file that
+// has mostly met new ones stops remembering them (keyedCSV.keyNew).
+const cacheProbe = 1 << 14
+
 // keyer keys identifiers under the site key, as a file is copied for DuckDB to read
 // (keyedcsv.go, which remembers the pseudonyms of each column) or a sheet is read
 // (readSheet).
@@ -32,10 +36,17 @@ func (k *keyer) keyed(kind, id string) any {
 // trimZs drops the Unicode space separators (Zs) at either end of s. An identifier
 // that begins and ends with a printable ASCII byte other than the space has none.
 func trimZs(s string) string {
-	if n := len(s); n > 0 && s[0] > ' ' && s[0] < 0x80 && s[n-1] > ' ' && s[n-1] < 0x80 {
+	if plainEnds([]byte(s)) {
 		return s
 	}
 	return strings.TrimFunc(s, func(r rune) bool { return unicode.Is(unicode.Zs, r) })
+}
+
+// plainEnds reports whether v begins and ends with a printable ASCII byte other than
+// the space, so that trimZs leaves it as it is.
+func plainEnds(v []byte) bool {
+	n := len(v)
+	return n > 0 && v[0] > ' ' && v[0] < 0x80 && v[n-1] > ' ' && v[n-1] < 0x80
 }
 
 // keyed keys an identifier of a sheet cell (readSheet).

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"unicode/utf8"
+
+	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
 )
 
 // DuckDB never reads an export file itself. It reads a copy made as it reads, through
@@ -70,7 +72,13 @@ type keyedCSV struct {
 	// by the copy.
 	broken, nquoted, masked int64
 
-	seen []map[string]string // by column: the pseudonyms of identifiers met (keyCol columns)
+	// seen holds by column (keyCol columns) the pseudonyms of identifiers met, until
+	// the column is found not to repeat them (misses): a column of an identifier
+	// unique to each row, such as a session's, then keys each without remembering it.
+	seen   []map[string]string
+	misses []int64
+	hash   *pseudo.Hasher // made at the first identifier
+	pbuf   []byte         // the pseudonym being written
 
 	nl    int  // the kind of the file's line ends, once one has ended a record
 	mixed bool // a line end of another kind ended a record: DuckDB gives up on the file
@@ -102,7 +110,8 @@ const (
 // newKeyedCSV makes the copier of a file with leading empty lines before its header,
 // under the rules of its columns (nil rules mask every column).
 func newKeyedCSV(rules []colRule, kinds []string, keys *keyer, leading int) *keyedCSV {
-	k := &keyedCSV{rules: rules, kinds: kinds, keys: keys, skip: int64(leading) + 1, seen: make([]map[string]string, len(rules))}
+	k := &keyedCSV{rules: rules, kinds: kinds, keys: keys, skip: int64(leading) + 1,
+		seen: make([]map[string]string, len(rules)), misses: make([]int64, len(rules))}
 	for i, r := range rules {
 		if r == keyCol {
 			k.seen[i] = map[string]string{}
@@ -285,8 +294,12 @@ func (k *keyedCSV) keyField() {
 		lead, trail = bytes.IndexByte(f, '"')+1, len(f)-j
 	}
 	v := f[lead : len(f)-trail]
-	p, ok := k.seen[k.col][string(v)]
-	if !ok {
+	var p []byte
+	ok := true
+	if known, hit := k.seen[k.col][string(v)]; hit {
+		k.pbuf = append(k.pbuf[:0], known...)
+		p = k.pbuf
+	} else {
 		p, ok = k.keyNew(v)
 	}
 	if !ok {
@@ -296,29 +309,46 @@ func (k *keyedCSV) keyField() {
 		k.flushPend()
 		return
 	}
-	if p == "" && !k.quoted && len(f) > 0 {
+	if len(p) == 0 && !k.quoted && len(f) > 0 {
 		// Blanks alone: an empty quoted field, not nothing, which on a line of its
 		// own would make an empty line, which DuckDB's reader skips.
 		k.out.WriteString(`""`)
 		return
 	}
 	k.out.Write(f[:lead])
-	k.out.WriteString(p)
+	k.out.Write(p)
 	k.out.Write(f[len(f)-trail:])
 }
 
-// keyNew returns the pseudonym of an identifier not met before in its column ("" for
-// a blank one), and false for one that cannot be keyed in place. The column remembers
-// it, up to maxCached identifiers.
-func (k *keyedCSV) keyNew(v []byte) (string, bool) {
+// keyNew returns the pseudonym of an identifier not met before in its column (empty
+// for a blank one; valid until the next identifier), and false for one that cannot be keyed in place. The column remembers
+// it, up to maxCached identifiers, unless it has been found not to repeat them: when
+// its first cacheProbe new identifiers came in fewer than twice as many records, it
+// stops remembering.
+func (k *keyedCSV) keyNew(v []byte) ([]byte, bool) {
 	if bytes.ContainsAny(v, "\",\r\n") || !utf8.Valid(v) {
-		return "", false
+		return nil, false
 	}
-	p, _ := k.keys.keyed(k.kinds[k.col], string(v)).(string)
-	if seen := k.seen[k.col]; len(seen) < maxCached {
-		seen[string(v)] = p
+	id := v
+	if !plainEnds(v) {
+		id = []byte(trimZs(string(v)))
 	}
-	return p, true
+	k.pbuf = k.pbuf[:0]
+	if len(id) > 0 {
+		if k.hash == nil {
+			k.hash = k.keys.key.Hasher()
+		}
+		k.pbuf = k.hash.Append(k.pbuf, k.kinds[k.col], id)
+	}
+	if seen := k.seen[k.col]; seen != nil {
+		// Each record since the header has had one identifier of the column.
+		if k.misses[k.col]++; k.misses[k.col] == cacheProbe && 2*cacheProbe > k.rec-k.skip+1 {
+			k.seen[k.col] = nil
+		} else if len(seen) < maxCached {
+			seen[string(v)] = string(k.pbuf)
+		}
+	}
+	return k.pbuf, true
 }
 
 // endRecord takes the line end c that ended a record (a carriage return is known

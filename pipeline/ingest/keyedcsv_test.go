@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -390,4 +391,59 @@ func TestUnreadColumnsQuotedAfterASpace(t *testing.T) {
 		}
 	}
 	checkBalanced(t, db)
+}
+
+// BenchmarkKeyedCopy copies a file shaped like a sessions export (an identifier
+// unique to each row, three repeated ones, five kept columns) as the load does.
+func BenchmarkKeyedCopy(b *testing.B) {
+	const rows = 200_000
+	var data bytes.Buffer
+	data.WriteString("session_id,episode_id,patient_id,session_date,start_time,session_type,status,minutes,clinician_id\n")
+	for i := 0; i < rows; i++ {
+		fmt.Fprintf(&data, "S%012d,EP%08d,MRN%07d,2025-02-26,08:30,individual,attended,60,CLN-R%02d\n", i, i/50, i/120, i%40)
+	}
+	rules := []colRule{keyCol, keyCol, keyCol, keepCol, keepCol, keepCol, keepCol, keepCol, keyCol}
+	kinds := []string{"session", "episode", "patient", "", "", "", "", "", "clinician"}
+	keys := testKeyer(b)
+	b.SetBytes(int64(data.Len()))
+	b.ResetTimer()
+	for b.Loop() {
+		k := newKeyedCSV(rules, kinds, keys, 0)
+		if err := k.copyKeyed(bytes.NewReader(data.Bytes()), io.Discard); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
+}
+
+// TestKeyedCopyOfALongFile copies a file long enough for a column of identifiers
+// that never repeat to stop being remembered (cacheProbe), and checks every
+// pseudonym of the copy, before and after, in that column and in one that repeats.
+func TestKeyedCopyOfALongFile(t *testing.T) {
+	rows := 3 * cacheProbe
+	var in bytes.Buffer
+	in.WriteString("session_id,episode_id,status\n")
+	for i := range rows {
+		fmt.Fprintf(&in, "S%07d,EP%05d,attended\n", i, i/7)
+	}
+	keys := testKeyer(t)
+	k := newKeyedCSV([]colRule{keyCol, keyCol, keepCol}, []string{"session", "episode", ""}, keys, 0)
+	var out bytes.Buffer
+	if err := k.copyKeyed(bytes.NewReader(in.Bytes()), &out); err != nil {
+		t.Fatal(err)
+	}
+	if k.seen[0] != nil || k.seen[1] == nil {
+		t.Errorf("remembered: session ids %v, episode ids %v; want only the episode ids", k.seen[0] != nil, k.seen[1] != nil)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != rows+1 || lines[0] != "xxxxxxxxxx,xxxxxxxxxx,xxxxxx" {
+		t.Fatalf("copy has %d lines, header %q", len(lines), lines[0])
+	}
+	for i, line := range lines[1:] {
+		want := keys.key.Pseudonym("session", fmt.Sprintf("S%07d", i)) + "," +
+			keys.key.Pseudonym("episode", fmt.Sprintf("EP%05d", i/7)) + ",attended"
+		if line != want {
+			t.Fatalf("row %d of the copy: %q, want %q", i+1, line, want)
+		}
+	}
 }

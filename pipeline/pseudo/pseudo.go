@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -193,7 +194,34 @@ func Create(file string) (Key, error) {
 // "clinician"): the first 128 bits of HMAC-SHA256(key, kind + 0x1f + id), as 32 hex
 // characters. The kind keeps a patient and a clinician with the same number apart.
 func (k Key) Pseudonym(kind, id string) string {
-	return hex.EncodeToString(k.mac([]byte(kind), []byte{0x1f}, []byte(id))[:16])
+	return string(k.Hasher().Append(nil, kind, []byte(id)))
+}
+
+// Hasher computes pseudonyms one after another with one HMAC, set up with the key
+// once: setting it up is a third of the work of a pseudonym. It is not safe for
+// concurrent use.
+type Hasher struct {
+	mac hash.Hash
+	sum []byte
+}
+
+// Hasher returns a Hasher of pseudonyms under the key.
+func (k Key) Hasher() *Hasher {
+	return &Hasher{mac: hmac.New(sha256.New, k.secret)}
+}
+
+// kindSep ends the kind in the text a pseudonym is the HMAC of.
+var kindSep = []byte{0x1f}
+
+// Append appends to dst the pseudonym of the identifier id of the given kind, as
+// Pseudonym writes it.
+func (h *Hasher) Append(dst []byte, kind string, id []byte) []byte {
+	h.mac.Reset()
+	h.mac.Write([]byte(kind))
+	h.mac.Write(kindSep)
+	h.mac.Write(id)
+	h.sum = h.mac.Sum(h.sum[:0])
+	return hex.AppendEncode(dst, h.sum[:16])
 }
 
 // Fingerprint identifies the key without revealing it: HMAC-SHA256 of a fixed label.

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -160,6 +161,26 @@ func TestPseudonym(t *testing.T) {
 	}
 	if a.Pseudonym("patient", "MRN0001") != p {
 		t.Error("pseudonym is not stable")
+	}
+}
+
+// TestHasherReused checks that one Hasher, used for identifier after identifier of
+// several kinds, gives each the pseudonym of a fresh HMAC of kind 0x1f id.
+func TestHasherReused(t *testing.T) {
+	key := testKey(t, "a")
+	h := key.Hasher()
+	var buf []byte
+	for i := range 300 {
+		kind := []string{"patient", "episode", "clinician"}[i%3]
+		id := fmt.Sprintf("ID-%0*d", i%40, i)
+		buf = h.Append(buf[:0], kind, []byte(id))
+		want := hex.EncodeToString(key.mac([]byte(kind + "\x1f" + id))[:16])
+		if string(buf) != want {
+			t.Fatalf("pseudonym %d (%s %s) = %s, want %s", i, kind, id, buf, want)
+		}
+	}
+	if got := string(h.Append([]byte("x:"), "patient", []byte("MRN0001"))); got != "x:"+key.Pseudonym("patient", "MRN0001") {
+		t.Errorf("Append to text = %q, want it after the text", got)
 	}
 }
 

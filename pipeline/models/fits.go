@@ -55,6 +55,11 @@ func (e *episode) covariate(name string) string {
 }
 
 func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, error) {
+	// An episode is a large value: the slice is made at its size, not grown.
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM episode_outcomes`).Scan(&n); err != nil {
+		return nil, err
+	}
 	rows, err := conn.QueryContext(ctx, `
 		SELECT o.episode_id, o.retention_days, o.los_days, o.dropout_event, o.landmark_sessions_per_week,
 		       o.sessions_per_week, o.dose_band, o.program_id, o.relapse_event, o.relapse_week, o.relapse_censor_week, o.in_landmark_cohort,
@@ -70,7 +75,7 @@ func loadEpisodes(ctx context.Context, conn *sql.Conn, p Params) ([]episode, err
 		return nil, err
 	}
 	defer rows.Close()
-	var out []episode
+	out := make([]episode, 0, n)
 	seen := map[string]string{}
 	for rows.Next() {
 		var e episode

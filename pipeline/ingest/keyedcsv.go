@@ -62,6 +62,7 @@ type keyedCSV struct {
 	field  []byte  // the field held so far, as it is in the file
 	pend   []byte  // the start of a character cut by the end of a read, not yet masked
 	bad    bool    // DuckDB refuses the record: the rest of it is masked
+	endc   byte    // the comma or line end that ended the field (0: the end of the file)
 
 	// broken counts the records with text after a closing quote. After such a
 	// record DuckDB's reader may take up the rows again at another place than the
@@ -166,6 +167,7 @@ func (k *keyedCSV) begin(quoted bool) {
 		k.rule = k.rules[k.col]
 	}
 	k.quoted = quoted
+	k.endc = 0
 	if quoted && k.rec >= k.skip {
 		k.nquoted++
 	}
@@ -310,6 +312,13 @@ func (k *keyedCSV) keyField() {
 		return
 	}
 	if len(p) == 0 && !k.quoted && len(f) > 0 {
+		if k.endc != ',' && k.endc != 0 && !k.isEnd(k.endc) {
+			// Blanks before a line end of another kind than the file's: the file is
+			// refused (mixed), and DuckDB reads the blanks otherwise than a quoted
+			// field before that line end; they are copied as they are.
+			k.out.Write(f)
+			return
+		}
 		// Blanks alone: an empty quoted field, not nothing, which on a line of its
 		// own would make an empty line, which DuckDB's reader skips.
 		k.out.WriteString(`""`)
@@ -429,6 +438,7 @@ func (k *keyedCSV) feed(p []byte) {
 	}
 	// delimit ends the field at the comma or line end p[i].
 	delimit := func(i int) {
+		k.endc = p[i]
 		k.end(false)
 		if from < 0 {
 			from = i

@@ -2,9 +2,38 @@
 -- numerator and denominator and a Wilson 95% interval for rates: the facts of the view
 -- kpi_facts (0035) summed by quarter, and the census. A report for any other window of
 -- dates sums the same facts over it.
+-- The facts are read once for kpis and kpis_by_group (0045): summed up to the cutoff
+-- by program, quarter, measure and the episode's combination of groups (sex, race,
+-- ethnicity, payer, age band; unknown when not recorded), numbered in the temporary
+-- table kpi_group_combos. The combinations are few (a few thousand), so the sums are
+-- far fewer rows than the facts; kpis adds them up over the combinations, and
+-- kpis_by_group over each attribute's groups. Both temporary tables are dropped by
+-- 0045.
+CREATE OR REPLACE TEMP TABLE kpi_episode_groups AS
+SELECT o.episode_id, coalesce(pt.sex, 'unknown') AS sex, coalesce(pt.race, 'unknown') AS race,
+       coalesce(pt.ethnicity, 'unknown') AS ethnicity, coalesce(pt.payer, 'unknown') AS payer,
+       coalesce(o.age_band, 'unknown') AS age_band
+FROM episode_outcomes o LEFT JOIN patients pt USING (patient_key);
+
+CREATE OR REPLACE TEMP TABLE kpi_group_combos AS
+SELECT row_number() OVER (ORDER BY sex, race, ethnicity, payer, age_band) AS combo, *
+FROM (SELECT DISTINCT sex, race, ethnicity, payer, age_band FROM kpi_episode_groups);
+
+CREATE OR REPLACE TEMP TABLE kpi_group_facts AS
+WITH episode_combo AS (
+    SELECT g.episode_id, c.combo
+    FROM kpi_episode_groups g JOIN kpi_group_combos c USING (sex, race, ethnicity, payer, age_band)
+)
+SELECT f.program_id, f.q, f.measure, e.combo, sum(f.num) AS num, sum(f.den) AS den
+FROM kpi_quarter_facts f JOIN episode_combo e USING (episode_id)
+WHERE f.q <= param_date('cutoff')
+GROUP BY f.program_id, f.q, f.measure, e.combo;
+
+DROP TABLE temp.kpi_episode_groups;
+
 CREATE OR REPLACE TABLE kpis AS
 WITH facts AS (
-    SELECT program_id, q, measure, num, den FROM kpi_quarter_facts
+    SELECT program_id, q, measure, num, den FROM kpi_group_facts
 ),
 k AS (
     SELECT
@@ -17,7 +46,6 @@ k AS (
         CASE WHEN sum(den) IS NOT NULL THEN wilson_lo(sum(num), sum(den)) END AS lower,
         CASE WHEN sum(den) IS NOT NULL THEN wilson_hi(sum(num), sum(den)) END AS upper
     FROM facts
-    WHERE q <= param_date('cutoff')
     GROUP BY GROUPING SETS ((program_id, q, measure), (q, measure))
 )
 -- Funnel-plot limits: around the rate of all programs, for a program's denominator,

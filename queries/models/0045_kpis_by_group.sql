@@ -1,38 +1,20 @@
 -- kpis_by_group: the measures of kpis broken down by the patient's sex, race,
 -- ethnicity, payer and age band at admission (equity), per quarter, per program and
--- for all programs ('ALL'): the facts of the view kpi_facts (0035) joined to the
--- episode's patient by episode_id and summed as kpis sums them, with the census. Every
+-- for all programs ('ALL'): the sums of the facts of kpi_quarter_facts (0035) by the
+-- episode's combination of groups, which 0040 made for kpis (kpi_group_facts), added
+-- up over each attribute's groups, with the census. Every
 -- group of an attribute has a row for every measure kpis has, a group with no episode
 -- too (numerator 0, denominator 0, no rate), so that a group's absence is shown, not
 -- hidden. The groups are the codes of each domain (table codes) and the age bands of
 -- episode_outcomes, each with 'unknown' for a value not recorded. Retention rows are
 -- replaced by the Kaplan-Meier estimate, as in kpis (pipeline/models retentionKPIs).
 CREATE OR REPLACE TABLE kpis_by_group AS
-WITH o AS (
-    SELECT * FROM episode_outcomes
-),
--- Each episode's group in every attribute at once: the distinct combinations of
--- groups are few, so the facts are summed by combination first (one pass over the
--- facts, keyed by a small number), then by each attribute's group.
-episode_groups AS (
-    SELECT o.episode_id, coalesce(pt.sex, 'unknown') AS sex, coalesce(pt.race, 'unknown') AS race,
-           coalesce(pt.ethnicity, 'unknown') AS ethnicity, coalesce(pt.payer, 'unknown') AS payer,
-           coalesce(o.age_band, 'unknown') AS age_band
-    FROM o LEFT JOIN patients pt USING (patient_key)
-),
-combos AS (
-    SELECT row_number() OVER () AS combo, *
-    FROM (SELECT DISTINCT sex, race, ethnicity, payer, age_band FROM episode_groups)
-),
-episode_combo AS (
-    SELECT g.episode_id, c.combo FROM episode_groups g JOIN combos c USING (sex, race, ethnicity, payer, age_band)
-),
-attrs AS (
-    SELECT combo, 'sex' AS attribute, sex AS value FROM combos
-    UNION ALL SELECT combo, 'race', race FROM combos
-    UNION ALL SELECT combo, 'ethnicity', ethnicity FROM combos
-    UNION ALL SELECT combo, 'payer', payer FROM combos
-    UNION ALL SELECT combo, 'age_band', age_band FROM combos
+WITH attrs AS (
+    SELECT combo, 'sex' AS attribute, sex AS value FROM kpi_group_combos
+    UNION ALL SELECT combo, 'race', race FROM kpi_group_combos
+    UNION ALL SELECT combo, 'ethnicity', ethnicity FROM kpi_group_combos
+    UNION ALL SELECT combo, 'payer', payer FROM kpi_group_combos
+    UNION ALL SELECT combo, 'age_band', age_band FROM kpi_group_combos
 ),
 levels AS (
     SELECT domain AS attribute, code AS value FROM codes WHERE domain IN ('sex', 'race', 'ethnicity', 'payer')
@@ -42,12 +24,6 @@ levels AS (
     UNION
     SELECT DISTINCT attribute, value FROM attrs
 ),
-facts AS (
-    SELECT f.program_id, f.q, f.measure, e.combo, sum(f.num) AS num, sum(f.den) AS den
-    FROM kpi_quarter_facts f JOIN episode_combo e USING (episode_id)
-    WHERE f.q <= param_date('cutoff')
-    GROUP BY f.program_id, f.q, f.measure, e.combo
-),
 sums AS (
     SELECT
         coalesce(f.program_id, 'ALL') AS program_id,
@@ -55,7 +31,7 @@ sums AS (
         f.measure, a.attribute, a.value,
         sum(f.num) AS numerator,
         sum(f.den) AS denominator
-    FROM facts f JOIN attrs a USING (combo)
+    FROM kpi_group_facts f JOIN attrs a USING (combo)
     GROUP BY GROUPING SETS ((f.program_id, f.q, f.measure, a.attribute, a.value), (f.q, f.measure, a.attribute, a.value))
 )
 SELECT
@@ -70,6 +46,9 @@ JOIN levels l ON true
 LEFT JOIN sums s ON s.program_id = k.program_id AND s.period = k.period AND s.measure = k.measure
                 AND s.attribute = l.attribute AND s.value = l.value
 ORDER BY k.program_id, k.period, l.attribute, l.value, k.measure;
+
+DROP TABLE temp.kpi_group_facts;
+DROP TABLE temp.kpi_group_combos;
 
 COMMENT ON TABLE kpis_by_group IS 'The quarterly measures of kpis by sex, race, ethnicity, payer and age band (equity), per program and for ALL programs. The groups of one attribute add up to the row of kpis (numerator and denominator). Every group of an attribute has a row for every measure of kpis, a group with no episode too (numerator 0, denominator 0, rate null).';
 COMMENT ON COLUMN kpis_by_group.program_id IS 'Program, or ALL for all programs together.';

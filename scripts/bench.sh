@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The scale benchmark: scripts/bench.sh [bench flags], for example
-#   scripts/bench.sh                                  1M, 10M and 50M sessions (about 50 min, 15 GB of disk)
+#   scripts/bench.sh                                  1M, 10M and 50M sessions (about 30 min, 20 GB of disk)
 #   scripts/bench.sh --sizes 1000000 --reps 3         a quick check
 # It builds etl, report and bench, then runs cmd/bench, which prints a Markdown table
 # (BENCHMARKS.md records one with the machine it ran on) and, per size, the load's

@@ -330,10 +330,10 @@ func (k *keyedCSV) keyField() {
 }
 
 // keyNew returns the pseudonym of an identifier not met before in its column (empty
-// for a blank one; valid until the next identifier), and false for one that cannot be keyed in place. The column remembers
-// it, up to maxCached identifiers, unless it has been found not to repeat them: when
-// its first cacheProbe new identifiers came in fewer than twice as many records, it
-// stops remembering.
+// for a blank one; valid until the next identifier), and false for one that cannot
+// be keyed in place. The column remembers it, up to maxCached identifiers, unless it
+// has been found not to repeat them: when its first cacheProbe new identifiers came
+// in fewer than twice as many records, it stops remembering.
 func (k *keyedCSV) keyNew(v []byte) ([]byte, bool) {
 	if bytes.ContainsAny(v, "\",\r\n") || !utf8.Valid(v) {
 		return nil, false

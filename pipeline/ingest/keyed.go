@@ -1,7 +1,7 @@
 package ingest
 
 import (
-	"strings"
+	"bytes"
 	"unicode"
 
 	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
@@ -23,31 +23,37 @@ type keyer struct {
 }
 
 // keyed returns the pseudonym of an identifier of the given kind, or nil for one that
-// is empty once trimmed. Trimming drops the Unicode space separators at either end,
-// as DuckDB's trim does for the other columns.
+// is empty once trimmed (appendKeyed).
 func (k *keyer) keyed(kind, id string) any {
-	id = trimZs(id)
-	if id == "" {
+	p := appendKeyed(k.key.Hasher(), nil, kind, []byte(id))
+	if len(p) == 0 {
 		return nil
 	}
-	return k.key.Pseudonym(kind, id)
+	return string(p)
 }
 
-// trimZs drops the Unicode space separators (Zs) at either end of s. An identifier
-// that begins and ends with a printable ASCII byte other than the space has none.
-func trimZs(s string) string {
-	if plainEnds([]byte(s)) {
-		return s
+// appendKeyed appends to dst the pseudonym, computed with h, of an identifier of the
+// given kind, and nothing for one that is empty once trimmed. Trimming drops the
+// Unicode space separators at either end, as DuckDB's trim does for the other
+// columns.
+func appendKeyed(h *pseudo.Hasher, dst []byte, kind string, id []byte) []byte {
+	if id = trimZs(id); len(id) == 0 {
+		return dst
 	}
-	return strings.TrimFunc(s, func(r rune) bool { return unicode.Is(unicode.Zs, r) })
+	return h.Append(dst, kind, id)
 }
 
-// plainEnds reports whether v begins and ends with a printable ASCII byte other than
-// the space, so that trimZs leaves it as it is.
-func plainEnds(v []byte) bool {
-	n := len(v)
-	return n > 0 && v[0] > ' ' && v[0] < 0x80 && v[n-1] > ' ' && v[n-1] < 0x80
+// trimZs drops the Unicode space separators (Zs) at either end of v. An identifier
+// that begins and ends with a printable ASCII byte other than the space has none.
+func trimZs(v []byte) []byte {
+	if n := len(v); n > 0 && v[0] > ' ' && v[0] < 0x80 && v[n-1] > ' ' && v[n-1] < 0x80 {
+		return v
+	}
+	return bytes.TrimFunc(v, isZs)
 }
+
+// isZs reports whether r is a Unicode space separator.
+func isZs(r rune) bool { return unicode.Is(unicode.Zs, r) }
 
 // keyed keys an identifier of a sheet cell (readSheet).
 func (r *run) keyed(kind, id string) any { return r.keys.keyed(kind, id) }

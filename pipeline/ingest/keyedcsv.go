@@ -49,8 +49,7 @@ const (
 type keyedCSV struct {
 	rules []colRule // by position in the header
 	kinds []string  // the pseudonym kind of a keyCol column
-	keys  *keyer
-	skip  int64 // records before the first row: the empty lines before the header, and the header
+	skip  int64     // records before the first row: the empty lines before the header, and the header
 
 	out    *bufio.Writer
 	st     csvState
@@ -74,12 +73,11 @@ type keyedCSV struct {
 	broken, nquoted, masked int64
 
 	// seen holds by column (keyCol columns) the pseudonyms of identifiers met, until
-	// the column is found not to repeat them (misses): a column of an identifier
+	// the column is found not to repeat them (keyNew): a column of an identifier
 	// unique to each row, such as a session's, then keys each without remembering it.
-	seen   []map[string]string
-	misses []int64
-	hash   *pseudo.Hasher // made at the first identifier
-	pbuf   []byte         // the pseudonym being written
+	seen []map[string]string
+	hash *pseudo.Hasher // the pseudonyms' HMAC (a file with identifiers)
+	pbuf []byte         // the pseudonym being written
 
 	nl    int  // the kind of the file's line ends, once one has ended a record
 	mixed bool // a line end of another kind ended a record: DuckDB gives up on the file
@@ -111,11 +109,13 @@ const (
 // newKeyedCSV makes the copier of a file with leading empty lines before its header,
 // under the rules of its columns (nil rules mask every column).
 func newKeyedCSV(rules []colRule, kinds []string, keys *keyer, leading int) *keyedCSV {
-	k := &keyedCSV{rules: rules, kinds: kinds, keys: keys, skip: int64(leading) + 1,
-		seen: make([]map[string]string, len(rules)), misses: make([]int64, len(rules))}
+	k := &keyedCSV{rules: rules, kinds: kinds, skip: int64(leading) + 1, seen: make([]map[string]string, len(rules))}
 	for i, r := range rules {
 		if r == keyCol {
 			k.seen[i] = map[string]string{}
+			if k.hash == nil {
+				k.hash = keys.key.Hasher()
+			}
 		}
 	}
 	return k
@@ -338,20 +338,12 @@ func (k *keyedCSV) keyNew(v []byte) ([]byte, bool) {
 	if bytes.ContainsAny(v, "\",\r\n") || !utf8.Valid(v) {
 		return nil, false
 	}
-	id := v
-	if !plainEnds(v) {
-		id = []byte(trimZs(string(v)))
-	}
-	k.pbuf = k.pbuf[:0]
-	if len(id) > 0 {
-		if k.hash == nil {
-			k.hash = k.keys.key.Hasher()
-		}
-		k.pbuf = k.hash.Append(k.pbuf, k.kinds[k.col], id)
-	}
+	k.pbuf = appendKeyed(k.hash, k.pbuf[:0], k.kinds[k.col], v)
 	if seen := k.seen[k.col]; seen != nil {
-		// Each record since the header has had one identifier of the column.
-		if k.misses[k.col]++; k.misses[k.col] == cacheProbe && 2*cacheProbe > k.rec-k.skip+1 {
+		// Every identifier not met before is remembered until the probe, so the
+		// column has met len(seen) + 1 new ones; and each record since the header
+		// has had one identifier of the column.
+		if len(seen)+1 == cacheProbe && 2*cacheProbe > k.rec-k.skip+1 {
 			k.seen[k.col] = nil
 		} else if len(seen) < maxCached {
 			seen[string(v)] = string(k.pbuf)

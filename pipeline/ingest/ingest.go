@@ -196,12 +196,14 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	if err != nil {
 		return false, "", err
 	}
-	macros, err := fs.ReadFile(queries.FS, "staging/macros.sql")
-	if err != nil {
-		return false, "", err
-	}
-	if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
-		return false, "", fmt.Errorf("create staging macros: %w", err)
+	for _, name := range []string{"staging/macros.sql", "staging/spans.sql"} {
+		macros, err := fs.ReadFile(queries.FS, name)
+		if err != nil {
+			return false, "", err
+		}
+		if _, err := conn.ExecContext(ctx, string(macros)); err != nil {
+			return false, "", fmt.Errorf("create staging macros: %w", err)
+		}
 	}
 	// load_day() is the day of the load by the run's clock, in UTC: the one date
 	// that every date decision of the staging models (a date in the future, a birth

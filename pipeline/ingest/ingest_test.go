@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -738,5 +739,63 @@ func TestGeneratedExports(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRowsWithoutEpisodeAreLinkedByTheEpisodesContainingTheirDate links sessions and
+// observations that name no episode around two overlapping episodes of one patient,
+// one of them open: a date inside one episode alone is linked to it, a date inside
+// both (the first episode's discharge day included) is refused as ambiguous, and a
+// date inside none is refused for a session and loaded without an episode for an
+// observation.
+func TestRowsWithoutEpisodeAreLinkedByTheEpisodesContainingTheirDate(t *testing.T) {
+	files := fixture()
+	files["episodes.csv"] += "E3,MRN-A1,P1,2026-02-15,,,alcohol,true,false,self\n"
+	files["sessions.csv"] += "S4,,MRN-A1,2026-01-20,09:00,group,attended,180,C1\n" + // line 5: E1
+		"S5,,MRN-A1,2026-02-20,09:00,group,attended,180,C1\n" + // line 6: E1 and E3
+		"S6,,MRN-A1,2026-03-01,09:00,group,attended,180,C1\n" + // line 7: E1's last day, E3
+		"S7,,MRN-A1,2026-03-02,09:00,group,attended,180,C1\n" + // line 8: E3
+		"S8,,MRN-A1,2026-01-04,09:00,group,attended,180,C1\n" + // line 9: none
+		"S9,,MRN-B2,2026-02-02,09:00,group,attended,180,C1\n" // line 10: E2 (its first day)
+	files["observations.csv"] += "MRN-A1,,2026-02-14,phq9,7,points\n" + // line 5: E1
+		"MRN-A1,,2026-02-15,phq9,7,points\n" + // line 6: E1 and E3
+		"MRN-A1,,2026-06-01,phq9,7,points\n" + // line 7: E3
+		"MRN-B2,,2026-01-10,phq9,7,points\n" // line 8: none (before E2)
+	env := newEnv(t)
+	env.load(t, writeExport(t, files))
+	db := env.open(t)
+	links := func(q string) map[int64]string {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		got := map[int64]string{}
+		for rows.Next() {
+			var line int64
+			var ep sql.NullString
+			if err := rows.Scan(&line, &ep); err != nil {
+				t.Fatal(err)
+			}
+			got[line] = ep.String
+		}
+		return got
+	}
+	if got, want := links(`SELECT source_line, episode_id FROM sessions WHERE source_line > 4`),
+		map[int64]string{5: "E1", 8: "E3", 10: "E2"}; !cmp.Equal(got, want) {
+		t.Errorf("sessions linked (line: episode) %v; want %v", got, want)
+	}
+	if got, want := links(`SELECT source_line, episode_id FROM observations WHERE source_line > 4`),
+		map[int64]string{5: "E1", 7: "E3", 8: ""}; !cmp.Equal(got, want) {
+		t.Errorf("observations linked (line: episode) %v; want %v", got, want)
+	}
+	want := []reject{
+		{"observations.csv", 6, "episode_id", "ambiguous_episode"},
+		{"sessions.csv", 6, "episode_id", "ambiguous_episode"},
+		{"sessions.csv", 7, "episode_id", "ambiguous_episode"},
+		{"sessions.csv", 9, "episode_id", "unknown_episode"},
+	}
+	if got := rejects(t, db); !cmp.Equal(got, want) {
+		t.Errorf("rejects %v; want %v", got, want)
 	}
 }

@@ -9,15 +9,6 @@ WITH o AS (
         iso_date(r.obs_date) AS odate,
         r.patient_id AS pkey
     FROM raw r
-),
--- Only rows without an episode_id are linked; the filter comes first.
-linked AS (
-    SELECT r.line, min(e.episode_id) AS episode_id, count(*) AS candidates
-    FROM (SELECT line, patient_id, obs_date FROM raw WHERE episode_id IS NULL) r
-    JOIN episodes e
-      ON e.patient_key = r.patient_id
-     AND iso_date(r.obs_date) BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
-    GROUP BY r.line
 )
 SELECT
     o.line,
@@ -67,7 +58,10 @@ SELECT
                           'episode_id is empty and more than one episode of this patient contains obs_date; give the episode_id') END
     ) AS problems
 FROM o
-LEFT JOIN linked l ON l.line = o.line
+-- Only a row that names no episode meets a span (episode_spans, macros.sql).
+LEFT JOIN episode_spans() l
+  ON l.patient_key = CASE WHEN o.eid IS NULL THEN o.pkey END
+ AND o.odate BETWEEN l.lo AND l.hi
 LEFT JOIN episodes e ON e.episode_id = o.eid
 LEFT JOIN patients pt ON pt.patient_key = o.pkey
 LEFT JOIN measures m ON m.measure = lower(o.measure)

@@ -9,16 +9,6 @@ WITH s AS (
         r.patient_id AS pkey,
         r.clinician_id AS ckey
     FROM raw r
-),
--- Only rows without an episode_id are linked; the filter comes first so that the
--- rows that name their episode (usually all of them) cost nothing here.
-linked AS (
-    SELECT r.line, min(e.episode_id) AS episode_id, count(*) AS candidates
-    FROM (SELECT line, patient_id, session_date FROM raw WHERE episode_id IS NULL) r
-    JOIN episodes e
-      ON e.patient_key = r.patient_id
-     AND iso_date(r.session_date) BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
-    GROUP BY r.line
 )
 SELECT
     s.line,
@@ -47,7 +37,7 @@ SELECT
         CASE WHEN s.eid IS NOT NULL AND e.episode_id IS NULL
              THEN problem('episode_id', s.eid, 'unknown_episode',
                           'no episode with this episode_id has been loaded; include it in episodes.csv') END,
-        CASE WHEN s.eid IS NULL AND s.pkey IS NOT NULL AND s.sdate IS NOT NULL AND l.line IS NULL
+        CASE WHEN s.eid IS NULL AND s.pkey IS NOT NULL AND s.sdate IS NOT NULL AND l.patient_key IS NULL
              THEN problem('episode_id', NULL, 'unknown_episode',
                           'episode_id is empty and no episode of this patient contains session_date; give the episode_id') END,
         CASE WHEN l.candidates > 1
@@ -61,7 +51,11 @@ SELECT
                           'session_date is outside the episode''s admit_date..discharge_date; correct the date or the episode') END
     ) AS problems
 FROM s
-LEFT JOIN linked l ON l.line = s.line
+-- Only a row that names no episode meets a span (episode_spans, macros.sql): the
+-- others probe with a NULL key, which matches nothing.
+LEFT JOIN episode_spans() l
+  ON l.patient_key = CASE WHEN s.eid IS NULL THEN s.pkey END
+ AND s.sdate BETWEEN l.lo AND l.hi
 LEFT JOIN episodes e ON e.episode_id = coalesce(s.eid, CASE WHEN l.candidates = 1 THEN l.episode_id END)
 LEFT JOIN codes st ON st.domain = 'session_type' AND lower(st.code) = lower(s.session_type)
 LEFT JOIN codes ss ON ss.domain = 'session_status' AND lower(ss.code) = lower(s.status)

@@ -55,7 +55,12 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	}
 
 	r.stage(f.Name(), size0, "reading")
-	cols, failed, err := r.readSource(ctx, f, blanks, &fr)
+	// The staging model's date macros are made before the read: a file the reader
+	// stages as it reads (stageCSV) calls them then.
+	if err := r.dateMacros(ctx, f); err != nil {
+		return fr, err
+	}
+	cols, failed, err := r.readSource(ctx, f, blanks, &fr, true)
 	if err != nil {
 		return fr, err
 	}
@@ -69,26 +74,24 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 	if failed != nil {
 		return r.failFile(ctx, f, fr, fid, failed)
 	}
-	start = time.Now()
-	if err := r.dateMacros(ctx, f); err != nil {
-		return fr, err
-	}
-	if f.Table.Model != "" {
-		// Only a table's own model joins the pseudonym table (a lookup by original
-		// identifier is a lookup by pseudonym): the canonical staging models read
-		// identifiers already keyed, and listing them would cost a pass over the rows.
-		if err := r.pseudonymize(ctx, f, cols); err != nil {
+	r.stage(f.Name(), size0, "validating")
+	if r.rows != "stg" {
+		start = time.Now()
+		if f.Table.Model != "" {
+			// Only a table's own model joins the pseudonym table (a lookup by original
+			// identifier is a lookup by pseudonym): the canonical staging models read
+			// identifiers already keyed, and listing them would cost a pass over the rows.
+			if err := r.pseudonymize(ctx, f, cols); err != nil {
+				return fr, err
+			}
+		}
+		if err := r.mapSource(ctx, f); err != nil {
 			return fr, err
 		}
-	}
-	if err := r.mapSource(ctx, f); err != nil {
-		return fr, err
-	}
-	r.opt.Log.Debug("pseudonymize "+f.Name(), "took", time.Since(start).Round(time.Millisecond))
-
-	r.stage(f.Name(), size0, "validating")
-	if err := r.exec(ctx, "stage "+f.Name(), "CREATE TEMP TABLE stg AS "+f.Table.Staging); err != nil {
-		return fr, err
+		r.opt.Log.Debug("pseudonymize "+f.Name(), "took", time.Since(start).Round(time.Millisecond))
+		if err := r.exec(ctx, "stage "+f.Name(), "CREATE TEMP TABLE stg AS "+f.Table.Staging); err != nil {
+			return fr, err
+		}
 	}
 	if err := r.exec(ctx, "record rejects of "+f.Name(), `
 		INSERT INTO rejects
@@ -152,6 +155,7 @@ func (r *run) file(ctx context.Context, f File, seen map[string]bool) (FileResul
 // dropScratch drops the temp tables of a file, before the next one and at the end.
 func (r *run) dropScratch(ctx context.Context) error {
 	r.unkeyed = false
+	r.rows = "src"
 	for _, t := range []string{"src", "stg", "rep", "matched", "pseudo", "shifts", "blank_lines", "csv_errors", "csv_scans", "mapped", "unkeyed"} {
 		if _, err := r.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+t); err != nil {
 			return fmt.Errorf("drop scratch table %s: %w", t, err)
@@ -186,7 +190,7 @@ const ReasonMixedLineEndings = "mixed_line_endings"
 // changedFile refuses a file that changed while it was read: its rows, as read, count
 // as rejected, and the ledger records no hash for it.
 func (r *run) changedFile(ctx context.Context, f File, fr *FileResult) (*failure, error) {
-	q := `SELECT (SELECT count(*) FROM src) + (SELECT count(DISTINCT line) FROM csv_errors)`
+	q := `SELECT (SELECT count(*) FROM ` + r.rows + `) + (SELECT count(DISTINCT line) FROM csv_errors)`
 	if f.Sheet != "" {
 		q = `SELECT count(*) FROM src`
 	}
@@ -203,9 +207,11 @@ func (r *run) changedFile(ctx context.Context, f File, fr *FileResult) (*failure
 }
 
 // readSource reads a CSV file or a sheet into the temp table src and makes the view
-// raw over it. It returns where each column of the table is in the header, or why
-// the file is refused whole (with fr.Read set when the rows were counted).
-func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *FileResult) (map[string]int, *failure, error) {
+// raw over it; with stage, a CSV file that stageCSV can stage as it is read goes
+// straight to the temp table stg instead (r.rows says which). It returns where each
+// column of the table is in the header, or why the file is refused whole (with
+// fr.Read set when the rows were counted).
+func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *FileResult, stage bool) (map[string]int, *failure, error) {
 	if f.Sheet != "" {
 		header, at, err := sheetHeader(f)
 		var cols map[string]int
@@ -239,7 +245,14 @@ func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *Fi
 	if err != nil {
 		return nil, &failure{why: err.Error(), ncols: len(header), skip: blanks.Leading}, nil
 	}
-	if err := r.readCSV(ctx, f, e, header, cols, blanks); err != nil {
+	staged := false
+	if stage && f.Table.Model == "" && !blanks.quotes && !r.opt.readThenStage {
+		staged, err = r.stageCSV(ctx, f, e, header, cols, blanks)
+	}
+	if err == nil && !staged {
+		err = r.readCSV(ctx, f, e, header, cols, blanks)
+	}
+	if err != nil {
 		var de *duckdb.Error
 		gaveUp := errors.Is(err, errLineEnds) || errors.As(err, &de) && de.Type == duckdb.ErrorTypeInvalidInput
 		if ctx.Err() != nil || !gaveUp {
@@ -260,7 +273,7 @@ func (r *run) readSource(ctx context.Context, f File, blanks *blankLines, fr *Fi
 	// a row nor an error was not read (mixed line endings do this): refuse it rather
 	// than report it empty.
 	if blanks.Text > 1 {
-		got, err := r.count(ctx, `SELECT (SELECT count(*) FROM src) + (SELECT count(*) FROM csv_errors)`)
+		got, err := r.count(ctx, `SELECT (SELECT count(*) FROM `+r.rows+`) + (SELECT count(*) FROM csv_errors)`)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -333,16 +346,28 @@ func quoteString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''"
 // csvSource is the read_csv call for a file with n header columns, named c0..cN-1,
 // all read as text so that the staging model decides what a bad value is. Rows that
 // are not CSV of that shape go to the temp table csv_errors.
-func csvSource(n, skip int) string {
+func csvSource(n, skip int) string { return readCSVOf("$1", false, n, skip) }
+
+// numberedSource is csvSource for the copy at path (a file name, which a view can
+// hold where it cannot hold a parameter) whose records begin with their numbers
+// (keyedCSV.number), read as the column line.
+func numberedSource(path string, n, skip int) string {
+	return readCSVOf(quoteString(path), true, n, skip)
+}
+
+func readCSVOf(path string, numbered bool, n, skip int) string {
 	var b strings.Builder
+	if numbered {
+		b.WriteString("'line': 'BIGINT', ")
+	}
 	for i := 0; i < n; i++ {
 		if i > 0 {
 			b.WriteString(", ")
 		}
 		fmt.Fprintf(&b, "'c%d': 'VARCHAR'", i)
 	}
-	return fmt.Sprintf(`read_csv($1, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', skip = %d,
-		columns = {%s}, max_line_size = %d, store_rejects = true, rejects_table = 'csv_errors', rejects_scan = 'csv_scans')`, skip, b.String(), maxLine)
+	return fmt.Sprintf(`read_csv(%s, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', skip = %d,
+		columns = {%s}, max_line_size = %d, store_rejects = true, rejects_table = 'csv_errors', rejects_scan = 'csv_scans')`, path, skip, b.String(), maxLine)
 }
 
 // trimmed is the SQL of a text value trimmed, NULL when empty. DuckDB's trim drops
@@ -424,22 +449,8 @@ var errLineEnds = errors.New("the line ends change kind")
 // (keyedcsv.go): no original identifier, and nothing of an unread column, ever
 // enters DuckDB's memory, which it may spill to disk.
 func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, cols map[string]int, blanks *blankLines) error {
-	rules := make([]colRule, len(header))
-	kinds := make([]string, len(header))
-	var sel []string
-	for _, c := range f.Table.Columns {
-		i, ok := cols[c.Name]
-		if !ok {
-			sel = append(sel, "NULL::VARCHAR AS "+quoteIdent(c.Name))
-			continue
-		}
-		rules[i], kinds[i] = keepCol, c.Pseudonym
-		if c.Pseudonym != "" {
-			rules[i] = keyCol
-		}
-		sel = append(sel, fmt.Sprintf("c%d AS %s", i, quoteIdent(c.Name)))
-	}
-	k, err := r.readKeyed(e, rules, kinds, blanks.Leading, func(path string) error {
+	rules, kinds, sel := csvColumns(f, header, cols)
+	k, err := r.readKeyed(e, rules, kinds, blanks.Leading, false, func(path string) error {
 		return r.exec(ctx, "read "+f.Path, "CREATE TEMP TABLE src AS SELECT "+strings.Join(sel, ", ")+" FROM "+csvSource(len(header), blanks.Leading), path)
 	})
 	if err != nil {
@@ -474,6 +485,79 @@ func (r *run) readCSV(ctx context.Context, f File, e *export, header []string, c
 	return r.rawView(ctx, f, fmt.Sprintf(`
 		SELECT src.rowid + %d + coalesce(s.shift, 0) AS line, src.*
 		FROM src ASOF LEFT JOIN shifts s ON src.rowid >= s.from_rowid`, first), check)
+}
+
+// csvColumns gives the copy's rule and pseudonym kind of each column of the header,
+// and the select list that names the columns of the table (c0.. as read; NULL for
+// an absent optional column).
+func csvColumns(f File, header []string, cols map[string]int) ([]colRule, []string, []string) {
+	rules := make([]colRule, len(header))
+	kinds := make([]string, len(header))
+	var sel []string
+	for _, c := range f.Table.Columns {
+		i, ok := cols[c.Name]
+		if !ok {
+			sel = append(sel, "NULL::VARCHAR AS "+quoteIdent(c.Name))
+			continue
+		}
+		rules[i], kinds[i] = keepCol, c.Pseudonym
+		if c.Pseudonym != "" {
+			rules[i] = keyCol
+		}
+		sel = append(sel, fmt.Sprintf("c%d AS %s", i, quoteIdent(c.Name)))
+	}
+	return rules, kinds, sel
+}
+
+// stageCSV reads a file without a double quote and stages it in the same pass: the
+// staging model reads the view raw straight from DuckDB's reader into the temp
+// table stg, and the rows are never held as read (the table src of readCSV), which
+// at millions of rows costs as much as the staging. Without quotes every line end
+// ends a record, so the copy numbers the records itself (keyedCSV.number) for the
+// line of each row. It reports false, having left no table behind, when it cannot
+// vouch for what it staged, and readCSV then reads the file as usual: an identifier
+// the copy masked (a row rawView refuses), or rows and malformed rows that do not
+// add up to the records the copy numbered. Each staging model reads raw once, as
+// a pipe can be read only once.
+func (r *run) stageCSV(ctx context.Context, f File, e *export, header []string, cols map[string]int, blanks *blankLines) (bool, error) {
+	rules, kinds, sel := csvColumns(f, header, cols)
+	k, err := r.readKeyed(e, rules, kinds, blanks.Leading, true, func(path string) error {
+		from := fmt.Sprintf("SELECT line, %s FROM %s", strings.Join(sel, ", "), numberedSource(path, len(header), blanks.Leading))
+		if err := r.rawView(ctx, f, from, false); err != nil {
+			return err
+		}
+		// DuckDB cannot tell how many rows a pipe holds and takes it for a few: left
+		// to reorder the joins, it builds its hash tables on the file's millions of
+		// rows and runs out of memory. As written, every join of a staging model
+		// probes with the file's rows (FROM raw LEFT JOIN a small table).
+		if err := r.exec(ctx, "keep the joins as written", "SET disabled_optimizers = 'join_order,build_side_probe_side'"); err != nil {
+			return err
+		}
+		defer r.exec(ctx, "let the joins be reordered", "RESET disabled_optimizers")
+		return r.exec(ctx, "read and stage "+f.Path, "CREATE TEMP TABLE stg AS "+f.Table.Staging)
+	})
+	var de *duckdb.Error
+	if err != nil && (ctx.Err() != nil || !errors.As(err, &de)) {
+		return false, err
+	}
+	sure := err == nil && !k.mixed && !k.unsure()
+	if sure {
+		n, err := r.count(ctx, `SELECT (SELECT count(*) FROM stg) + (SELECT count(DISTINCT line) FROM csv_errors)`)
+		if err != nil {
+			return false, err
+		}
+		sure = n == k.numbered
+	}
+	if !sure {
+		r.opt.Log.Debug("read again before staging", "file", f.Path, "error", err, "unsure", k.unsure())
+		return false, r.dropScratch(ctx)
+	}
+	// The view raw names the pipe, which is closed.
+	if err := r.exec(ctx, "drop the view raw", "DROP VIEW temp.raw"); err != nil {
+		return false, err
+	}
+	r.rows = "stg"
+	return true, nil
 }
 
 // dateMacros makes iso_date and check_date, which the staging models call, read the
@@ -538,7 +622,7 @@ func (r *run) readLookups(ctx context.Context, files []File) error {
 				return err
 			}
 			var fr FileResult
-			_, failed, err := r.readSource(ctx, f, blanks, &fr)
+			_, failed, err := r.readSource(ctx, f, blanks, &fr, false)
 			if err != nil {
 				return err
 			}
@@ -707,7 +791,7 @@ func (r *run) failFile(ctx context.Context, f File, fr FileResult, fid int, fail
 	if !counted && failed.ncols > 0 {
 		// DuckDB counts the rows of a copy with every column masked.
 		var n int64
-		_, err := r.readKeyed(e, nil, nil, failed.skip, func(path string) (err error) {
+		_, err := r.readKeyed(e, nil, nil, failed.skip, false, func(path string) (err error) {
 			n, err = r.count(ctx, "SELECT count(*) FROM "+csvSource(failed.ncols, failed.skip), path)
 			return err
 		})
@@ -783,7 +867,7 @@ func (r *run) measure(ctx context.Context, fr *FileResult, fid int, table string
 	if fr.Rejected, err = r.count(ctx, `SELECT count(DISTINCT line) FROM rejects WHERE file_id = ?`, fid); err != nil {
 		return err
 	}
-	good, err := r.count(ctx, `SELECT count(*) FROM src`)
+	good, err := r.count(ctx, `SELECT count(*) FROM `+r.rows)
 	if err != nil {
 		return err
 	}

@@ -61,6 +61,10 @@ type Options struct {
 	// and before it replaces the database (the models rebuild), so that it lands
 	// with the load or not at all.
 	Then func(ctx context.Context, db *store.DB) error
+
+	// readThenStage makes every CSV file be read whole before it is staged, as a file
+	// with quotes is (stageCSV), so that tests can compare the two ways.
+	readThenStage bool
 }
 
 // Progress is told how a run advances.
@@ -211,7 +215,7 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP MACRO load_day() AS DATE '%s'`, started.Format(time.DateOnly))); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
-	r := &run{conn: conn, key: key, opt: opt, prof: prof, date1904: map[string]bool{}, exports: map[string]*export{},
+	r := &run{conn: conn, key: key, opt: opt, prof: prof, rows: "src", date1904: map[string]bool{}, exports: map[string]*export{},
 		keys: &keyer{key: key.Key}}
 	defer r.closeExports()
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
@@ -399,6 +403,9 @@ type run struct {
 	lastFile int
 	shown    int64 // bytes of the current file shown as done
 	unkeyed  bool  // the temp table unkeyed holds the rows of the file to refuse (rawView)
+	// rows is the temp table with one row per row read of the file: src, or stg when
+	// the file was staged as it was read (stageCSV).
+	rows string
 }
 
 func (r *run) exec(ctx context.Context, what, query string, args ...any) error {
@@ -490,6 +497,9 @@ type blankLines struct {
 	// crlf, lf and cr count the line ends of each kind (\r\n, \n alone, \r alone).
 	crlf, lf, cr int64
 	lastCR       bool // the bytes so far end in \r
+	// quotes says the file holds a double quote: without one, every line end of the
+	// file ends a record, and its records are its lines (readCSV numbers them so).
+	quotes bool
 }
 
 // mixedEndings reports whether the file's lines end in more than one way.
@@ -516,6 +526,7 @@ func (b *blankLines) Write(p []byte) (int, error) {
 	b.lf += int64(bytes.Count(p, []byte("\n"))) - crlf
 	b.cr += int64(bytes.Count(p, []byte("\r"))) - int64(bytes.Count(p, []byte("\r\n")))
 	b.lastCR = p[len(p)-1] == '\r'
+	b.quotes = b.quotes || bytes.IndexByte(p, '"') >= 0
 	rest := p
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -678,9 +679,17 @@ func TestGeneratedExports(t *testing.T) {
 				t.Fatal(err)
 			}
 			env := newEnv(t)
-			res := env.load(t, dir)
+			var log bytes.Buffer
+			res, err := Run(context.Background(), store.Config{Path: env.db}, []string{dir}, Options{MaxRejectRate: 1, KeyFile: env.key,
+				Log: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+			if err != nil {
+				t.Fatal(err)
+			}
 			db := env.open(t)
 			checkBalanced(t, db)
+			if messy {
+				checkStagedAsRead(t, env, dir, log.String())
+			}
 			for table, want := range truth.Core {
 				if got := queryInt(t, db, "SELECT count(*) FROM "+table); got != want {
 					t.Errorf("%s: %d rows, want %d", table, got, want)
@@ -740,6 +749,78 @@ func TestGeneratedExports(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkStagedAsRead loads the files of dir again, each read whole before it is
+// staged, and compares every table with the load of env, in which each file, having
+// no quotes, was staged as it was read (its log says so): the same records, rejects
+// (with their lines) and ledger.
+func checkStagedAsRead(t *testing.T, env testEnv, dir, log string) {
+	t.Helper()
+	a := env.open(t)
+	files := dumpRows(t, a, `SELECT path FROM load_files WHERE status = 'loaded' ORDER BY path`)
+	if len(files) < 9 {
+		t.Fatalf("%d files loaded; want the 10 files of two exports but a refused one", len(files))
+	}
+	for _, f := range files {
+		if !strings.Contains(log, `msg="read and stage `+f+`"`) {
+			t.Errorf("%s was not staged as it was read", f)
+		}
+	}
+	other := testEnv{db: filepath.Join(t.TempDir(), "read-then-stage.duckdb"), key: env.key}
+	var otherLog bytes.Buffer
+	if _, err := Run(context.Background(), store.Config{Path: other.db}, []string{dir},
+		Options{MaxRejectRate: 1, KeyFile: other.key, readThenStage: true,
+			Log: slog.New(slog.NewTextHandler(&otherLog, &slog.HandlerOptions{Level: slog.LevelDebug}))}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(otherLog.String(), "read and stage") {
+		t.Error("with readThenStage, a file was staged as it was read")
+	}
+	b := other.open(t)
+	for _, q := range []string{
+		`SELECT * FROM programs ORDER BY ALL`,
+		`SELECT * FROM patients ORDER BY ALL`,
+		`SELECT * FROM episodes ORDER BY ALL`,
+		`SELECT * FROM sessions ORDER BY ALL`,
+		`SELECT * FROM observations ORDER BY ALL`,
+		`SELECT * FROM rejects ORDER BY ALL`,
+		`SELECT * FROM load_files ORDER BY ALL`,
+	} {
+		if diff := cmp.Diff(dumpRows(t, a, q), dumpRows(t, b, q)); diff != "" {
+			t.Errorf("%s (-staged as read +read then staged):\n%s", q, diff)
+		}
+	}
+}
+
+// dumpRows returns the rows of a query as text.
+func dumpRows(t *testing.T, db *store.DB, q string) []string {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprint(vals...))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
 
 // TestRowsWithoutEpisodeAreLinkedByTheEpisodesContainingTheirDate links sessions and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/iop-outcomes/outcomes/pipeline/pseudo"
@@ -81,6 +82,16 @@ type keyedCSV struct {
 
 	nl    int  // the kind of the file's line ends, once one has ended a record
 	mixed bool // a line end of another kind ended a record: DuckDB gives up on the file
+
+	// number makes the copy begin every record that is not an empty line, the
+	// header included, with its record number in the file (header = 1 after no
+	// empty lines) and a comma: a first column that DuckDB reads as the row's line
+	// (stageCSV, for a file without quotes, whose records are its lines). The
+	// number's bytes count toward the longest row DuckDB reads, as a pseudonym's do
+	// (maxLine). numbered counts the rows after the header so begun.
+	number   bool
+	numbered int64
+	nbuf     []byte
 }
 
 type csvState uint8
@@ -455,6 +466,14 @@ func (k *keyedCSV) feed(p []byte) {
 			k.write(p[i:])
 			i = len(p)
 		case stStart:
+			if k.number && k.col == 0 && p[i] != '\n' && p[i] != '\r' && k.rec+1 >= k.skip {
+				run := from >= 0
+				flush(i)
+				k.writeNumber()
+				if run {
+					from = i
+				}
+			}
 			quoted := p[i] == '"'
 			k.begin(quoted)
 			if !k.pass {
@@ -557,6 +576,16 @@ func (k *keyedCSV) feed(p []byte) {
 	}
 }
 
+// writeNumber begins a record with its number (number).
+func (k *keyedCSV) writeNumber() {
+	if k.rec >= k.skip {
+		k.numbered++
+	}
+	k.nbuf = strconv.AppendInt(k.nbuf[:0], k.rec+1, 10)
+	k.nbuf = append(k.nbuf, ',')
+	k.out.Write(k.nbuf)
+}
+
 // finish ends the file: a quote never closed leaves its field masked.
 func (k *keyedCSV) finish() {
 	switch k.st {
@@ -585,12 +614,13 @@ func indexFieldEnd(p []byte) int {
 // which read gives DuckDB to read as path, and returns the copier, to be asked
 // whether the copy was unsure or mixed. An error of read (DuckDB's) is returned as
 // it is; one of the copy (reading the file) names the file.
-func (r *run) readKeyed(e *export, rules []colRule, kinds []string, leading int, read func(path string) error) (*keyedCSV, error) {
+func (r *run) readKeyed(e *export, rules []colRule, kinds []string, leading int, number bool, read func(path string) error) (*keyedCSV, error) {
 	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", e.path, err)
 	}
 	k := newKeyedCSV(rules, kinds, r.keys, leading)
+	k.number = number
 	done := make(chan error, 1)
 	go func() {
 		err := k.copyKeyed(e.reader(), pw)

@@ -31,9 +31,16 @@ type duckView struct {
 	failed bool // the reader gave up on the file
 	rows   [][4]sql.NullString
 	errs   []string // line and error type of each malformed row
+	lines  []int64  // each row's line, as a numbered copy gives it
 }
 
 func readWithDuckDB(t *testing.T, conn *sql.Conn, path string) duckView {
+	return readCopyWithDuckDB(t, conn, path, false)
+}
+
+// readCopyWithDuckDB reads a file, or with numbered a numbered copy (its rows in
+// the order of their lines).
+func readCopyWithDuckDB(t *testing.T, conn *sql.Conn, path string, numbered bool) duckView {
 	t.Helper()
 	ctx := context.Background()
 	for _, q := range []string{"DROP TABLE IF EXISTS temp.src", "DROP TABLE IF EXISTS temp.csv_errors", "DROP TABLE IF EXISTS temp.csv_scans"} {
@@ -42,20 +49,28 @@ func readWithDuckDB(t *testing.T, conn *sql.Conn, path string) duckView {
 		}
 	}
 	var v duckView
-	if _, err := conn.ExecContext(ctx, "CREATE TEMP TABLE src AS SELECT * FROM "+csvSource(4, 0), path); err != nil {
+	read, args, line := "CREATE TEMP TABLE src AS SELECT * FROM "+csvSource(4, 0), []any{path}, "rowid"
+	if numbered {
+		read, args, line = "CREATE TEMP TABLE src AS SELECT * FROM "+numberedSource(path, 4, 0), nil, "line"
+	}
+	if _, err := conn.ExecContext(ctx, read, args...); err != nil {
 		v.failed = true
 		return v
 	}
-	rows, err := conn.QueryContext(ctx, `SELECT c0, c1, c2, c3 FROM src ORDER BY rowid`)
+	rows, err := conn.QueryContext(ctx, `SELECT `+line+`, c0, c1, c2, c3 FROM src ORDER BY `+line)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for rows.Next() {
 		var r [4]sql.NullString
-		if err := rows.Scan(&r[0], &r[1], &r[2], &r[3]); err != nil {
+		var line int64
+		if err := rows.Scan(&line, &r[0], &r[1], &r[2], &r[3]); err != nil {
 			t.Fatal(err)
 		}
 		v.rows = append(v.rows, r)
+		if numbered {
+			v.lines = append(v.lines, line)
+		}
 	}
 	rows.Close()
 	rows, err = conn.QueryContext(ctx, `SELECT line, error_type FROM csv_errors ORDER BY line, error_type`)
@@ -165,7 +180,96 @@ func checkKeyedCopy(t *testing.T, conn *sql.Conn, k *keyer, dir, name string, da
 			fail("row %d: unread column %q, in the copy %q (want it masked)", i, w[2].String, g[2].String)
 		}
 	}
+	if !bytes.ContainsRune(data, '"') {
+		checkNumberedCopy(t, conn, k, dir, name, data, got)
+	}
 	return copied.Bytes()
+}
+
+// checkNumberedCopy holds the numbered copy of a file without quotes (stageCSV) to
+// the copy readCSV reads: DuckDB finds the same rows and malformed rows in both,
+// and the line each row carries in the numbered copy is the one readCSV gives it
+// (its position after the header, counting malformed rows and empty lines).
+func checkNumberedCopy(t *testing.T, conn *sql.Conn, k *keyer, dir, name string, data []byte, plain duckView) {
+	t.Helper()
+	var numbered bytes.Buffer
+	kn := newKeyedCSV(keyedRules, keyedKinds, k, 0)
+	kn.number = true
+	if err := kn.copyKeyed(bytes.NewReader(data), &numbered); err != nil {
+		t.Fatal(err)
+	}
+	var bytewise bytes.Buffer
+	kb := newKeyedCSV(keyedRules, keyedKinds, k, 0)
+	kb.number = true
+	if err := kb.copyKeyed(iotest.OneByteReader(bytes.NewReader(data)), &bytewise); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(bytewise.Bytes(), numbered.Bytes()) {
+		t.Errorf("%s: read a byte at a time, the numbered copy is\n%q\nnot\n%q", name, bytewise.Bytes(), numbered.Bytes())
+	}
+	cp := filepath.Join(dir, name+".numbered.csv")
+	if err := os.WriteFile(cp, numbered.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := readCopyWithDuckDB(t, conn, cp, true)
+	fail := func(format string, args ...any) {
+		t.Helper()
+		t.Errorf("%s: "+format+"\nfile:\n%q\nnumbered copy:\n%q", append(append([]any{name}, args...), data, numbered.Bytes())...)
+	}
+	if plain.failed || kn.mixed {
+		if !got.failed && !kn.mixed {
+			fail("DuckDB gave up on the copy, not on the numbered copy")
+		}
+		return
+	}
+	if got.failed {
+		fail("DuckDB gave up on the numbered copy")
+		return
+	}
+	if strings.Join(got.errs, "; ") != strings.Join(plain.errs, "; ") {
+		fail("malformed rows %v, in the numbered copy %v", plain.errs, got.errs)
+	}
+	if !cmp.Equal(got.rows, plain.rows) {
+		fail("rows %q, in the numbered copy %q", plain.rows, got.rows)
+		return
+	}
+	if int64(len(got.rows)+len(got.errs)) != kn.numbered && len(got.errs) == countDistinctLines(got.errs) {
+		fail("%d rows and %d malformed rows, %d records numbered", len(got.rows), len(got.errs), kn.numbered)
+	}
+	// readCSV's lines: the data lines in order, less the malformed and empty ones.
+	_, _, blanks, err := scanFile(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	skip := map[int64]bool{}
+	for _, l := range blanks.After {
+		skip[l] = true
+	}
+	for _, e := range plain.errs {
+		var l int64
+		fmt.Sscan(e, &l)
+		skip[l] = true
+	}
+	line := int64(blanks.Leading + 2)
+	for i, l := range got.lines {
+		for skip[line] {
+			line++
+		}
+		if l != line {
+			fail("row %d is numbered %d; readCSV gives it line %d", i, l, line)
+			return
+		}
+		line++
+	}
+}
+
+// countDistinctLines counts the lines of malformed rows (a row may have several).
+func countDistinctLines(errs []string) int {
+	seen := map[string]bool{}
+	for _, e := range errs {
+		seen[strings.Fields(e)[0]] = true
+	}
+	return len(seen)
 }
 
 // TestKeyedCopyReadsAsTheFile covers the ways a CSV field can be written, well and

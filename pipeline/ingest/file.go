@@ -711,29 +711,67 @@ func (r *run) closeExports() {
 }
 
 // scan reads a file once per run for its hash, size and blank lines: the sheets of a
-// workbook share one read.
+// workbook share one read. A file prefetch has begun to scan is waited for.
 func (r *run) scan(p string) (string, int64, *blankLines, error) {
-	if s, ok := r.scans[p]; ok {
-		return s.sum, s.size, s.blanks, nil
-	}
-	e, err := r.open(p)
-	if err != nil {
-		return "", 0, nil, err
-	}
-	sum, size, blanks, err := scanFile(e.reader())
-	if err == nil {
-		if r.scans == nil {
-			r.scans = map[string]scanned{}
+	s, ok := r.scans[p]
+	if !ok {
+		e, err := r.open(p)
+		if err != nil {
+			return "", 0, nil, err
 		}
-		r.scans[p] = scanned{sum, size, blanks}
+		s = &scanned{done: make(chan struct{})}
+		s.sum, s.size, s.blanks, s.err = scanFile(e.reader())
+		close(s.done)
+		if r.scans == nil {
+			r.scans = map[string]*scanned{}
+		}
+		r.scans[p] = s
 	}
-	return sum, size, blanks, err
+	<-s.done
+	return s.sum, s.size, s.blanks, s.err
 }
 
+// scanned is the scan of a file (run.scan), ready once done is closed.
 type scanned struct {
 	sum    string
 	size   int64
 	blanks *blankLines
+	err    error
+	done   chan struct{}
+}
+
+// prefetch opens the files of the run and scans them one after the other, in the
+// order they load, on a goroutine of its own, until ctx ends: the hash that decides
+// whether a file is loaded at all is ready, or nearly, when the file's turn comes,
+// computed on the core that the load of the files before it left idle. A file that
+// cannot be opened is left to its turn, which reports it.
+func (r *run) prefetch(ctx context.Context, files []File) {
+	if r.scans == nil {
+		r.scans = map[string]*scanned{}
+	}
+	var todo []*scanned
+	var readers []io.Reader
+	for _, f := range files {
+		if _, ok := r.scans[f.Path]; ok {
+			continue
+		}
+		e, err := r.open(f.Path)
+		if err != nil {
+			continue
+		}
+		s := &scanned{done: make(chan struct{})}
+		r.scans[f.Path] = s
+		todo = append(todo, s)
+		readers = append(readers, e.reader())
+	}
+	go func() {
+		for i, s := range todo {
+			if s.err = ctx.Err(); s.err == nil {
+				s.sum, s.size, s.blanks, s.err = scanFile(readers[i])
+			}
+			close(s.done)
+		}
+	}()
 }
 
 // scanBlanks finds the blank lines of a CSV file (none for a sheet).

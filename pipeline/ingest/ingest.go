@@ -225,6 +225,7 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 		return false, "", fmt.Errorf("next file id: %w", err)
 	}
 
+	r.prefetch(ctx, files)
 	if err := r.readLookups(ctx, files); err != nil {
 		return false, "", err
 	}
@@ -396,7 +397,7 @@ type run struct {
 	prof     *profile.Profile
 	dates    string   // the date format the date macros read now
 	lookups  []string // temp tables of whole source tables, quoted as identifiers
-	scans    map[string]scanned
+	scans    map[string]*scanned
 	exports  map[string]*export // the files of the run, held open (export.go)
 	date1904 map[string]bool    // workbooks saved in the 1904 date system
 	id       int

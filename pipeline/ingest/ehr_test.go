@@ -4,7 +4,6 @@ import (
 	"context"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,39 +17,7 @@ import (
 // that say which file a row came from.
 func coreRows(t *testing.T, db *store.DB, table string) []string {
 	t.Helper()
-	rows, err := db.QueryContext(context.Background(),
-		"SELECT CAST(COLUMNS(* EXCLUDE (load_file_id)) AS VARCHAR) FROM "+table)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	cols, _ := rows.Columns()
-	var out []string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		var b strings.Builder
-		for i, v := range vals {
-			if i > 0 {
-				b.WriteString("|")
-			}
-			if v == nil {
-				b.WriteString("NULL")
-			} else {
-				b.WriteString(v.(string))
-			}
-		}
-		out = append(out, b.String())
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	out := dumpRows(t, db, "SELECT CAST(COLUMNS(* EXCLUDE (load_file_id)) AS VARCHAR) FROM "+table)
 	slices.Sort(out)
 	return out
 }

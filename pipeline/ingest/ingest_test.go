@@ -793,7 +793,8 @@ func checkStagedAsRead(t *testing.T, env testEnv, dir, log string) {
 	}
 }
 
-// dumpRows returns the rows of a query as text.
+// dumpRows returns the rows of a query as text, a row's values joined by | (NULL
+// for a null), in the query's order.
 func dumpRows(t *testing.T, db *store.DB, q string) []string {
 	t.Helper()
 	rows, err := db.Query(q)
@@ -815,7 +816,14 @@ func dumpRows(t *testing.T, db *store.DB, q string) []string {
 		if err := rows.Scan(ptrs...); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, fmt.Sprint(vals...))
+		text := make([]string, len(vals))
+		for i, v := range vals {
+			text[i] = "NULL"
+			if v != nil {
+				text[i] = fmt.Sprint(v)
+			}
+		}
+		out = append(out, strings.Join(text, "|"))
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)

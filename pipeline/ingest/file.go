@@ -540,7 +540,11 @@ func (r *run) stageCSV(ctx context.Context, f File, e *export, header []string, 
 	if err != nil && (ctx.Err() != nil || !errors.As(err, &de)) {
 		return false, err
 	}
-	sure := err == nil && !k.mixed && !k.unsure()
+	if k.mixed {
+		// DuckDB's reader gives up on the file whichever way it is read.
+		return false, errLineEnds
+	}
+	sure := err == nil && !k.unsure()
 	if sure {
 		n, err := r.count(ctx, `SELECT (SELECT count(*) FROM stg) + (SELECT count(DISTINCT line) FROM csv_errors)`)
 		if err != nil {
@@ -720,12 +724,8 @@ func (r *run) scan(p string) (string, int64, *blankLines, error) {
 			return "", 0, nil, err
 		}
 		s = &scanned{done: make(chan struct{})}
-		s.sum, s.size, s.blanks, s.err = scanFile(e.reader())
-		close(s.done)
-		if r.scans == nil {
-			r.scans = map[string]*scanned{}
-		}
 		r.scans[p] = s
+		s.fill(e.reader())
 	}
 	<-s.done
 	return s.sum, s.size, s.blanks, s.err
@@ -740,17 +740,23 @@ type scanned struct {
 	done   chan struct{}
 }
 
+// fill scans the file and marks the scan ready.
+func (s *scanned) fill(in io.Reader) {
+	s.sum, s.size, s.blanks, s.err = scanFile(in)
+	close(s.done)
+}
+
 // prefetch opens the files of the run and scans them one after the other, in the
 // order they load, on a goroutine of its own, until ctx ends: the hash that decides
 // whether a file is loaded at all is ready, or nearly, when the file's turn comes,
 // computed on the core that the load of the files before it left idle. A file that
 // cannot be opened is left to its turn, which reports it.
 func (r *run) prefetch(ctx context.Context, files []File) {
-	if r.scans == nil {
-		r.scans = map[string]*scanned{}
+	type job struct {
+		s  *scanned
+		in io.Reader
 	}
-	var todo []*scanned
-	var readers []io.Reader
+	var jobs []job
 	for _, f := range files {
 		if _, ok := r.scans[f.Path]; ok {
 			continue
@@ -761,15 +767,16 @@ func (r *run) prefetch(ctx context.Context, files []File) {
 		}
 		s := &scanned{done: make(chan struct{})}
 		r.scans[f.Path] = s
-		todo = append(todo, s)
-		readers = append(readers, e.reader())
+		jobs = append(jobs, job{s, e.reader()})
 	}
 	go func() {
-		for i, s := range todo {
-			if s.err = ctx.Err(); s.err == nil {
-				s.sum, s.size, s.blanks, s.err = scanFile(readers[i])
+		for _, j := range jobs {
+			if err := ctx.Err(); err != nil {
+				j.s.err = err
+				close(j.s.done)
+				continue
 			}
-			close(s.done)
+			j.s.fill(j.in)
 		}
 	}()
 }

@@ -215,7 +215,7 @@ func load(ctx context.Context, db *store.DB, prof *profile.Profile, files []File
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf(`CREATE OR REPLACE TEMP MACRO load_day() AS DATE '%s'`, started.Format(time.DateOnly))); err != nil {
 		return false, "", fmt.Errorf("create staging macros: %w", err)
 	}
-	r := &run{conn: conn, key: key, opt: opt, prof: prof, rows: "src", date1904: map[string]bool{}, exports: map[string]*export{},
+	r := &run{conn: conn, key: key, opt: opt, prof: prof, rows: "src", date1904: map[string]bool{}, exports: map[string]*export{}, scans: map[string]*scanned{},
 		keys: &keyer{key: key.Key}}
 	defer r.closeExports()
 	if err := conn.QueryRowContext(ctx, `SELECT coalesce(max(run_id), 0) + 1 FROM load_runs`).Scan(&r.id); err != nil {
@@ -327,15 +327,12 @@ func (r *run) followEpisodes(ctx context.Context, res *Result) error {
 		{"move observations with their episode", `
 			UPDATE observations SET patient_key = e.patient_key
 			FROM episodes e WHERE observations.episode_id = e.episode_id AND observations.patient_key <> e.patient_key`, &res.Moved},
+		// The staging models' rule (spans.sql): a date inside one episode alone.
 		{"link observations to episodes", `
 			UPDATE observations SET episode_id = l.episode_id
-			FROM (SELECT o.rowid AS rid, min(e.episode_id) AS episode_id
-			      FROM observations o JOIN episodes e
-			        ON o.patient_key = e.patient_key
-			       AND o.obs_date BETWEEN e.admit_date AND coalesce(e.discharge_date, DATE '9999-12-31')
-			      WHERE o.episode_id IS NULL
-			      GROUP BY o.rowid HAVING count(*) = 1) l
-			WHERE observations.rowid = l.rid`, &res.Linked},
+			FROM episode_spans() l
+			WHERE observations.episode_id IS NULL AND l.candidates = 1
+			  AND l.patient_key = observations.patient_key AND observations.obs_date BETWEEN l.lo AND l.hi`, &res.Linked},
 	}
 	for _, s := range steps {
 		out, err := r.conn.ExecContext(ctx, s.sql)

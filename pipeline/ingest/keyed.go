@@ -20,12 +20,17 @@ const cacheProbe = 1 << 14
 // (readSheet).
 type keyer struct {
 	key pseudo.Key
+	h   *pseudo.Hasher // keyed's, made at its first identifier
 }
 
 // keyed returns the pseudonym of an identifier of the given kind, or nil for one that
-// is empty once trimmed (appendKeyed).
+// is empty once trimmed (appendKeyed). It reuses one keyed state, so it is called
+// from one goroutine at a time (readSheet, cell by cell).
 func (k *keyer) keyed(kind, id string) any {
-	p := appendKeyed(k.key.Hasher(), nil, kind, []byte(id))
+	if k.h == nil {
+		k.h = k.key.Hasher()
+	}
+	p := appendKeyed(k.h, nil, kind, []byte(id))
 	if len(p) == 0 {
 		return nil
 	}
